@@ -1,0 +1,25 @@
+namespace Cratus.Randomization.Domain;
+
+/// <summary>Why a request cannot be carried out, in terms a site coordinator can act on.</summary>
+public enum TrialFault
+{
+    /// <summary>The request itself is malformed or incomplete.</summary>
+    InvalidArgument,
+    /// <summary>The request is well formed, but the trial's state or rules do not allow it (an ineligible participant).</summary>
+    FailedPrecondition,
+    /// <summary>The thing asked for does not exist, or the caller may not know that it does.</summary>
+    NotFound,
+    /// <summary>The thing to be created exists already (a participant randomized before).</summary>
+    AlreadyExists,
+    /// <summary>The caller's role or sites do not allow the request.</summary>
+    PermissionDenied,
+}
+
+/// <summary>
+/// A refusal under the trial's rules. Its message is shown to the caller as it is, so it must never carry an arm,
+/// a dose or a cell count when the caller may be blinded.
+/// </summary>
+public sealed class TrialRuleException(TrialFault fault, string message) : Exception(message)
+{
+    public TrialFault Fault { get; } = fault;
+}

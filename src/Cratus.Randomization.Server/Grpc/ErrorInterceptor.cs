@@ -1,0 +1,62 @@
+using Cratus.Randomization.Domain;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cratus.Randomization.Server.Grpc;
+
+/// <summary>
+/// Turns every failure into a clear gRPC status: the trial's refusals keep their message; a database that is busy or
+/// unreachable is UNAVAILABLE (the transaction rolled back, so nothing was half-written and a retry with the same
+/// request_id is safe); anything else is logged in full on the server and answered without internals.
+/// </summary>
+public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Translate(ex, context);
+        }
+    }
+
+    private RpcException Translate(Exception ex, ServerCallContext context)
+    {
+        switch (ex)
+        {
+            case TrialRuleException rule:
+                return new RpcException(new Status(ToStatusCode(rule.Fault), rule.Message));
+            case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
+                return new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled or its deadline passed before it completed; nothing was stored. Retry with the same request_id."));
+            case SqliteException or DbUpdateException or InvalidOperationException { InnerException: SqliteException }:
+                LogDatabaseFailure(logger, context.Method, ex);
+                return new RpcException(new Status(StatusCode.Unavailable, "The trial database is busy or unavailable; nothing was stored. Retry in a moment with the same request_id."));
+            default:
+                var reference = context.GetHttpContext().TraceIdentifier;
+                LogUnexpected(logger, context.Method, reference, ex);
+                return new RpcException(new Status(StatusCode.Internal, $"The service failed unexpectedly; nothing was stored. Retry with the same request_id, and quote reference {reference} to support if it persists."));
+        }
+    }
+
+    private static StatusCode ToStatusCode(TrialFault fault) => fault switch
+    {
+        TrialFault.InvalidArgument => StatusCode.InvalidArgument,
+        TrialFault.FailedPrecondition => StatusCode.FailedPrecondition,
+        TrialFault.NotFound => StatusCode.NotFound,
+        TrialFault.AlreadyExists => StatusCode.AlreadyExists,
+        TrialFault.PermissionDenied => StatusCode.PermissionDenied,
+        _ => StatusCode.Unknown,
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database failure in {Method}")]
+    private static partial void LogDatabaseFailure(ILogger logger, string method, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure in {Method}, reference {Reference}")]
+    private static partial void LogUnexpected(ILogger logger, string method, string reference, Exception exception);
+}

@@ -1,0 +1,27 @@
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Randomization;
+using Cratus.Randomization.Server.Security;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+
+namespace Cratus.Randomization.Server.Grpc;
+
+public sealed class PharmacyGrpcService(Randomizer randomizer) : PharmacyService.PharmacyServiceBase
+{
+    public override async Task<GetDoseOrderResponse> GetDoseOrder(GetDoseOrderRequest request, ServerCallContext context)
+    {
+        var order = await randomizer.GetDoseOrderAsync(AccessInterceptor.CallerOf(context), request.ParticipantId, context.CancellationToken);
+        return new GetDoseOrderResponse
+        {
+            ParticipantId = order.Assignment.ParticipantId,
+            SiteCode = order.Assignment.SiteCode,
+            RandomizationNumber = order.Assignment.RandomizationNumber,
+            ProductCode = order.Assignment.ProductCode,
+            ArmCode = order.Arm.Code,
+            Treatment = order.Arm.Treatment,
+            CellCount = order.Arm.CellCount,
+            Placebo = order.Arm.Placebo,
+            RandomizedAt = Timestamp.FromDateTimeOffset(order.Assignment.RandomizedAt),
+        };
+    }
+}

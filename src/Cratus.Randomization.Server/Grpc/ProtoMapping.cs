@@ -1,0 +1,56 @@
+using Cratus.Randomization.Domain;
+using Google.Protobuf.WellKnownTypes;
+using Proto = Cratus.Randomization.Protos.V1;
+
+namespace Cratus.Randomization.Server.Grpc;
+
+/// <summary>Between wire messages and domain types. Missing or malformed values become nulls the domain reports.</summary>
+internal static class ProtoMapping
+{
+    public static EligibilityData ToDomain(this Proto.EligibilityData? data)
+    {
+        if (data is null) return new EligibilityData(null, null, null, null, null, new Dictionary<string, bool>());
+        AgeEvidence? age = data.AgeCase switch
+        {
+            Proto.EligibilityData.AgeOneofCase.DateOfBirth when ToDate(data.DateOfBirth) is { } birth => new AgeEvidence.DateOfBirth(birth),
+            Proto.EligibilityData.AgeOneofCase.AgeAtConsentYears => new AgeEvidence.AgeAtConsent(data.AgeAtConsentYears),
+            _ => null,
+        };
+        Sex? sex = data.Sex switch
+        {
+            Proto.Sex.Female => Sex.Female,
+            Proto.Sex.Male => Sex.Male,
+            _ => null,
+        };
+        var attestations = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var a in data.ExclusionAttestations)
+        {
+            // A criterion answered twice counts as applying if either answer says so.
+            attestations[a.CriterionCode] = a.Applies || attestations.GetValueOrDefault(a.CriterionCode);
+        }
+        return new EligibilityData(
+            ToDate(data.ConsentDate),
+            age,
+            sex,
+            data.HasClinicalFrailtyScale ? data.ClinicalFrailtyScale : null,
+            data.HasMmseScore ? data.MmseScore : null,
+            attestations);
+    }
+
+    private static DateOnly? ToDate(Proto.CalendarDate? date)
+    {
+        if (date is null || date.Year is < 1900 or > 2200 || date.Month is < 1 or > 12) return null;
+        if (date.Day < 1 || date.Day > DateTime.DaysInMonth(date.Year, date.Month)) return null;
+        return new DateOnly(date.Year, date.Month, date.Day);
+    }
+
+    public static Proto.BlindedAssignment ToProto(this Randomization.BlindedAssignment a) => new()
+    {
+        ParticipantId = a.ParticipantId,
+        SiteCode = a.SiteCode,
+        ScreeningId = a.ScreeningId,
+        RandomizationNumber = a.RandomizationNumber,
+        ProductCode = a.ProductCode,
+        RandomizedAt = Timestamp.FromDateTimeOffset(a.RandomizedAt),
+    };
+}

@@ -1,0 +1,33 @@
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Randomization;
+using Cratus.Randomization.Server.Security;
+using Grpc.Core;
+
+namespace Cratus.Randomization.Server.Grpc;
+
+public sealed class ScheduleGrpcService(ScheduleKeeper schedules) : ScheduleService.ScheduleServiceBase
+{
+    public override async Task<GenerateScheduleResponse> GenerateSchedule(GenerateScheduleRequest request, ServerCallContext context)
+    {
+        var receipt = await schedules.GenerateAsync(AccessInterceptor.CallerOf(context), request.BlockSizes, request.Reason, context.CancellationToken);
+        return new GenerateScheduleResponse
+        {
+            Sha256Hex = receipt.CommitmentSha256,
+            SeedHex = receipt.SeedHex,
+            SaltHex = receipt.SaltHex,
+            BlockSizes = { receipt.BlockSizes },
+            Strata = { receipt.Strata.Select(s => new StratumSize { Stratum = s.Stratum, Entries = s.Entries }) },
+        };
+    }
+
+    public override async Task<ImportScheduleResponse> ImportSchedule(ImportScheduleRequest request, ServerCallContext context)
+    {
+        var receipt = await schedules.ImportAsync(AccessInterceptor.CallerOf(context), request.Csv.Memory, request.Reason, context.CancellationToken);
+        return new ImportScheduleResponse
+        {
+            Sha256Hex = receipt.CommitmentSha256,
+            SaltHex = receipt.SaltHex,
+            Strata = { receipt.Strata.Select(s => new StratumSize { Stratum = s.Stratum, Entries = s.Entries }) },
+        };
+    }
+}

@@ -1,0 +1,87 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Security.Cryptography;
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Grpc;
+using Cratus.Randomization.Server.Randomization;
+using Cratus.Randomization.Server.Security;
+using Microsoft.Extensions.Options;
+using Serilog;
+using Serilog.Formatting.Json;
+
+namespace Cratus.Randomization.Server;
+
+/// <summary>Where the trial definition comes from. Bound from the "Trial" section.</summary>
+public sealed class TrialOptions
+{
+    public const string Section = "Trial";
+
+    /// <summary>Path of the trial definition JSON; relative paths are under the application folder.</summary>
+    [Required] public string DefinitionPath { get; set; } = "trial-definitions/cratus.json";
+}
+
+public static class HostingExtensions
+{
+    /// <summary>Serilog: human-readable console lines and a daily rolling JSON file. Messages are templates whose
+    /// values never include an arm, a dose or personal data (see the [LoggerMessage] methods).</summary>
+    public static WebApplicationBuilder AddTrialLogging(this WebApplicationBuilder builder)
+    {
+        var filePath = builder.Configuration["Logging:FilePath"] ?? "logs/cratus-.json";
+        var logger = new LoggerConfiguration()
+            .ReadFrom.Configuration(builder.Configuration)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(formatProvider: CultureInfo.InvariantCulture, outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+            .WriteTo.File(new JsonFormatter(renderMessage: true), Path.GetFullPath(filePath, builder.Environment.ContentRootPath),
+                rollingInterval: RollingInterval.Day, retainedFileCountLimit: 31)
+            .CreateLogger();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSerilog(logger, dispose: true);
+        return builder;
+    }
+
+    /// <summary>Loads and validates the trial definition once, at start-up; a bad definition stops the server.</summary>
+    public static WebApplicationBuilder AddTrialDefinition(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<TrialOptions>().BindConfiguration(TrialOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(services =>
+        {
+            var path = Path.GetFullPath(services.GetRequiredService<IOptions<TrialOptions>>().Value.DefinitionPath, AppContext.BaseDirectory);
+            return TrialDefinition.Parse(File.ReadAllText(path));
+        });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(_ => RandomNumberGenerator.Create());
+        builder.Services.AddScoped<Randomizer>();
+        builder.Services.AddScoped<ScheduleKeeper>();
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddTrialGrpc(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ErrorInterceptor>();
+        builder.Services.AddGrpc(options =>
+        {
+            options.EnableDetailedErrors = false;
+            options.MaxReceiveMessageSize = 8 * 1024 * 1024;
+            // Errors first, so an access refusal or any failure below is translated once.
+            options.Interceptors.Add<ErrorInterceptor>();
+            options.Interceptors.Add<AccessInterceptor>();
+        });
+        builder.Services.AddGrpcReflection();
+        return builder;
+    }
+
+    public static WebApplication MapTrialServices(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapGrpcService<RandomizationGrpcService>();
+        app.MapGrpcService<PharmacyGrpcService>();
+        app.MapGrpcService<TrialGrpcService>();
+        app.MapGrpcService<ScheduleGrpcService>();
+        app.MapGrpcHealthChecksService().AllowAnonymous();
+        app.MapGrpcReflectionService();
+        // The definition is read now, so a broken one stops the start rather than the first call.
+        app.Services.GetRequiredService<TrialDefinition>();
+        return app;
+    }
+}

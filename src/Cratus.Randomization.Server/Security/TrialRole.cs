@@ -1,0 +1,35 @@
+namespace Cratus.Randomization.Server.Security;
+
+/// <summary>The roles of DOMAIN.md's "Who sees what" table. The claim value is the snake_case name.</summary>
+public enum TrialRole
+{
+    SiteCoordinator,
+    Investigator,
+    Pharmacist,
+    Statistician,
+    DsmbMember,
+    Monitor,
+    Administrator,
+}
+
+public static class TrialRoles
+{
+    private static readonly Dictionary<string, TrialRole> ByClaim = Enum.GetValues<TrialRole>().ToDictionary(ClaimValue, r => r, StringComparer.Ordinal);
+
+    public static string ClaimValue(TrialRole role) => role switch
+    {
+        TrialRole.SiteCoordinator => "site_coordinator",
+        TrialRole.Investigator => "investigator",
+        TrialRole.Pharmacist => "pharmacist",
+        TrialRole.Statistician => "statistician",
+        TrialRole.DsmbMember => "dsmb_member",
+        TrialRole.Monitor => "monitor",
+        TrialRole.Administrator => "administrator",
+        _ => throw new ArgumentOutOfRangeException(nameof(role)),
+    };
+
+    public static bool TryParse(string? claim, out TrialRole role) => ByClaim.TryGetValue(claim ?? "", out role);
+
+    /// <summary>Roles that work at sites, are blinded, and only ever see their own sites' participants.</summary>
+    public static bool IsSiteRole(TrialRole role) => role is TrialRole.SiteCoordinator or TrialRole.Investigator;
+}
