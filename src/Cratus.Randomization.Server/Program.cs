@@ -11,7 +11,6 @@ builder.AddTrialGrpc();
 
 var app = builder.Build();
 app.MapTrialServices();
-await app.MigrateDatabaseAsync();
 await app.RunAsync();
 
 /// <summary>The entry point, visible to the in-process test host.</summary>

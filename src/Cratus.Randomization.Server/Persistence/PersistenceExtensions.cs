@@ -29,6 +29,7 @@ public static class PersistenceExtensions
             options.UseSqlite(SqliteConnectionString(path))
                 .AddInterceptors(services.GetRequiredService<DurableSqliteInterceptor>());
         });
+        builder.Services.AddHostedService<DatabaseMigrator>();
         builder.Services.AddGrpcHealthChecks().AddDbContextCheck<TrialDbContext>();
         return builder;
     }
@@ -41,14 +42,27 @@ public static class PersistenceExtensions
         DefaultTimeout = 15,
     }.ToString();
 
-    /// <summary>Creates the database file's folder and applies every pending migration before the server takes calls.</summary>
-    public static async Task MigrateDatabaseAsync(this WebApplication app)
+}
+
+/// <summary>
+/// Creates the database file's folder and applies every pending migration while the host is starting, before any
+/// hosted service (the web server among them) starts: no call is ever served on an old schema.
+/// </summary>
+internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<DatabaseOptions> options, IHostEnvironment environment) : IHostedLifecycleService
+{
+    public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var path = Path.GetFullPath(app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value.SqlitePath, app.Environment.ContentRootPath);
+        var path = Path.GetFullPath(options.Value.SqlitePath, environment.ContentRootPath);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        await using var scope = app.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<TrialDbContext>().Database.MigrateAsync();
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<TrialDbContext>().Database.MigrateAsync(cancellationToken);
     }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>

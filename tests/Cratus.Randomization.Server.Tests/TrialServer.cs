@@ -1,0 +1,154 @@
+using System.Net.Http.Headers;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Security;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>
+/// The real server in process (TestServer), on a real SQLite file in a temporary folder, with its own signing key
+/// and a fake clock. Clients are the generated gRPC clients over a real channel, each carrying a signed token.
+/// </summary>
+public sealed class TrialServer : IAsyncDisposable
+{
+    public const string Issuer = "cratus-tests";
+    public const string Audience = "cratus-randomization";
+    public static readonly DateTimeOffset Now = new(2026, 11, 22, 15, 0, 0, TimeSpan.Zero);
+
+    private readonly WebApplicationFactory<Program> _factory;
+
+    public string Folder { get; }
+    public string DatabasePath => Path.Combine(Folder, "cratus.db");
+    public string LogFolder => Path.Combine(Folder, "logs");
+    public string SigningKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+    public FakeTimeProvider Clock { get; } = new(Now);
+
+    /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition.</param>
+    public TrialServer(params (string From, string To)[] definitionEdits)
+    {
+        Folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Folder);
+        var definition = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus.json"));
+        foreach (var (from, to) in definitionEdits)
+        {
+            Assert.Contains(from, definition, StringComparison.Ordinal);
+            definition = definition.Replace(from, to, StringComparison.Ordinal);
+        }
+        var definitionPath = Path.Combine(Folder, "trial.json");
+        File.WriteAllText(definitionPath, definition);
+
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            builder.UseEnvironment("Testing");
+            builder.UseSetting("Database:SqlitePath", DatabasePath);
+            builder.UseSetting("Trial:DefinitionPath", definitionPath);
+            builder.UseSetting("Logging:FilePath", Path.Combine(LogFolder, "cratus-.json"));
+            builder.UseSetting("Token:Issuer", Issuer);
+            builder.UseSetting("Token:Audience", Audience);
+            builder.UseSetting("Token:SigningKey", SigningKey);
+            builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
+        });
+        _ = _factory.Server; // start now, so migrations have run before the first call
+    }
+
+    public string Token(TrialRole role, string subject = "user-1", IEnumerable<string>? sites = null, TimeSpan? lifetime = null,
+        string issuer = Issuer, string audience = Audience, string? signingKey = null)
+    {
+        var claims = new List<Claim> { new("sub", subject), new("role", TrialRoles.ClaimValue(role)) };
+        claims.AddRange((sites ?? []).Select(s => new Claim("site", s)));
+        var now = DateTime.UtcNow;
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = audience,
+            Subject = new ClaimsIdentity(claims),
+            NotBefore = now.AddMinutes(-5),
+            IssuedAt = now.AddMinutes(-5),
+            Expires = now + (lifetime ?? TimeSpan.FromMinutes(30)),
+            SigningCredentials = new SigningCredentials(
+                new SymmetricSecurityKey(Encoding.UTF8.GetBytes(signingKey ?? SigningKey)), SecurityAlgorithms.HmacSha256),
+        });
+    }
+
+    public GrpcChannel Channel(string? token)
+    {
+        HttpMessageHandler handler = _factory.Server.CreateHandler();
+        if (token is not null) handler = new BearerHandler(token, handler);
+        return GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = handler });
+    }
+
+    public GrpcChannel Channel(TrialRole role, params string[] sites) => Channel(Token(role, $"{role}-user", sites));
+
+    public RandomizationService.RandomizationServiceClient Site(string site = "UM", TrialRole role = TrialRole.SiteCoordinator) =>
+        new(Channel(role, site));
+
+    public PharmacyService.PharmacyServiceClient Pharmacy() => new(Channel(TrialRole.Pharmacist));
+
+    public ScheduleService.ScheduleServiceClient Statistician(string subject = "statistician-1") =>
+        new(Channel(Token(TrialRole.Statistician, subject)));
+
+    public TrialService.TrialServiceClient Trial(TrialRole role = TrialRole.Monitor) => new(Channel(role));
+
+    public IServiceProvider Services => _factory.Services;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _factory.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A log file still held open; the temporary folder is cleaned by the OS.
+        }
+    }
+
+    private sealed class BearerHandler(string token, HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}
+
+/// <summary>Builders for requests that tests vary one field at a time.</summary>
+public static class Requests
+{
+    public static EligibilityData Eligible(Sex sex = Sex.Female) => new()
+    {
+        ConsentDate = new CalendarDate { Year = 2026, Month = 11, Day = 20 },
+        DateOfBirth = new CalendarDate { Year = 1950, Month = 3, Day = 14 },
+        Sex = sex,
+        ClinicalFrailtyScale = 5,
+        MmseScore = 28,
+        ExclusionAttestations =
+        {
+            new ExclusionAttestation { CriterionCode = "cannot-perform-assessments", Applies = false },
+            new ExclusionAttestation { CriterionCode = "serious-comorbidity", Applies = false },
+            new ExclusionAttestation { CriterionCode = "life-expectancy-under-1-year", Applies = false },
+            new ExclusionAttestation { CriterionCode = "recent-malignancy", Applies = false },
+        },
+    };
+
+    public static RandomizeRequest Randomize(string screeningId, Sex sex = Sex.Female, string site = "UM", string? requestId = null) => new()
+    {
+        RequestId = requestId ?? Guid.NewGuid().ToString(),
+        SiteCode = site,
+        ScreeningId = screeningId,
+        Eligibility = Eligible(sex),
+    };
+}
