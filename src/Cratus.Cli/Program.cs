@@ -1,1 +1,3 @@
-﻿Console.WriteLine("Hello, World!");
+using Cratus.Cli;
+
+return await CratusCli.RunAsync(args, Console.Out, Console.Error);

@@ -6,6 +6,9 @@ using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -33,8 +36,17 @@ public sealed class TrialServer : IAsyncDisposable
     public string SigningKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
     public FakeTimeProvider Clock { get; } = new(Now);
 
+    /// <summary>The server's address when it listens on loopback (Kestrel); null for the in-memory TestServer.</summary>
+    public string? Address { get; }
+
     /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition.</param>
-    public TrialServer(params (string From, string To)[] definitionEdits)
+    public TrialServer(params (string From, string To)[] definitionEdits) : this(false, definitionEdits)
+    {
+    }
+
+    /// <param name="onLoopback">Serve over real HTTP/2 on 127.0.0.1 (a free port) instead of in memory.</param>
+    /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition.</param>
+    public TrialServer(bool onLoopback, params (string From, string To)[] definitionEdits)
     {
         Folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
@@ -56,9 +68,19 @@ public sealed class TrialServer : IAsyncDisposable
             builder.UseSetting("Token:Issuer", Issuer);
             builder.UseSetting("Token:Audience", Audience);
             builder.UseSetting("Token:SigningKey", SigningKey);
+            builder.UseSetting("Kestrel:Endpoints:Grpc:Url", "http://127.0.0.1:0");
             builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
         });
-        _ = _factory.Server; // start now, so migrations have run before the first call
+        if (onLoopback)
+        {
+            _factory.UseKestrel();
+            _factory.StartServer();
+            Address = _factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        }
+        else
+        {
+            _ = _factory.Server; // start now, so migrations have run before the first call
+        }
     }
 
     public string Token(TrialRole role, string subject = "user-1", IEnumerable<string>? sites = null, TimeSpan? lifetime = null,
@@ -82,6 +104,10 @@ public sealed class TrialServer : IAsyncDisposable
 
     public GrpcChannel Channel(string? token)
     {
+        if (Address is not null)
+        {
+            return GrpcChannel.ForAddress(Address, new GrpcChannelOptions { HttpHandler = token is null ? new SocketsHttpHandler() : new BearerHandler(token, new SocketsHttpHandler()) });
+        }
         HttpMessageHandler handler = _factory.Server.CreateHandler();
         if (token is not null) handler = new BearerHandler(token, handler);
         return GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = handler });

@@ -1,0 +1,189 @@
+using System.CommandLine;
+using System.Globalization;
+using Cratus.Randomization.Protos.V1;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Cratus.Cli;
+
+/// <summary>
+/// The command-line client: one verb per task a user of the trial performs. Human output is aligned text;
+/// --json prints the reply as JSON for scripts. Every failure prints a message and exits non-zero.
+/// </summary>
+public static class CratusCli
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        var server = new Option<string>("--server")
+        {
+            Description = "Server address (or CRATUS_SERVER)",
+            Recursive = true,
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CRATUS_SERVER") ?? "http://127.0.0.1:5080",
+        };
+        var token = new Option<string?>("--token") { Description = "Access token (or CRATUS_TOKEN; default: the one saved by dev-token)", Recursive = true };
+        var json = new Option<bool>("--json") { Description = "Print replies as JSON", Recursive = true };
+
+        var root = new RootCommand("CratusRandomization client: randomize participants, read assignments and dose orders, manage the schedule.")
+        {
+            server, token, json,
+        };
+        CliSession Session(ParseResult p) => new(p.GetValue(server)!, p.GetValue(token), p.GetValue(json), output);
+
+        root.Subcommands.Add(DevTokenCommand.Create(output));
+        root.Subcommands.Add(TrialCommand(Session));
+        root.Subcommands.Add(ScheduleCommands(Session));
+        root.Subcommands.Add(RandomizeCommand.Create(Session));
+        root.Subcommands.Add(AssignmentCommand(Session));
+        root.Subcommands.Add(DoseOrderCommand(Session));
+
+        var parsed = root.Parse(args);
+        parsed.InvocationConfiguration.Output = output;
+        parsed.InvocationConfiguration.Error = error;
+        parsed.InvocationConfiguration.EnableDefaultExceptionHandler = false;
+        try
+        {
+            return await parsed.InvokeAsync(parsed.InvocationConfiguration);
+        }
+        catch (RpcException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Status.Detail} ({ex.StatusCode})");
+            return ex.StatusCode switch
+            {
+                StatusCode.InvalidArgument => 2,
+                StatusCode.Unauthenticated or StatusCode.PermissionDenied => 3,
+                StatusCode.NotFound => 4,
+                StatusCode.FailedPrecondition or StatusCode.AlreadyExists => 5,
+                StatusCode.Unavailable or StatusCode.DeadlineExceeded => 6,
+                _ => 1,
+            };
+        }
+        catch (CliException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return 2;
+        }
+    }
+
+    private static Command TrialCommand(Func<ParseResult, CliSession> session)
+    {
+        var command = new Command("trial", "Show the trial, its eligibility rules and enrolment by site (blinded).");
+        command.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var trial = await new TrialService.TrialServiceClient(s.Channel()).GetTrialAsync(new GetTrialRequest(), cancellationToken: ct);
+            s.Print(trial, [
+                ("Trial", $"{trial.TrialId} ({trial.RegistryId})"),
+                ("Title", trial.Title),
+                ("Randomized", $"{trial.RandomizedParticipants} of {trial.TargetParticipants}"),
+                ("Schedule in place", trial.ScheduleInPlace ? "yes" : "no"),
+                ("Age at consent", $"{trial.Eligibility.MinimumAge} to {trial.Eligibility.MaximumAge}"),
+                ("Clinical Frailty Scale", $"{trial.Eligibility.MinimumFrailtyScore} to {trial.Eligibility.MaximumFrailtyScore}"),
+                ("MMSE excluded at or below", trial.Eligibility.MmseExclusionAtOrBelow.ToString(CultureInfo.InvariantCulture)),
+                .. trial.Eligibility.ExclusionCriteria.Select(c => ("Exclusion " + c.Code, c.Description)),
+                .. trial.Sites.Select(site => ("Site " + site.SiteCode, $"{site.Name}: {site.RandomizedParticipants} randomized")),
+            ]);
+        });
+        return command;
+    }
+
+    private static Command ScheduleCommands(Func<ParseResult, CliSession> session)
+    {
+        var schedule = new Command("schedule", "Put the concealed schedule in place (statisticians), or read its commitment.");
+        var reason = new Option<string>("--reason") { Description = "Why, for the record", Required = true };
+
+        var blockSizes = new Option<string?>("--block-sizes") { Description = "Comma-separated block sizes (default: the trial definition's)" };
+        var generate = new Command("generate", "Generate the stratified permuted-block schedule from a fresh random seed.") { reason, blockSizes };
+        generate.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var request = new GenerateScheduleRequest { Reason = p.GetValue(reason)! };
+            request.BlockSizes.AddRange(ParseInts(p.GetValue(blockSizes)));
+            var reply = await new ScheduleService.ScheduleServiceClient(s.Channel()).GenerateScheduleAsync(request, cancellationToken: ct);
+            s.Print(reply, [
+                ("Commitment (SHA-256)", reply.Sha256Hex),
+                ("Seed", reply.SeedHex),
+                ("Salt", reply.SaltHex),
+                ("Block sizes", string.Join(", ", reply.BlockSizes)),
+                .. reply.Strata.Select(st => ("Stratum " + st.Stratum, $"{st.Entries} entries")),
+                ("Note", "Keep the seed and salt with the trial master file; never give them to a site."),
+            ]);
+        });
+
+        var file = new Argument<FileInfo>("file") { Description = "CSV with the header stratum,sequence,randomization_number,arm" };
+        var import = new Command("import", "Import the trial statistician's list (validated whole; rejected whole).") { file, reason };
+        import.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var path = p.GetValue(file)!;
+            if (!path.Exists) throw new CliException($"file {path.FullName} does not exist");
+            var request = new ImportScheduleRequest { Csv = ByteString.CopyFrom(await File.ReadAllBytesAsync(path.FullName, ct)), Reason = p.GetValue(reason)! };
+            var reply = await new ScheduleService.ScheduleServiceClient(s.Channel()).ImportScheduleAsync(request, cancellationToken: ct);
+            s.Print(reply, [
+                ("Commitment (SHA-256)", reply.Sha256Hex),
+                ("Salt", reply.SaltHex),
+                .. reply.Strata.Select(st => ("Stratum " + st.Stratum, $"{st.Entries} entries")),
+            ]);
+        });
+
+        var commitment = new Command("commitment", "Show the schedule's SHA-256 commitment (any signed-in user).");
+        commitment.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new TrialService.TrialServiceClient(s.Channel()).GetScheduleCommitmentAsync(new GetScheduleCommitmentRequest(), cancellationToken: ct);
+            s.Print(reply, [
+                ("Commitment (SHA-256)", reply.Sha256Hex),
+                ("Canonical form", reply.CanonicalForm),
+                ("Committed at (UTC)", reply.CommittedAt.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)),
+            ]);
+        });
+
+        schedule.Subcommands.Add(generate);
+        schedule.Subcommands.Add(import);
+        schedule.Subcommands.Add(commitment);
+        return schedule;
+    }
+
+    private static Command AssignmentCommand(Func<ParseResult, CliSession> session)
+    {
+        var participant = new Argument<string>("participant-id") { Description = "Participant id returned by randomize" };
+        var command = new Command("assignment", "Show a participant's blinded assignment.") { participant };
+        command.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new RandomizationService.RandomizationServiceClient(s.Channel())
+                .GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = p.GetValue(participant)! }, cancellationToken: ct);
+            s.Print(reply, RandomizeCommand.Rows(reply.Assignment));
+        });
+        return command;
+    }
+
+    private static Command DoseOrderCommand(Func<ParseResult, CliSession> session)
+    {
+        var participant = new Argument<string>("participant-id") { Description = "Participant id returned by randomize" };
+        var command = new Command("dose-order", "Show what the pharmacy must prepare for a participant (pharmacists only; unblinded).") { participant };
+        command.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new PharmacyService.PharmacyServiceClient(s.Channel())
+                .GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = p.GetValue(participant)! }, cancellationToken: ct);
+            s.Print(reply, [
+                ("Participant", reply.ParticipantId),
+                ("Site", reply.SiteCode),
+                ("Randomization number", reply.RandomizationNumber),
+                ("Product code", reply.ProductCode),
+                ("Arm", reply.ArmCode),
+                ("Prepare", reply.Treatment),
+                ("Cells", reply.Placebo ? "none (placebo)" : reply.CellCount.ToString("N0", CultureInfo.InvariantCulture)),
+                ("Label with", "participant and randomization number only"),
+            ]);
+        });
+        return command;
+    }
+
+    internal static IEnumerable<int> ParseInts(string? csv) =>
+        string.IsNullOrWhiteSpace(csv) ? [] : csv.Split(',').Select(v => int.TryParse(v.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            ? n : throw new CliException($"'{v}' is not a whole number"));
+}
+
+/// <summary>A mistake in the command line itself, reported without calling the server.</summary>
+public sealed class CliException(string message) : Exception(message);
