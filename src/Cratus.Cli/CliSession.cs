@@ -15,6 +15,9 @@ public sealed class CliSession(string server, string? token, bool json, TextWrit
         return GrpcChannel.ForAddress(server, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
     }
 
+    /// <summary>A channel without a token, for the one service that needs none (health).</summary>
+    public GrpcChannel AnonymousChannel() => GrpcChannel.ForAddress(server);
+
     public void Print(IMessage reply, IReadOnlyList<(string Label, string Value)> rows)
     {
         if (json)

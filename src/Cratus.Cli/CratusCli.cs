@@ -3,6 +3,7 @@ using System.Globalization;
 using Cratus.Randomization.Protos.V1;
 using Google.Protobuf;
 using Grpc.Core;
+using Grpc.Health.V1;
 
 namespace Cratus.Cli;
 
@@ -30,6 +31,7 @@ public static class CratusCli
         CliSession Session(ParseResult p) => new(p.GetValue(server)!, p.GetValue(token), p.GetValue(json), output);
 
         root.Subcommands.Add(DevTokenCommand.Create(output));
+        root.Subcommands.Add(HealthCommand(Session));
         root.Subcommands.Add(TrialCommand(Session));
         root.Subcommands.Add(ScheduleCommands(Session));
         root.Subcommands.Add(RandomizeCommand.Create(Session));
@@ -62,6 +64,20 @@ public static class CratusCli
             await error.WriteLineAsync($"error: {ex.Message}");
             return 2;
         }
+    }
+
+    private static Command HealthCommand(Func<ParseResult, CliSession> session)
+    {
+        var command = new Command("health", "Ask the server whether it is serving (no sign-in needed). Exits 0 when serving.");
+        command.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new Health.HealthClient(s.AnonymousChannel())
+                .CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct);
+            s.Print(reply, [("Status", reply.Status.ToString())]);
+            return reply.Status == HealthCheckResponse.Types.ServingStatus.Serving ? 0 : 6;
+        });
+        return command;
     }
 
     private static Command TrialCommand(Func<ParseResult, CliSession> session)
