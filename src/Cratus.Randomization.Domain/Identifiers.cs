@@ -17,6 +17,9 @@ public static class Identifiers
     /// <summary>A client's request identifier: 8-64 letters, digits, '-' or '_' (a UUID fits).</summary>
     public static bool IsValidRequestId(string? id) => id is { Length: >= 8 } && IsToken(id, 64);
 
+    /// <summary>A participant id as the service mints it, or as a caller may mistype it: 1-32 token characters.</summary>
+    public static bool IsValidParticipantId(string? id) => IsToken(id, 32);
+
     private static bool IsToken(string? value, int maxLength) =>
         !string.IsNullOrEmpty(value) && value.Length <= maxLength &&
         value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');

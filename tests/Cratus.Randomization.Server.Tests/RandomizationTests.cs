@@ -87,6 +87,25 @@ public sealed class RandomizationTests
         var refused = await Assert.ThrowsAsync<RpcException>(() => site.RandomizeAsync(Requests.Randomize("SCR-031")).ResponseAsync);
         Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
         Assert.Contains("target of 30", refused.Status.Detail, StringComparison.Ordinal);
+        // Thirty randomizations and thirty dose orders later, the log holds no treatment.
+        var log = string.Concat(Directory.GetFiles(server.LogFolder).Select(f =>
+        {
+            using var reader = new StreamReader(new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            return reader.ReadToEnd();
+        }));
+        Assert.Contains("Randomized participant", log, StringComparison.Ordinal);
+        foreach (var word in new[] { "placebo", "million", "hMSC", "ArmCode", "CellCount" })
+            Assert.DoesNotContain(word, log, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task GetAssignment_EmptyParticipantId_IsInvalidArgument()
+    {
+        await using var server = new TrialServer();
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => server.Site().GetAssignmentAsync(new GetAssignmentRequest()).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
     }
 
     [Fact]

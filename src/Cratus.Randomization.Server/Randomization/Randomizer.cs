@@ -157,6 +157,8 @@ public sealed partial class Randomizer(
 
     private IQueryable<ParticipantRecord> VisibleParticipant(Caller caller, string participantId)
     {
+        if (!Identifiers.IsValidParticipantId(participantId))
+            throw new TrialRuleException(TrialFault.InvalidArgument, "participant_id is required: the id Randomize returned, such as P-4TABMY0XCA.");
         var query = db.Participants.AsNoTracking().Where(p => p.ParticipantId == participantId);
         // A site user asking for another site's participant gets the same NOT_FOUND as for one that does not exist.
         if (!TrialRoles.IsSiteRole(caller.Role)) return query;
