@@ -13,6 +13,8 @@ public enum TrialFault
     AlreadyExists,
     /// <summary>The caller's role or sites do not allow the request.</summary>
     PermissionDenied,
+    /// <summary>The caller's credentials are wrong, expired or locked.</summary>
+    Unauthenticated,
 }
 
 /// <summary>

@@ -2,9 +2,11 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Grpc;
 using Cratus.Randomization.Server.Randomization;
 using Cratus.Randomization.Server.Security;
+using Cratus.Randomization.Server.Unblinding;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Formatting.Json;
@@ -52,6 +54,9 @@ public static class HostingExtensions
         builder.Services.AddSingleton(_ => RandomNumberGenerator.Create());
         builder.Services.AddScoped<Randomizer>();
         builder.Services.AddScoped<ScheduleKeeper>();
+        builder.Services.AddScoped<AuditTrail>();
+        builder.Services.AddScoped<Unblinder>();
+        builder.Services.AddOptions<UnblindingOptions>().BindConfiguration(UnblindingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }
 
@@ -78,6 +83,11 @@ public static class HostingExtensions
         app.MapGrpcService<PharmacyGrpcService>();
         app.MapGrpcService<TrialGrpcService>();
         app.MapGrpcService<ScheduleGrpcService>();
+        app.MapGrpcService<UnblindingGrpcService>();
+        app.MapGrpcService<AuditGrpcService>();
+        app.MapGrpcService<AdministrationGrpcService>();
+        // Signing in needs no token; the access table still requires one for the methods that act on an account.
+        app.MapGrpcService<IdentityGrpcService>().AllowAnonymous();
         app.MapGrpcHealthChecksService().AllowAnonymous();
         app.MapGrpcReflectionService();
         // The definition is read now, so a broken one stops the start rather than the first call.

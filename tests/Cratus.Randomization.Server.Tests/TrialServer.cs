@@ -34,19 +34,22 @@ public sealed class TrialServer : IAsyncDisposable
     public string DatabasePath => Path.Combine(Folder, "cratus.db");
     public string LogFolder => Path.Combine(Folder, "logs");
     public string SigningKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+    public string EncryptionKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+    public string BootstrapSecret { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
     public FakeTimeProvider Clock { get; } = new(Now);
 
     /// <summary>The server's address when it listens on loopback (Kestrel); null for the in-memory TestServer.</summary>
     public string? Address { get; }
 
     /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition.</param>
-    public TrialServer(params (string From, string To)[] definitionEdits) : this(false, definitionEdits)
+    public TrialServer(params (string From, string To)[] definitionEdits) : this(false, null, definitionEdits)
     {
     }
 
     /// <param name="onLoopback">Serve over real HTTP/2 on 127.0.0.1 (a free port) instead of in memory.</param>
+    /// <param name="settings">Configuration settings to add or override.</param>
     /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition.</param>
-    public TrialServer(bool onLoopback, params (string From, string To)[] definitionEdits)
+    public TrialServer(bool onLoopback, IReadOnlyDictionary<string, string>? settings = null, params (string From, string To)[] definitionEdits)
     {
         Folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
@@ -68,6 +71,10 @@ public sealed class TrialServer : IAsyncDisposable
             builder.UseSetting("Token:Issuer", Issuer);
             builder.UseSetting("Token:Audience", Audience);
             builder.UseSetting("Token:SigningKey", SigningKey);
+            builder.UseSetting("Encryption:ActiveKeyId", "k1");
+            builder.UseSetting("Encryption:Keys:k1", EncryptionKey);
+            builder.UseSetting("Identity:BootstrapSecret", BootstrapSecret);
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
             builder.UseSetting("Kestrel:Endpoints:Grpc:Url", "http://127.0.0.1:0");
             builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
         });

@@ -51,6 +51,7 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
         TrialFault.NotFound => StatusCode.NotFound,
         TrialFault.AlreadyExists => StatusCode.AlreadyExists,
         TrialFault.PermissionDenied => StatusCode.PermissionDenied,
+        TrialFault.Unauthenticated => StatusCode.Unauthenticated,
         _ => StatusCode.Unknown,
     };
 

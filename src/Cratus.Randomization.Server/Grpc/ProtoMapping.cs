@@ -52,5 +52,16 @@ internal static class ProtoMapping
         RandomizationNumber = a.RandomizationNumber,
         ProductCode = a.ProductCode,
         RandomizedAt = Timestamp.FromDateTimeOffset(a.RandomizedAt),
+        EmergencyUnblinded = a.EmergencyUnblinded,
     };
+
+    public static Proto.ArmTreatment ToProto(this ArmDefinition arm) => new()
+    {
+        ArmCode = arm.Code,
+        Treatment = arm.Treatment,
+        CellCount = arm.CellCount,
+        Placebo = arm.Placebo,
+    };
+
+    public static Timestamp? ToProto(this DateTimeOffset? time) => time is { } t ? Timestamp.FromDateTimeOffset(t) : null;
 }

@@ -46,7 +46,8 @@ public static class PersistenceExtensions
 
 /// <summary>
 /// Creates the database file's folder and applies every pending migration while the host is starting, before any
-/// hosted service (the web server among them) starts: no call is ever served on an old schema.
+/// hosted service (the web server among them) starts: no call is ever served on an old schema. Then seeds what a
+/// first start needs (see <see cref="Identity.FirstStart"/>).
 /// </summary>
 internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<DatabaseOptions> options, IHostEnvironment environment) : IHostedLifecycleService
 {
@@ -56,6 +57,7 @@ internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<Datab
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await using var scope = services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<TrialDbContext>().Database.MigrateAsync(cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<Identity.FirstStart>().RunAsync(cancellationToken);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -14,11 +14,11 @@ public sealed class ScheduleRecord
     public long Id { get; set; }
     public required string TrialId { get; set; }
     public ScheduleSource Source { get; set; }
-    /// <summary>Lowercase hex seed of a generated schedule; null for an imported one.</summary>
-    public string? SeedHex { get; set; }
+    /// <summary>The seed of a generated schedule (hex), sealed; null for an imported one.</summary>
+    public string? SeedSealed { get; set; }
     public required string SaltHex { get; set; }
-    /// <summary>Block sizes, comma-separated ("3,6").</summary>
-    public required string BlockSizes { get; set; }
+    /// <summary>Block sizes, comma-separated ("3,6"), sealed: they are concealed like the arms.</summary>
+    public required string BlockSizesSealed { get; set; }
     public required string CommitmentSha256 { get; set; }
     public DateTimeOffset CommittedAt { get; set; }
     public required string CommittedBy { get; set; }
@@ -33,7 +33,8 @@ public sealed class ScheduleEntryRecord
     public required string Stratum { get; set; }
     public int Sequence { get; set; }
     public required string RandomizationNumber { get; set; }
-    public required string ArmCode { get; set; }
+    /// <summary>The arm code, sealed with authenticated encryption bound to this stratum and sequence.</summary>
+    public required string ArmSealed { get; set; }
 }
 
 /// <summary>
@@ -63,4 +64,84 @@ public sealed class ParticipantRecord
     public Sex Sex { get; set; }
     public int ClinicalFrailtyScale { get; set; }
     public int MmseScore { get; set; }
+
+    // Set once, by an investigator's emergency unblinding.
+    public DateTimeOffset? EmergencyUnblindedAt { get; set; }
+    public string? EmergencyUnblindedBy { get; set; }
+}
+
+/// <summary>A site of the trial. Seeded from the trial definition; administrators add sites (before the schedule
+/// is in place, since strata are fixed then) and close or reopen them. Never deleted.</summary>
+public sealed class SiteRecord
+{
+    public required string Code { get; set; }
+    public required string Name { get; set; }
+    public bool Active { get; set; } = true;
+}
+
+/// <summary>One event of the append-only audit trail; see <see cref="Domain.AuditChain"/> for the hash chain.</summary>
+public sealed class AuditEventRecord
+{
+    public long Sequence { get; set; }
+    public long OccurredAtUnixMilliseconds { get; set; }
+    public required string User { get; set; }
+    public required string Role { get; set; }
+    public required string Site { get; set; }
+    public required string Action { get; set; }
+    public required string Target { get; set; }
+    public required string Reason { get; set; }
+    public required string Details { get; set; }
+    public required string PreviousHash { get; set; }
+    public required string Hash { get; set; }
+}
+
+public enum UnblindingScope
+{
+    Participant,
+    DsmbAggregate,
+    Final,
+}
+
+/// <summary>A statistician's request for controlled unblinding, and its approval by a different statistician.</summary>
+public sealed class UnblindingRequestRecord
+{
+    public long Id { get; set; }
+    public required string RequestId { get; set; }
+    public UnblindingScope Scope { get; set; }
+    public string? ParticipantId { get; set; }
+    public required string Reason { get; set; }
+    public required string RequestedBy { get; set; }
+    public DateTimeOffset RequestedAt { get; set; }
+    public string? ApprovedBy { get; set; }
+    public DateTimeOffset? ApprovedAt { get; set; }
+    public string? ApprovalReason { get; set; }
+    public DateTimeOffset? ExpiresAt { get; set; }
+}
+
+/// <summary>A refresh token, kept only as its SHA-256 hash. Used once: refreshing revokes it.</summary>
+public sealed class RefreshTokenRecord
+{
+    public required string TokenHash { get; set; }
+    public required string UserId { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+}
+
+/// <summary>The one-time secret that creates the first administrator, kept only as its hash.</summary>
+public sealed class BootstrapSecretRecord
+{
+    public int Id { get; set; }
+    public required string SecretHash { get; set; }
+    public DateTimeOffset? UsedAt { get; set; }
+}
+
+/// <summary>A user of the embedded user store: one role and, for site roles, the sites served.</summary>
+public sealed class TrialUser : Microsoft.AspNetCore.Identity.IdentityUser
+{
+    public required string Role { get; set; }
+    /// <summary>Site codes, comma-separated.</summary>
+    public string Sites { get; set; } = "";
+    public bool Active { get; set; } = true;
+
+    public IReadOnlyList<string> SiteList => Sites.Length == 0 ? [] : Sites.Split(',');
 }

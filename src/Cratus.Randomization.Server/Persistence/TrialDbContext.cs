@@ -1,16 +1,108 @@
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Cratus.Randomization.Server.Persistence;
 
-public sealed class TrialDbContext(DbContextOptions<TrialDbContext> options) : DbContext(options)
+public sealed class TrialDbContext(DbContextOptions<TrialDbContext> options) : IdentityUserContext<TrialUser>(options)
 {
     public DbSet<ScheduleRecord> Schedules => Set<ScheduleRecord>();
     public DbSet<ScheduleEntryRecord> ScheduleEntries => Set<ScheduleEntryRecord>();
     public DbSet<ParticipantRecord> Participants => Set<ParticipantRecord>();
+    public DbSet<SiteRecord> Sites => Set<SiteRecord>();
+    public DbSet<AuditEventRecord> AuditEvents => Set<AuditEventRecord>();
+    public DbSet<UnblindingRequestRecord> UnblindingRequests => Set<UnblindingRequestRecord>();
+    public DbSet<RefreshTokenRecord> RefreshTokens => Set<RefreshTokenRecord>();
+    public DbSet<BootstrapSecretRecord> BootstrapSecrets => Set<BootstrapSecretRecord>();
 
-    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
-        modelBuilder.ApplyConfigurationsFromAssembly(typeof(TrialDbContext).Assembly);
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        builder.ApplyConfigurationsFromAssembly(typeof(TrialDbContext).Assembly);
+    }
+}
+
+internal sealed class TrialUserConfiguration : IEntityTypeConfiguration<TrialUser>
+{
+    public void Configure(EntityTypeBuilder<TrialUser> b)
+    {
+        b.Property(u => u.Role).HasMaxLength(32);
+        b.Property(u => u.Sites).HasMaxLength(1000);
+        b.Ignore(u => u.SiteList);
+    }
+}
+
+internal sealed class SiteRecordConfiguration : IEntityTypeConfiguration<SiteRecord>
+{
+    public void Configure(EntityTypeBuilder<SiteRecord> b)
+    {
+        b.ToTable("Sites");
+        b.HasKey(s => s.Code);
+        b.Property(s => s.Code).HasMaxLength(16);
+        b.Property(s => s.Name).HasMaxLength(200);
+    }
+}
+
+internal sealed class AuditEventRecordConfiguration : IEntityTypeConfiguration<AuditEventRecord>
+{
+    public void Configure(EntityTypeBuilder<AuditEventRecord> b)
+    {
+        b.ToTable("AuditEvents");
+        // The sequence is the key and is assigned by the appender, never by the database: two appends that race
+        // for the same number collide on the key, and one of them retries after the other.
+        b.HasKey(e => e.Sequence);
+        b.Property(e => e.Sequence).ValueGeneratedNever();
+        b.HasIndex(e => e.Action);
+        b.HasIndex(e => e.Target);
+        b.Property(e => e.User).HasMaxLength(128);
+        b.Property(e => e.Role).HasMaxLength(32);
+        b.Property(e => e.Site).HasMaxLength(16);
+        b.Property(e => e.Action).HasMaxLength(64);
+        b.Property(e => e.Target).HasMaxLength(128);
+        b.Property(e => e.Reason).HasMaxLength(1000);
+        b.Property(e => e.Details).HasMaxLength(2000);
+        b.Property(e => e.PreviousHash).HasMaxLength(64);
+        b.Property(e => e.Hash).HasMaxLength(64);
+    }
+}
+
+internal sealed class UnblindingRequestRecordConfiguration : IEntityTypeConfiguration<UnblindingRequestRecord>
+{
+    public void Configure(EntityTypeBuilder<UnblindingRequestRecord> b)
+    {
+        b.ToTable("UnblindingRequests");
+        b.HasIndex(r => r.RequestId).IsUnique();
+        b.HasIndex(r => new { r.Scope, r.ApprovedAt });
+        b.Property(r => r.RequestId).HasMaxLength(32);
+        b.Property(r => r.Scope).HasConversion<string>().HasMaxLength(16);
+        b.Property(r => r.ParticipantId).HasMaxLength(32);
+        b.Property(r => r.Reason).HasMaxLength(1000);
+        b.Property(r => r.RequestedBy).HasMaxLength(128);
+        b.Property(r => r.ApprovedBy).HasMaxLength(128);
+        b.Property(r => r.ApprovalReason).HasMaxLength(1000);
+    }
+}
+
+internal sealed class RefreshTokenRecordConfiguration : IEntityTypeConfiguration<RefreshTokenRecord>
+{
+    public void Configure(EntityTypeBuilder<RefreshTokenRecord> b)
+    {
+        b.ToTable("RefreshTokens");
+        b.HasKey(t => t.TokenHash);
+        b.HasIndex(t => t.UserId);
+        b.Property(t => t.TokenHash).HasMaxLength(64);
+        b.Property(t => t.UserId).HasMaxLength(64);
+    }
+}
+
+internal sealed class BootstrapSecretRecordConfiguration : IEntityTypeConfiguration<BootstrapSecretRecord>
+{
+    public void Configure(EntityTypeBuilder<BootstrapSecretRecord> b)
+    {
+        b.ToTable("BootstrapSecrets");
+        b.Property(s => s.Id).ValueGeneratedNever();
+        b.Property(s => s.SecretHash).HasMaxLength(64);
+    }
 }
 
 internal sealed class ScheduleRecordConfiguration : IEntityTypeConfiguration<ScheduleRecord>
@@ -21,9 +113,9 @@ internal sealed class ScheduleRecordConfiguration : IEntityTypeConfiguration<Sch
         b.HasIndex(s => s.TrialId).IsUnique();
         b.Property(s => s.TrialId).HasMaxLength(64);
         b.Property(s => s.Source).HasConversion<string>().HasMaxLength(16);
-        b.Property(s => s.SeedHex).HasMaxLength(64);
+        b.Property(s => s.SeedSealed).HasMaxLength(256);
         b.Property(s => s.SaltHex).HasMaxLength(64);
-        b.Property(s => s.BlockSizes).HasMaxLength(128);
+        b.Property(s => s.BlockSizesSealed).HasMaxLength(256);
         b.Property(s => s.CommitmentSha256).HasMaxLength(64);
         b.Property(s => s.CommittedBy).HasMaxLength(128);
         b.Property(s => s.Reason).HasMaxLength(1000);
@@ -40,7 +132,7 @@ internal sealed class ScheduleEntryRecordConfiguration : IEntityTypeConfiguratio
         b.HasIndex(e => e.RandomizationNumber).IsUnique();
         b.Property(e => e.Stratum).HasMaxLength(64);
         b.Property(e => e.RandomizationNumber).HasMaxLength(32);
-        b.Property(e => e.ArmCode).HasMaxLength(16);
+        b.Property(e => e.ArmSealed).HasMaxLength(128);
     }
 }
 
@@ -65,5 +157,6 @@ internal sealed class ParticipantRecordConfiguration : IEntityTypeConfiguration<
         b.Property(p => p.RandomizedBy).HasMaxLength(128);
         b.Property(p => p.RandomizedByRole).HasMaxLength(32);
         b.Property(p => p.Sex).HasConversion<string>().HasMaxLength(8);
+        b.Property(p => p.EmergencyUnblindedBy).HasMaxLength(128);
     }
 }

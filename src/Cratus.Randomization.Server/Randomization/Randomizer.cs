@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 using Microsoft.EntityFrameworkCore;
@@ -10,7 +11,8 @@ public sealed record RandomizeCommand(string RequestId, string SiteCode, string 
 
 /// <summary>What a blinded user may know of an allocation. Built without ever reading the arm.</summary>
 public sealed record BlindedAssignment(
-    string ParticipantId, string SiteCode, string ScreeningId, string RandomizationNumber, string ProductCode, DateTimeOffset RandomizedAt);
+    string ParticipantId, string SiteCode, string ScreeningId, string RandomizationNumber, string ProductCode, DateTimeOffset RandomizedAt,
+    bool EmergencyUnblinded);
 
 /// <summary>What the pharmacy prepares for a participant.</summary>
 public sealed record DoseOrder(BlindedAssignment Assignment, ArmDefinition Arm);
@@ -21,17 +23,16 @@ public sealed record DoseOrder(BlindedAssignment Assignment, ArmDefinition Arm);
 /// "next unused entry of the stratum" atomic, and the idempotency of request ids.
 /// </summary>
 public sealed partial class Randomizer(
-    TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, ILogger<Randomizer> logger)
+    TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, SecretBox secrets, AuditTrail audit,
+    ILogger<Randomizer> logger)
 {
-    // Concurrent writers on another node can win the race for the same entry; the unique indexes refuse the loser,
-    // which then tries again from a fresh read.
-    private const int MaxAttempts = 5;
-
     public async Task<BlindedAssignment> RandomizeAsync(Caller caller, RandomizeCommand command, CancellationToken ct)
     {
         Validate(command);
         if (!caller.Serves(command.SiteCode))
             throw new TrialRuleException(TrialFault.PermissionDenied, $"You are not registered to randomize at site {command.SiteCode}.");
+        var site = await db.Sites.AsNoTracking().SingleOrDefaultAsync(s => s.Code == command.SiteCode, ct)
+            ?? throw new TrialRuleException(TrialFault.InvalidArgument, $"Site {command.SiteCode} is not a site of this trial.");
 
         if (await FindRetryAsync(command, ct) is { } earlier) return earlier;
 
@@ -44,27 +45,26 @@ public sealed partial class Randomizer(
                 $"Participant {command.ScreeningId} is not eligible: {string.Join("; ", failures)}.");
         }
 
+        if (!site.Active)
+            throw new TrialRuleException(TrialFault.FailedPrecondition, $"Site {site.Code} is closed to enrolment. Contact the trial administrator.");
+
         var snapshot = EligibilityCheck.Snapshot(command.Eligibility);
         var stratum = Strata.KeyFor(trial, command.SiteCode, snapshot.Sex);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await AllocateAsync(caller, command, snapshot, stratum, ct);
-            }
-            catch (DbUpdateException) when (attempt < MaxAttempts)
-            {
-                db.ChangeTracker.Clear();
-                if (await FindRetryAsync(command, ct) is { } concurrent) return concurrent;
-            }
-        }
+        var (assignment, isNew) = await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, t), ct);
+        if (isNew) LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject);
+        return assignment;
     }
 
-    private async Task<BlindedAssignment> AllocateAsync(
+    private async Task<(BlindedAssignment, bool IsNew)> AllocateAsync(
         Caller caller, RandomizeCommand command, EligibilitySnapshot snapshot, string stratum, CancellationToken ct)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        if (await FindRetryAsync(command, ct) is { } earlier) return earlier;
+        if (await FindRetryAsync(command, ct) is { } earlier) return (earlier, false);
+
+        var closedAt = await db.UnblindingRequests.Where(r => r.Scope == UnblindingScope.Final && r.ApprovedAt != null)
+            .Select(r => r.ApprovedAt).FirstOrDefaultAsync(ct);
+        if (closedAt is not null)
+            throw new TrialRuleException(TrialFault.FailedPrecondition,
+                $"Randomization is closed for good: the final unblinding was approved on {closedAt:yyyy-MM-dd}.");
 
         var schedule = await db.Schedules.AsNoTracking().Where(s => s.TrialId == trial.TrialId).Select(s => new { s.Id }).SingleOrDefaultAsync(ct)
             ?? throw new TrialRuleException(TrialFault.FailedPrecondition,
@@ -105,11 +105,10 @@ public sealed partial class Randomizer(
             MmseScore = snapshot.MmseScore,
         };
         db.Participants.Add(participant);
-        await db.SaveChangesAsync(ct);
-        await transaction.CommitAsync(ct);
-        LogRandomized(logger, participant.ParticipantId, participant.SiteCode, entry.RandomizationNumber, caller.Subject);
-        return new BlindedAssignment(participant.ParticipantId, participant.SiteCode, participant.ScreeningId,
-            entry.RandomizationNumber, participant.ProductCode, participant.RandomizedAt);
+        await audit.AppendAsync(AuditActor.From(caller), AuditActions.ParticipantRandomized, participant.ParticipantId, ct,
+            site: participant.SiteCode, details: $"randomization number {entry.RandomizationNumber}; screening id {participant.ScreeningId}; stratum {stratum}");
+        return (new BlindedAssignment(participant.ParticipantId, participant.SiteCode, participant.ScreeningId,
+            entry.RandomizationNumber, participant.ProductCode, participant.RandomizedAt, false), true);
     }
 
     /// <summary>The earlier answer to the same request id, or to the same participant; null when there is none.</summary>
@@ -136,26 +135,45 @@ public sealed partial class Randomizer(
         return found ?? throw NotVisible(participantId);
     }
 
+    /// <summary>The pharmacy's unblinded read. Every read is an audited event.</summary>
     public async Task<DoseOrder> GetDoseOrderAsync(Caller caller, string participantId, CancellationToken ct)
     {
-        var found = await VisibleParticipant(caller, participantId)
-            .Select(p => new { p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber, p.ProductCode, p.RandomizedAt, p.ScheduleEntry.ArmCode })
-            .SingleOrDefaultAsync(ct)
-            ?? throw NotVisible(participantId);
-        var arm = trial.RandomizedPhase.FindArm(found.ArmCode)
-            ?? throw new InvalidOperationException("the schedule holds an arm the trial definition does not know");
-        LogDoseOrderRead(logger, found.ParticipantId, caller.Subject);
-        return new DoseOrder(
-            new BlindedAssignment(found.ParticipantId, found.SiteCode, found.ScreeningId, found.RandomizationNumber, found.ProductCode, found.RandomizedAt),
-            arm);
+        var order = await db.InTransactionAsync(async t =>
+        {
+            var found = await UnblindedAsync(VisibleParticipant(caller, participantId), t) ?? throw NotVisible(participantId);
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.DoseOrderRead, found.Assignment.ParticipantId, t, site: found.Assignment.SiteCode);
+            return found;
+        }, ct);
+        LogDoseOrderRead(logger, order.Assignment.ParticipantId, caller.Subject);
+        return order;
     }
+
+    /// <summary>A participant with the arm opened from the sealed schedule, or null. For unblinded callers only.</summary>
+    internal async Task<DoseOrder?> UnblindedAsync(IQueryable<ParticipantRecord> participants, CancellationToken ct)
+    {
+        var found = await participants
+            .Select(p => new
+            {
+                Assignment = new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
+                    p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null),
+                p.ScheduleEntry.Stratum,
+                p.ScheduleEntry.Sequence,
+                p.ScheduleEntry.ArmSealed,
+            })
+            .SingleOrDefaultAsync(ct);
+        return found is null ? null : new DoseOrder(found.Assignment, OpenArm(found.ArmSealed, found.Stratum, found.Sequence));
+    }
+
+    internal ArmDefinition OpenArm(string sealedArm, string stratum, int sequence) =>
+        trial.RandomizedPhase.FindArm(secrets.Open(sealedArm, SecretBox.ArmContext(stratum, sequence)))
+        ?? throw new InvalidOperationException("the schedule holds an arm the trial definition does not know");
 
     /// <summary>Randomized participants per site. Never broken down by arm.</summary>
     public async Task<IReadOnlyDictionary<string, int>> CountBySiteAsync(CancellationToken ct) =>
         await db.Participants.GroupBy(p => p.SiteCode).Select(g => new { g.Key, Count = g.Count() })
             .ToDictionaryAsync(x => x.Key, x => x.Count, StringComparer.Ordinal, ct);
 
-    private IQueryable<ParticipantRecord> VisibleParticipant(Caller caller, string participantId)
+    internal IQueryable<ParticipantRecord> VisibleParticipant(Caller caller, string participantId)
     {
         if (!Identifiers.IsValidParticipantId(participantId))
             throw new TrialRuleException(TrialFault.InvalidArgument, "participant_id is required: the id Randomize returned, such as P-4TABMY0XCA.");
@@ -168,9 +186,10 @@ public sealed partial class Randomizer(
 
     private static IQueryable<BlindedAssignment> Blinded(IQueryable<ParticipantRecord> participants) =>
         participants.AsNoTracking().Select(p => new BlindedAssignment(
-            p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber, p.ProductCode, p.RandomizedAt));
+            p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber, p.ProductCode, p.RandomizedAt,
+            p.EmergencyUnblindedAt != null));
 
-    private static TrialRuleException NotVisible(string participantId) =>
+    internal static TrialRuleException NotVisible(string participantId) =>
         new(TrialFault.NotFound, $"No participant {participantId} is visible to you. Check the participant id.");
 
     private void Validate(RandomizeCommand command)
@@ -178,8 +197,8 @@ public sealed partial class Randomizer(
         var problems = new List<string>();
         if (!Identifiers.IsValidRequestId(command.RequestId))
             problems.Add("request_id must be 8 to 64 letters, digits, '-' or '_' (a UUID works)");
-        if (!Identifiers.IsValidCode(command.SiteCode) || trial.FindSite(command.SiteCode) is null)
-            problems.Add($"site_code must be one of this trial's sites ({string.Join(", ", trial.Sites.Select(s => s.Code))})");
+        if (!Identifiers.IsValidCode(command.SiteCode))
+            problems.Add("site_code must be a site code of this trial (see GetTrial)");
         if (!Identifiers.IsValidScreeningId(command.ScreeningId))
             problems.Add("screening_id must be 1 to 32 letters, digits, '-' or '_' (no names or dates)");
         problems.AddRange(EligibilityCheck.FindMissingData(trial.Eligibility, command.Eligibility));

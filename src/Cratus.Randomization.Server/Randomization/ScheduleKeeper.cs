@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 using Microsoft.EntityFrameworkCore;
@@ -20,11 +21,24 @@ public sealed record ScheduleCommitmentView(string CommitmentSha256, DateTimeOff
 /// never replaced or deleted.
 /// </summary>
 public sealed partial class ScheduleKeeper(
-    TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, ILogger<ScheduleKeeper> logger)
+    TrialDbContext db, TrialDefinition definition, TimeProvider clock, RandomNumberGenerator random, SecretBox secrets, AuditTrail audit,
+    ILogger<ScheduleKeeper> logger)
 {
-    public Task<ScheduleReceipt> GenerateAsync(Caller caller, IReadOnlyList<int> requestedBlockSizes, string reason, CancellationToken ct)
+    /// <summary>The trial with the sites as they stand in the database: the strata are fixed from these.</summary>
+    private async Task<TrialDefinition> TrialWithCurrentSitesAsync(CancellationToken ct)
+    {
+        var sites = await db.Sites.AsNoTracking().ToListAsync(ct);
+        // Definition order first (it is the strata order), then sites an administrator added, by code.
+        var ordered = definition.Sites.Select(d => sites.Single(s => s.Code == d.Code))
+            .Concat(sites.Where(s => definition.FindSite(s.Code) is null).OrderBy(s => s.Code, StringComparer.Ordinal))
+            .Select(s => new SiteDefinition(s.Code, s.Name)).ToList();
+        return definition with { Sites = ordered };
+    }
+
+    public async Task<ScheduleReceipt> GenerateAsync(Caller caller, IReadOnlyList<int> requestedBlockSizes, string reason, CancellationToken ct)
     {
         RequireReason(reason);
+        var trial = await TrialWithCurrentSitesAsync(ct);
         var blockSizes = requestedBlockSizes.Count > 0 ? requestedBlockSizes : trial.RandomizedPhase.BlockSizes;
         var problems = trial.RandomizedPhase.ValidateBlockSizes(blockSizes);
         if (problems.Count > 0)
@@ -32,12 +46,13 @@ public sealed partial class ScheduleKeeper(
         var seed = new byte[ScheduleGenerator.SeedLength];
         random.GetBytes(seed);
         var generated = ScheduleGenerator.Generate(trial, seed, blockSizes);
-        return StoreAsync(caller, ScheduleSource.Generated, Convert.ToHexStringLower(seed), blockSizes, generated.Entries, reason, ct);
+        return await StoreAsync(caller, trial, ScheduleSource.Generated, Convert.ToHexStringLower(seed), blockSizes, generated.Entries, reason, ct);
     }
 
-    public Task<ScheduleReceipt> ImportAsync(Caller caller, ReadOnlyMemory<byte> csv, string reason, CancellationToken ct)
+    public async Task<ScheduleReceipt> ImportAsync(Caller caller, ReadOnlyMemory<byte> csv, string reason, CancellationToken ct)
     {
         RequireReason(reason);
+        var trial = await TrialWithCurrentSitesAsync(ct);
         string text;
         try
         {
@@ -53,71 +68,65 @@ public sealed partial class ScheduleKeeper(
             : ScheduleValidator.Validate(trial, parsed.Entries, trial.RandomizedPhase.BlockSizes);
         if (problems.Count > 0)
             throw new TrialRuleException(TrialFault.InvalidArgument, $"The list was rejected and nothing was stored: {string.Join("; ", problems)}.");
-        return StoreAsync(caller, ScheduleSource.Imported, null, trial.RandomizedPhase.BlockSizes, parsed.Entries, reason, ct);
+        return await StoreAsync(caller, trial, ScheduleSource.Imported, null, trial.RandomizedPhase.BlockSizes, parsed.Entries, reason, ct);
     }
 
     public async Task<ScheduleCommitmentView> GetCommitmentAsync(CancellationToken ct)
     {
-        var schedule = await db.Schedules.AsNoTracking().Where(s => s.TrialId == trial.TrialId)
+        var schedule = await db.Schedules.AsNoTracking().Where(s => s.TrialId == definition.TrialId)
             .Select(s => new ScheduleCommitmentView(s.CommitmentSha256, s.CommittedAt)).SingleOrDefaultAsync(ct);
         return schedule ?? throw new TrialRuleException(TrialFault.FailedPrecondition,
             "No randomization schedule is in place yet, so there is no commitment to show.");
     }
 
-    public Task<bool> IsInPlaceAsync(CancellationToken ct) => db.Schedules.AnyAsync(s => s.TrialId == trial.TrialId, ct);
+    public Task<bool> IsInPlaceAsync(CancellationToken ct) => db.Schedules.AnyAsync(s => s.TrialId == definition.TrialId, ct);
 
     private async Task<ScheduleReceipt> StoreAsync(
-        Caller caller, ScheduleSource source, string? seedHex, IReadOnlyList<int> blockSizes,
+        Caller caller, TrialDefinition trial, ScheduleSource source, string? seedHex, IReadOnlyList<int> blockSizes,
         IReadOnlyList<ScheduleEntry> entries, string reason, CancellationToken ct)
     {
         var salt = new byte[32];
         random.GetBytes(salt);
         var commitment = ScheduleCommitment.Compute(trial, salt, entries);
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        await RefuseIfInPlaceAsync(ct);
-        var schedule = new ScheduleRecord
+        var blockSizesText = string.Join(',', blockSizes.Select(b => b.ToString(CultureInfo.InvariantCulture)));
+        await db.InTransactionAsync(async t =>
         {
-            TrialId = trial.TrialId,
-            Source = source,
-            SeedHex = seedHex,
-            SaltHex = Convert.ToHexStringLower(salt),
-            BlockSizes = string.Join(',', blockSizes.Select(b => b.ToString(CultureInfo.InvariantCulture))),
-            CommitmentSha256 = commitment,
-            CommittedAt = clock.GetUtcNow(),
-            CommittedBy = caller.Subject,
-            Reason = reason.Trim(),
-        };
-        db.Schedules.Add(schedule);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            // Another statistician's schedule won the race (the unique index on the trial id refused this one).
-            db.ChangeTracker.Clear();
-            await RefuseIfInPlaceAsync(ct);
-            throw;
-        }
-        db.ScheduleEntries.AddRange(entries.Select(e => new ScheduleEntryRecord
-        {
-            ScheduleId = schedule.Id,
-            Stratum = e.Stratum,
-            Sequence = e.Sequence,
-            RandomizationNumber = e.RandomizationNumber,
-            ArmCode = e.ArmCode,
-        }));
-        await db.SaveChangesAsync(ct);
-        await transaction.CommitAsync(ct);
-        db.ChangeTracker.Clear();
+            await RefuseIfInPlaceAsync(t);
+            var schedule = new ScheduleRecord
+            {
+                TrialId = trial.TrialId,
+                Source = source,
+                SeedSealed = seedHex is null ? null : secrets.Seal(seedHex, "schedule-seed"),
+                SaltHex = Convert.ToHexStringLower(salt),
+                BlockSizesSealed = secrets.Seal(blockSizesText, "schedule-block-sizes"),
+                CommitmentSha256 = commitment,
+                CommittedAt = clock.GetUtcNow(),
+                CommittedBy = caller.Subject,
+                Reason = reason.Trim(),
+            };
+            // The schedule row first: its unique trial id makes a concurrent second schedule fail here.
+            db.Schedules.Add(schedule);
+            await db.SaveChangesAsync(t);
+            db.ScheduleEntries.AddRange(entries.Select(e => new ScheduleEntryRecord
+            {
+                ScheduleId = schedule.Id,
+                Stratum = e.Stratum,
+                Sequence = e.Sequence,
+                RandomizationNumber = e.RandomizationNumber,
+                ArmSealed = secrets.Seal(e.ArmCode, SecretBox.ArmContext(e.Stratum, e.Sequence)),
+            }));
+            await audit.AppendAsync(AuditActor.From(caller), source == ScheduleSource.Generated ? AuditActions.ScheduleGenerated : AuditActions.ScheduleImported,
+                trial.TrialId, t, reason: reason.Trim(), details: $"commitment {commitment}; {entries.Count} entries");
+            return schedule.Id;
+        }, ct);
         LogScheduleInPlace(logger, source, commitment, caller.Subject);
         var strata = entries.GroupBy(e => e.Stratum).Select(g => (g.Key, g.Count())).ToList();
-        return new ScheduleReceipt(commitment, seedHex, schedule.SaltHex, blockSizes, strata);
+        return new ScheduleReceipt(commitment, seedHex, Convert.ToHexStringLower(salt), blockSizes, strata);
     }
 
     private async Task RefuseIfInPlaceAsync(CancellationToken ct)
     {
-        var existing = await db.Schedules.AsNoTracking().Where(s => s.TrialId == trial.TrialId)
+        var existing = await db.Schedules.AsNoTracking().Where(s => s.TrialId == definition.TrialId)
             .Select(s => new { s.CommitmentSha256, s.CommittedAt }).SingleOrDefaultAsync(ct);
         if (existing is not null)
             throw new TrialRuleException(TrialFault.FailedPrecondition,

@@ -17,6 +17,9 @@ public static class RpcPermissions
     {
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",
+        Method(IdentityService.Descriptor, "Login"),
+        Method(IdentityService.Descriptor, "RefreshToken"),
+        Method(IdentityService.Descriptor, "BootstrapAdministrator"),
     };
 
     public static readonly IReadOnlyDictionary<string, IReadOnlySet<TrialRole>> Table = new Dictionary<string, TrialRole[]>(StringComparer.Ordinal)
@@ -29,6 +32,22 @@ public static class RpcPermissions
         [Method(TrialService.Descriptor, "GetScheduleCommitment")] = EveryRole,
         [Method(ScheduleService.Descriptor, "GenerateSchedule")] = [TrialRole.Statistician],
         [Method(ScheduleService.Descriptor, "ImportSchedule")] = [TrialRole.Statistician],
+        [Method(UnblindingService.Descriptor, "EmergencyUnblind")] = [TrialRole.Investigator],
+        [Method(UnblindingService.Descriptor, "RequestUnblinding")] = [TrialRole.Statistician],
+        [Method(UnblindingService.Descriptor, "ApproveUnblinding")] = [TrialRole.Statistician],
+        [Method(UnblindingService.Descriptor, "ListUnblindingRequests")] = [TrialRole.Statistician, TrialRole.DsmbMember],
+        [Method(UnblindingService.Descriptor, "GetUnblindedAllocations")] = [TrialRole.Statistician, TrialRole.DsmbMember],
+        [Method(AuditService.Descriptor, "ListAuditEvents")] = [TrialRole.Monitor, TrialRole.Statistician],
+        [Method(AuditService.Descriptor, "VerifyAuditTrail")] = [TrialRole.Monitor, TrialRole.Statistician],
+        [Method(IdentityService.Descriptor, "BeginTotpEnrollment")] = EveryRole,
+        [Method(IdentityService.Descriptor, "ConfirmTotpEnrollment")] = EveryRole,
+        [Method(IdentityService.Descriptor, "ChangePassword")] = EveryRole,
+        [Method(AdministrationService.Descriptor, "CreateUser")] = [TrialRole.Administrator],
+        [Method(AdministrationService.Descriptor, "ListUsers")] = [TrialRole.Administrator],
+        [Method(AdministrationService.Descriptor, "UpdateUser")] = [TrialRole.Administrator],
+        [Method(AdministrationService.Descriptor, "CreateSite")] = [TrialRole.Administrator],
+        [Method(AdministrationService.Descriptor, "ListSites")] = [TrialRole.Administrator],
+        [Method(AdministrationService.Descriptor, "UpdateSite")] = [TrialRole.Administrator],
         // Server reflection describes the API only; any signed-in user may use it.
         ["/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"] = EveryRole,
         ["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] = EveryRole,

@@ -1,6 +1,9 @@
 using System.Text;
+using Cratus.Randomization.Server.Identity;
+using Cratus.Randomization.Server.Persistence;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
@@ -8,19 +11,61 @@ namespace Cratus.Randomization.Server.Security;
 
 public static class SecurityExtensions
 {
-    /// <summary>JWT bearer authentication with full validation, and a fallback policy: every endpoint needs a token
-    /// unless it opts out (only gRPC health does).</summary>
+    /// <summary>
+    /// Access tokens (JWT bearer, fully validated) from the embedded user store or an external OpenID Connect
+    /// issuer; the embedded user store itself; the sealing keys; and a fallback policy so every endpoint needs a
+    /// token unless it opts out (gRPC health and sign-in only). Refuses to start outside Development with any
+    /// secret committed to the repository.
+    /// </summary>
     public static WebApplicationBuilder AddTrialSecurity(this WebApplicationBuilder builder)
     {
+        var isDevelopment = builder.Environment.IsDevelopment();
+        const string outsideDevelopment = " Outside the Development environment set your own secret through an environment variable or a secret store.";
         builder.Services.AddOptions<TokenOptions>()
             .BindConfiguration(TokenOptions.Section)
             .ValidateDataAnnotations()
-            .Validate(o => builder.Environment.IsDevelopment() || !DevelopmentSecrets.All.Contains(o.SigningKey),
-                "Token:SigningKey is the development key from the repository. Outside the Development environment set a " +
-                "secret key of your own (at least 32 characters) through an environment variable or a secret store.")
+            .Validate(o => o.Mode != IdentityMode.Embedded || o.SigningKey.Length >= 32,
+                "Token:SigningKey (at least 32 characters) is required when the embedded user store issues tokens.")
+            .Validate(o => o.Mode != IdentityMode.External || Uri.TryCreate(o.Authority, UriKind.Absolute, out _),
+                "Token:Authority (the OpenID Connect issuer's address) is required when Token:Mode is External.")
+            .Validate(o => isDevelopment || o.SigningKey != DevelopmentSecrets.SigningKey,
+                "Token:SigningKey is the development key from the repository." + outsideDevelopment)
             .ValidateOnStart();
+        builder.Services.AddOptions<EncryptionOptions>()
+            .BindConfiguration(EncryptionOptions.Section)
+            .ValidateDataAnnotations()
+            .Validate(o => !o.Problems().Any(), "Encryption settings are wrong: set Encryption:ActiveKeyId and Encryption:Keys:<id> to the base64 of 32 random bytes.")
+            .Validate(o => isDevelopment || !o.Keys.ContainsValue(DevelopmentSecrets.EncryptionKey),
+                "Encryption:Keys holds the development key from the repository." + outsideDevelopment)
+            .ValidateOnStart();
+        builder.Services.AddOptions<IdentityOptions>()
+            .BindConfiguration(IdentityOptions.Section)
+            .Validate(o => isDevelopment || !o.SeedDemoUsers, "Identity:SeedDemoUsers creates accounts with a password from the repository; it is for Development only.")
+            .Validate(o => isDevelopment || o.BootstrapSecret != DevelopmentSecrets.BootstrapSecret,
+                "Identity:BootstrapSecret is the development secret from the repository." + outsideDevelopment)
+            .Validate(o => !o.SeedDemoUsers || o.DemoPassword.Length >= 12, "Identity:DemoPassword (12+ characters) is needed to seed demo users.")
+            .ValidateOnStart();
+
         builder.Services.AddSingleton<CallerResolver>();
         builder.Services.AddSingleton<AccessInterceptor>();
+        builder.Services.AddSingleton<SecretBox>();
+        builder.Services.AddSingleton<TokenIssuer>();
+        builder.Services.AddScoped<Accounts>();
+        builder.Services.AddScoped<UserAdministration>();
+        builder.Services.AddScoped<FirstStart>();
+
+        var identity = builder.Configuration.GetSection(IdentityOptions.Section);
+        builder.Services.AddIdentityCore<TrialUser>(o =>
+            {
+                o.Password.RequiredLength = 12;
+                o.Password.RequireNonAlphanumeric = false;
+                o.Lockout.AllowedForNewUsers = true;
+                o.Lockout.MaxFailedAccessAttempts = identity.GetValue(nameof(IdentityOptions.MaxFailedAccessAttempts), 5);
+                o.Lockout.DefaultLockoutTimeSpan = identity.GetValue(nameof(IdentityOptions.LockoutDuration), TimeSpan.FromMinutes(15));
+                o.User.RequireUniqueEmail = false;
+            })
+            .AddEntityFrameworkStores<TrialDbContext>()
+            .AddTokenProvider<AuthenticatorTokenProvider<TrialUser>>(TokenOptions.AuthenticatorProvider);
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
@@ -28,8 +73,7 @@ public static class SecurityExtensions
             {
                 var o = tokenOptions.Value;
                 jwt.MapInboundClaims = false;
-                jwt.RequireHttpsMetadata = !builder.Environment.IsDevelopment();
-                jwt.TokenValidationParameters = new TokenValidationParameters
+                var parameters = new TokenValidationParameters
                 {
                     ValidateIssuer = true,
                     ValidIssuer = o.Issuer,
@@ -39,12 +83,23 @@ public static class SecurityExtensions
                     RequireExpirationTime = true,
                     RequireSignedTokens = true,
                     ValidateIssuerSigningKey = true,
-                    IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(o.SigningKey)),
-                    ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
                     ClockSkew = TimeSpan.FromSeconds(30),
                     NameClaimType = o.SubjectClaim,
                     RoleClaimType = o.RoleClaim,
                 };
+                if (o.Mode == IdentityMode.External)
+                {
+                    // Keys come from the issuer's discovery document and JWKS, refreshed as the issuer rotates them.
+                    jwt.Authority = o.Authority;
+                    jwt.RequireHttpsMetadata = o.RequireHttpsMetadata;
+                    parameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
+                }
+                else
+                {
+                    parameters.IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(o.SigningKey));
+                    parameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
+                }
+                jwt.TokenValidationParameters = parameters;
             });
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());

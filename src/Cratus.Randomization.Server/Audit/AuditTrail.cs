@@ -1,0 +1,111 @@
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Security;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cratus.Randomization.Server.Audit;
+
+/// <summary>Who an audit event is attributed to.</summary>
+public sealed record AuditActor(string User, string Role)
+{
+    public static readonly AuditActor System = new("system", "system");
+
+    public static AuditActor From(Caller caller) => new(caller.Subject, TrialRoles.ClaimValue(caller.Role));
+}
+
+/// <summary>The names of audited actions, one place for all of them.</summary>
+public static class AuditActions
+{
+    public const string ParticipantRandomized = "participant.randomized";
+    public const string DoseOrderRead = "dose_order.read";
+    public const string ScheduleGenerated = "schedule.generated";
+    public const string ScheduleImported = "schedule.imported";
+    public const string EmergencyUnblinding = "unblinding.emergency";
+    public const string UnblindingRequested = "unblinding.requested";
+    public const string UnblindingApproved = "unblinding.approved";
+    public const string UnblindedAllocationsRead = "unblinding.allocations_read";
+    public const string UserCreated = "user.created";
+    public const string UserUpdated = "user.updated";
+    public const string SiteCreated = "site.created";
+    public const string SiteUpdated = "site.updated";
+    public const string AdministratorBootstrapped = "identity.administrator_bootstrapped";
+    public const string SignedIn = "identity.signed_in";
+    public const string LockedOut = "identity.locked_out";
+    public const string SecondFactorEnabled = "identity.totp_enabled";
+    public const string PasswordChanged = "identity.password_changed";
+    public const string RefreshTokenReused = "identity.refresh_token_reused";
+}
+
+public sealed record AuditPage(IReadOnlyList<AuditEntry> Events, long? NextAfterSequence);
+
+public sealed record AuditFilter(string? Action, string? User, string? Target, DateTimeOffset? From, DateTimeOffset? To, long AfterSequence, int PageSize);
+
+/// <summary>
+/// Appends to and reads the audit trail. An event is appended inside the transaction of the change it records,
+/// so the change and its event are stored together or not at all. Nothing here updates or deletes an event.
+/// </summary>
+public sealed class AuditTrail(TrialDbContext db, TimeProvider clock)
+{
+    public async Task AppendAsync(AuditActor actor, string action, string target, CancellationToken ct,
+        string site = "", string reason = "", string details = "")
+    {
+        if (db.Database.CurrentTransaction is null)
+            throw new InvalidOperationException("audit events are appended inside the transaction of the change they record");
+        // The last event is either one this unit already added, or the newest stored one.
+        var pending = db.ChangeTracker.Entries<AuditEventRecord>().Where(e => e.State == EntityState.Added)
+            .Select(e => e.Entity).MaxBy(e => e.Sequence);
+        var last = pending is not null
+            ? new AuditHead(pending.Sequence, pending.Hash)
+            : await db.AuditEvents.AsNoTracking().OrderByDescending(e => e.Sequence)
+                .Select(e => new AuditHead(e.Sequence, e.Hash)).FirstOrDefaultAsync(ct)
+              ?? new AuditHead(0, AuditChain.GenesisHash);
+        var sequence = last.Sequence + 1;
+        var at = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        db.AuditEvents.Add(new AuditEventRecord
+        {
+            Sequence = sequence,
+            OccurredAtUnixMilliseconds = at,
+            User = actor.User,
+            Role = actor.Role,
+            Site = site,
+            Action = action,
+            Target = target,
+            Reason = reason,
+            Details = details,
+            PreviousHash = last.Hash,
+            Hash = AuditChain.ComputeHash(sequence, at, actor.User, actor.Role, site, action, target, reason, details, last.Hash),
+        });
+    }
+
+    public async Task<AuditPage> ListAsync(AuditFilter filter, CancellationToken ct)
+    {
+        var query = db.AuditEvents.AsNoTracking().Where(e => e.Sequence > filter.AfterSequence);
+        if (!string.IsNullOrEmpty(filter.Action)) query = query.Where(e => e.Action == filter.Action);
+        if (!string.IsNullOrEmpty(filter.User)) query = query.Where(e => e.User == filter.User);
+        if (!string.IsNullOrEmpty(filter.Target)) query = query.Where(e => e.Target == filter.Target);
+        if (filter.From is { } from) query = query.Where(e => e.OccurredAtUnixMilliseconds >= from.ToUnixTimeMilliseconds());
+        if (filter.To is { } to) query = query.Where(e => e.OccurredAtUnixMilliseconds < to.ToUnixTimeMilliseconds());
+        var rows = await query.OrderBy(e => e.Sequence).Take(filter.PageSize + 1).ToListAsync(ct);
+        var events = rows.Take(filter.PageSize).Select(ToEntry).ToList();
+        return new AuditPage(events, rows.Count > filter.PageSize ? events[^1].Sequence : null);
+    }
+
+    /// <summary>Walks the whole chain from event 1, a batch at a time, so memory stays flat however long the trail.</summary>
+    public AuditVerification Verify(AuditHead? expected) => AuditChain.Verify(ReadAll(), expected);
+
+    private IEnumerable<AuditEntry> ReadAll()
+    {
+        const int batch = 2000;
+        var after = long.MinValue;
+        while (true)
+        {
+            var rows = db.AuditEvents.AsNoTracking().Where(e => e.Sequence > after).OrderBy(e => e.Sequence).Take(batch).ToList();
+            foreach (var row in rows) yield return ToEntry(row);
+            if (rows.Count < batch) yield break;
+            after = rows[^1].Sequence;
+        }
+    }
+
+    private static AuditEntry ToEntry(AuditEventRecord e) => new(e.Sequence, e.OccurredAtUnixMilliseconds, e.User, e.Role, e.Site,
+        e.Action, e.Target, e.Reason, e.Details, e.PreviousHash, e.Hash);
+}

@@ -1,0 +1,62 @@
+using System.Globalization;
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Audit;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using AuditHead = Cratus.Randomization.Protos.V1.AuditHead;
+
+namespace Cratus.Randomization.Server.Grpc;
+
+public sealed class AuditGrpcService(AuditTrail trail) : AuditService.AuditServiceBase
+{
+    public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
+    {
+        long after = 0;
+        if (request.PageToken.Length > 0 && !long.TryParse(request.PageToken, NumberStyles.None, CultureInfo.InvariantCulture, out after))
+            throw new TrialRuleException(TrialFault.InvalidArgument, "page_token is not one this service gave out.");
+        if (request.PageSize is < 0 or > 500)
+            throw new TrialRuleException(TrialFault.InvalidArgument, "page_size must be 1 to 500 (0 for the default of 50).");
+        var page = await trail.ListAsync(new AuditFilter(request.Action, request.User, request.Target,
+            request.FromTime?.ToDateTimeOffset(), request.ToTime?.ToDateTimeOffset(), after, request.PageSize == 0 ? 50 : request.PageSize), context.CancellationToken);
+        return new ListAuditEventsResponse
+        {
+            Events = { page.Events.Select(e => new AuditEvent
+            {
+                Sequence = e.Sequence,
+                OccurredAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(e.OccurredAtUnixMilliseconds)),
+                User = e.User,
+                Role = e.Role,
+                Site = e.Site,
+                Action = e.Action,
+                Target = e.Target,
+                Reason = e.Reason,
+                Details = e.Details,
+                PreviousHash = e.PreviousHash,
+                Hash = e.Hash,
+            }) },
+            NextPageToken = page.NextAfterSequence?.ToString(CultureInfo.InvariantCulture) ?? "",
+        };
+    }
+
+    public override Task<VerifyAuditTrailResponse> VerifyAuditTrail(VerifyAuditTrailRequest request, ServerCallContext context)
+    {
+        Domain.AuditHead? expected = null;
+        if (request.ExpectedHead is { } head)
+        {
+            if (head.Sequence < 1 || head.Hash.Length != 64)
+                throw new TrialRuleException(TrialFault.InvalidArgument, "expected_head needs the sequence number (1 or more) and the 64-character hash you recorded.");
+            expected = new Domain.AuditHead(head.Sequence, head.Hash.ToLowerInvariant());
+        }
+        var result = trail.Verify(expected);
+        return Task.FromResult(new VerifyAuditTrailResponse
+        {
+            Intact = result.Intact,
+            EventsChecked = result.EventsChecked,
+            Head = result.Head is { } h ? new AuditHead { Sequence = h.Sequence, Hash = h.Hash } : null,
+            FirstBrokenSequence = result.FirstBrokenSequence ?? 0,
+            Problem = result.Problem,
+            ExtendsExpectedHead = result.ExtendsExpectedHead ?? false,
+        });
+    }
+}

@@ -1,0 +1,88 @@
+using System.Security.Cryptography;
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Security;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using IdentityOptions = Cratus.Randomization.Server.Security.IdentityOptions;
+
+namespace Cratus.Randomization.Server.Identity;
+
+/// <summary>
+/// What every start makes sure of, idempotently (several nodes may start at once): the trial definition's sites
+/// exist; while no administrator exists, a one-time bootstrap secret is in place; in Development, demo users.
+/// </summary>
+public sealed partial class FirstStart(
+    TrialDbContext db, TrialDefinition trial, UserManager<TrialUser> users, IOptions<IdentityOptions> options,
+    IOptions<Security.TokenOptions> tokenOptions, IHostEnvironment environment, ILogger<FirstStart> logger)
+{
+    public async Task RunAsync(CancellationToken ct)
+    {
+        await SeedSitesAsync(ct);
+        if (tokenOptions.Value.Mode != IdentityMode.Embedded) return;
+        if (environment.IsDevelopment() && options.Value.SeedDemoUsers) await SeedDemoUsersAsync();
+        await EnsureBootstrapSecretAsync(ct);
+    }
+
+    private async Task SeedSitesAsync(CancellationToken ct)
+    {
+        var existing = await db.Sites.Select(s => s.Code).ToListAsync(ct);
+        var missing = trial.Sites.Where(s => !existing.Contains(s.Code)).ToList();
+        if (missing.Count == 0) return;
+        db.Sites.AddRange(missing.Select(s => new SiteRecord { Code = s.Code, Name = s.Name }));
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            // Another node seeded them first.
+        }
+        db.ChangeTracker.Clear();
+    }
+
+    private async Task EnsureBootstrapSecretAsync(CancellationToken ct)
+    {
+        if (await db.Users.AnyAsync(u => u.Role == "administrator", ct)) return;
+        var configured = options.Value.BootstrapSecret;
+        var secret = string.IsNullOrEmpty(configured) ? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) : configured;
+        var record = await db.BootstrapSecrets.SingleOrDefaultAsync(ct);
+        if (record is null) db.BootstrapSecrets.Add(new BootstrapSecretRecord { Id = 1, SecretHash = TokenIssuer.HashOf(secret) });
+        else if (record.UsedAt is null) record.SecretHash = TokenIssuer.HashOf(secret);
+        else return;
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
+        if (string.IsNullOrEmpty(configured))
+        {
+            // Straight to the console, never to the log files: the secret must not outlive this screen.
+            Console.WriteLine($"No administrator exists yet. One-time bootstrap secret: {secret}");
+            Console.WriteLine("Create the first administrator with: cratus bootstrap --secret <secret> --user <name>");
+        }
+        LogBootstrapPending(logger);
+    }
+
+    private async Task SeedDemoUsersAsync()
+    {
+        var site = trial.Sites[0].Code;
+        (string Name, TrialRole Role, string Sites)[] demo =
+        [
+            ("coordinator", TrialRole.SiteCoordinator, site),
+            ("investigator", TrialRole.Investigator, site),
+            ("pharmacist", TrialRole.Pharmacist, ""),
+            ("statistician", TrialRole.Statistician, ""),
+            ("statistician2", TrialRole.Statistician, ""),
+            ("dsmb", TrialRole.DsmbMember, ""),
+            ("monitor", TrialRole.Monitor, ""),
+            ("admin", TrialRole.Administrator, ""),
+        ];
+        foreach (var (name, role, sites) in demo)
+        {
+            if (await users.FindByNameAsync(name) is not null) continue;
+            await users.CreateAsync(new TrialUser { UserName = name, Role = TrialRoles.ClaimValue(role), Sites = sites }, options.Value.DemoPassword);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No administrator exists yet: a one-time bootstrap secret is waiting to be used (configured, or printed on the console)")]
+    private static partial void LogBootstrapPending(ILogger logger);
+}

@@ -1,0 +1,155 @@
+using System.Security.Cryptography;
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Audit;
+using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Security;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cratus.Randomization.Server.Identity;
+
+public sealed record UserView(string UserName, TrialRole Role, IReadOnlyList<string> Sites, bool Active, bool SecondFactorEnabled, DateTimeOffset? LockedOutUntil);
+
+public sealed record SiteView(string Code, string Name, bool Active);
+
+/// <summary>
+/// What administrators do: personal accounts (one role each, sites for site roles; never shared, never deleted)
+/// and sites. Administrators never see an arm: nothing here reads the schedule's arms.
+/// </summary>
+public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser> users, AuditTrail audit, TimeProvider clock)
+{
+    public async Task<(UserView User, string InitialPassword)> CreateUserAsync(
+        Caller caller, string userName, TrialRole role, IReadOnlyList<string> sites, string reason, CancellationToken ct)
+    {
+        RequireUserName(userName);
+        RequireReason(reason);
+        await RequireSitesFitRoleAsync(role, sites, ct);
+        var password = NewInitialPassword();
+        var user = new TrialUser { UserName = userName, Role = TrialRoles.ClaimValue(role), Sites = string.Join(',', sites.Distinct()) };
+        await db.InTransactionAsync(async t =>
+        {
+            if (await users.FindByNameAsync(userName) is not null)
+                throw new TrialRuleException(TrialFault.AlreadyExists, $"A user named {userName} exists already. Accounts are personal and never reused.");
+            ThrowOnFailure(await users.CreateAsync(user, password));
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.UserCreated, userName, t, reason: reason.Trim(),
+                details: $"role {user.Role}; sites {user.Sites}");
+            return 0;
+        }, ct);
+        return (View(user), password);
+    }
+
+    public async Task<IReadOnlyList<UserView>> ListUsersAsync(CancellationToken ct) =>
+        (await db.Users.AsNoTracking().OrderBy(u => u.UserName).ToListAsync(ct)).Select(View).ToList();
+
+    /// <summary>Closes or reopens an account, and/or replaces its sites. A closed account's refresh tokens are revoked.</summary>
+    public async Task<UserView> UpdateUserAsync(Caller caller, string userName, bool? active, IReadOnlyList<string>? sites, string reason, CancellationToken ct)
+    {
+        RequireReason(reason);
+        if (active is null && sites is null)
+            throw new TrialRuleException(TrialFault.InvalidArgument, "Say what to change: active, sites or both.");
+        if (active == false && userName == caller.Subject)
+            throw new TrialRuleException(TrialFault.FailedPrecondition, "You cannot close your own account; ask another administrator.");
+        return await db.InTransactionAsync(async t =>
+        {
+            var user = await users.FindByNameAsync(userName) ?? throw new TrialRuleException(TrialFault.NotFound, $"No user named {userName}.");
+            var role = RoleOf(user);
+            var changes = new List<string>();
+            if (sites is not null)
+            {
+                await RequireSitesFitRoleAsync(role, sites, t);
+                user.Sites = string.Join(',', sites.Distinct());
+                changes.Add($"sites {user.Sites}");
+            }
+            if (active is { } isActive)
+            {
+                user.Active = isActive;
+                changes.Add(isActive ? "reopened" : "closed");
+                if (!isActive)
+                    await db.RefreshTokens.Where(r => r.UserId == user.Id && r.RevokedAt == null)
+                        .ExecuteUpdateAsync(u => u.SetProperty(r => r.RevokedAt, clock.GetUtcNow()), t);
+            }
+            ThrowOnFailure(await users.UpdateAsync(user));
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.UserUpdated, userName, t, reason: reason.Trim(), details: string.Join("; ", changes));
+            return View(user);
+        }, ct);
+    }
+
+    public async Task<SiteView> CreateSiteAsync(Caller caller, string code, string name, string reason, CancellationToken ct)
+    {
+        if (!Identifiers.IsValidCode(code)) throw new TrialRuleException(TrialFault.InvalidArgument, "A site code is 1-16 letters, digits, '-' or '_'.");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 200) throw new TrialRuleException(TrialFault.InvalidArgument, "A site name (1-200 characters) is required.");
+        RequireReason(reason);
+        return await db.InTransactionAsync(async t =>
+        {
+            if (await db.Schedules.AnyAsync(t))
+                throw new TrialRuleException(TrialFault.FailedPrecondition,
+                    "The schedule is in place and its strata are fixed, so no site can be added. A new site needs a schedule amendment by the trial statistician.");
+            if (await db.Sites.AnyAsync(s => s.Code == code, t))
+                throw new TrialRuleException(TrialFault.AlreadyExists, $"Site {code} exists already.");
+            var site = new SiteRecord { Code = code, Name = name.Trim() };
+            db.Sites.Add(site);
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.SiteCreated, code, t, site: code, reason: reason.Trim(), details: site.Name);
+            return new SiteView(site.Code, site.Name, site.Active);
+        }, ct);
+    }
+
+    public async Task<IReadOnlyList<SiteView>> ListSitesAsync(CancellationToken ct) =>
+        await db.Sites.AsNoTracking().OrderBy(s => s.Code).Select(s => new SiteView(s.Code, s.Name, s.Active)).ToListAsync(ct);
+
+    /// <summary>Closes a site to enrolment, or reopens it. Its participants stay as they are.</summary>
+    public async Task<SiteView> SetSiteActiveAsync(Caller caller, string code, bool active, string reason, CancellationToken ct)
+    {
+        RequireReason(reason);
+        return await db.InTransactionAsync(async t =>
+        {
+            var site = await db.Sites.SingleOrDefaultAsync(s => s.Code == code, t) ?? throw new TrialRuleException(TrialFault.NotFound, $"No site {code}.");
+            site.Active = active;
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.SiteUpdated, code, t, site: code, reason: reason.Trim(),
+                details: active ? "open to enrolment" : "closed to enrolment");
+            return new SiteView(site.Code, site.Name, site.Active);
+        }, ct);
+    }
+
+    private async Task RequireSitesFitRoleAsync(TrialRole role, IReadOnlyList<string> sites, CancellationToken ct)
+    {
+        if (TrialRoles.IsSiteRole(role) && sites.Count == 0)
+            throw new TrialRuleException(TrialFault.InvalidArgument, "A site coordinator or investigator needs at least one site.");
+        if (!TrialRoles.IsSiteRole(role) && sites.Count > 0)
+            throw new TrialRuleException(TrialFault.InvalidArgument, "Only site coordinators and investigators serve sites.");
+        var known = await db.Sites.Select(s => s.Code).ToListAsync(ct);
+        var unknown = sites.Where(s => !known.Contains(s)).ToList();
+        if (unknown.Count > 0) throw new TrialRuleException(TrialFault.InvalidArgument, $"Unknown sites: {string.Join(", ", unknown)}.");
+    }
+
+    internal static void RequireUserName(string userName)
+    {
+        if (!Identifiers.IsValidScreeningId(userName))
+            throw new TrialRuleException(TrialFault.InvalidArgument, "A user name is 1-32 letters, digits, '-' or '_'.");
+    }
+
+    private static void RequireReason(string reason)
+    {
+        if (string.IsNullOrWhiteSpace(reason) || reason.Length > 1000)
+            throw new TrialRuleException(TrialFault.InvalidArgument, "A reason (1 to 1000 characters) is required, for the record.");
+    }
+
+    internal static void ThrowOnFailure(IdentityResult result)
+    {
+        if (!result.Succeeded)
+            throw new TrialRuleException(TrialFault.InvalidArgument, string.Join(" ", result.Errors.Select(e => e.Description)));
+    }
+
+    /// <summary>A random first password (given once to the administrator, to hand to the user, who changes it).</summary>
+    private static string NewInitialPassword() =>
+        "Ct-" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(15)).Replace('+', 'x').Replace('/', 'y') + "-9a";
+
+    private static TrialRole RoleOf(TrialUser u) =>
+        TrialRoles.TryParse(u.Role, out var role) ? role : throw new InvalidOperationException($"user {u.UserName} has an unknown role");
+
+    private UserView View(TrialUser u)
+    {
+        var role = RoleOf(u);
+        var lockedUntil = u.LockoutEnd is { } end && end > clock.GetUtcNow() ? end : (DateTimeOffset?)null;
+        return new UserView(u.UserName!, role, u.SiteList, u.Active, u.TwoFactorEnabled, lockedUntil);
+    }
+}

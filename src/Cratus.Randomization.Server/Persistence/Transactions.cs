@@ -1,0 +1,38 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Cratus.Randomization.Server.Persistence;
+
+public static class Transactions
+{
+    // Writers on several nodes can race for the same unique value (the next schedule entry, the next audit
+    // sequence number); the database refuses the loser, which runs the whole unit again from fresh reads.
+    private const int MaxAttempts = 8;
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction and commits it with everything it added, or nothing at all.
+    /// On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE), so writers queue instead of failing.
+    /// </summary>
+    public static async Task<T> InTransactionAsync<T>(this TrialDbContext db, Func<CancellationToken, Task<T>> work, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var transaction = await db.Database.BeginTransactionAsync(ct);
+                var result = await work(ct);
+                await db.SaveChangesAsync(ct);
+                await transaction.CommitAsync(ct);
+                return result;
+            }
+            catch (DbUpdateException) when (attempt < MaxAttempts)
+            {
+                db.ChangeTracker.Clear();
+                await Task.Delay(TimeSpan.FromMilliseconds(5 * attempt), ct);
+            }
+            finally
+            {
+                db.ChangeTracker.Clear();
+            }
+        }
+    }
+}
