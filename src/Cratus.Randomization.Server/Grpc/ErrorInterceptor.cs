@@ -34,6 +34,9 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
                 return new RpcException(new Status(ToStatusCode(rule.Fault), rule.Message));
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled or its deadline passed before it completed; nothing was stored. Retry with the same request_id."));
+            case System.Security.Cryptography.CryptographicException:
+                LogIntegrityFailure(logger, context.Method, ex);
+                return new RpcException(new Status(StatusCode.DataLoss, "A stored allocation failed its integrity check (it was altered, or its encryption key is missing). Nothing was changed; tell the trial's data manager."));
             case SqliteException or DbUpdateException or InvalidOperationException { InnerException: SqliteException }:
                 LogDatabaseFailure(logger, context.Method, ex);
                 return new RpcException(new Status(StatusCode.Unavailable, "The trial database is busy or unavailable; nothing was stored. Retry in a moment with the same request_id."));
@@ -54,6 +57,9 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
         TrialFault.Unauthenticated => StatusCode.Unauthenticated,
         _ => StatusCode.Unknown,
     };
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Integrity check of sealed data failed in {Method}")]
+    private static partial void LogIntegrityFailure(ILogger logger, string method, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Database failure in {Method}")]
     private static partial void LogDatabaseFailure(ILogger logger, string method, Exception exception);
