@@ -71,7 +71,9 @@ public sealed class SecurityTests
         {
             Issuer = TrialServer.Issuer,
             Audience = TrialServer.Audience,
-            Expires = DateTime.UtcNow.AddMinutes(5),
+            IssuedAt = server.Clock.GetUtcNow().UtcDateTime,
+            NotBefore = server.Clock.GetUtcNow().UtcDateTime,
+            Expires = server.Clock.GetUtcNow().UtcDateTime.AddMinutes(5),
             Claims = new Dictionary<string, object> { ["sub"] = "x", ["role"] = role },
             SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
                 new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(Encoding.UTF8.GetBytes(server.SigningKey)), "HS256"),

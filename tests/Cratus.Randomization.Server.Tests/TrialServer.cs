@@ -95,7 +95,7 @@ public sealed class TrialServer : IAsyncDisposable
     {
         var claims = new List<Claim> { new("sub", subject), new("role", TrialRoles.ClaimValue(role)) };
         claims.AddRange((sites ?? []).Select(s => new Claim("site", s)));
-        var now = DateTime.UtcNow;
+        var now = Clock.GetUtcNow().UtcDateTime;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = issuer,

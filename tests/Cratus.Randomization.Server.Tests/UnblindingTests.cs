@@ -89,6 +89,7 @@ public sealed class UnblindingTests
         var approved = (await second.ApproveUnblindingAsync(new ApproveUnblindingRequest { RequestId = request.RequestId, Reason = "justified" })).Request;
         var revealed = await first.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { RequestId = request.RequestId });
         server.Clock.Advance(TimeSpan.FromDays(3) + TimeSpan.FromMinutes(1));
+        first = Unblinding(server, TrialRole.Statistician, "stat-1"); // a fresh token: the old one expired with the clock
         var expired = await Assert.ThrowsAsync<RpcException>(() => first.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { RequestId = request.RequestId }).ResponseAsync);
 
         Assert.Equal(StatusCode.FailedPrecondition, beforeApproval.StatusCode);

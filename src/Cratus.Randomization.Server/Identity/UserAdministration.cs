@@ -149,7 +149,8 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
     private UserView View(TrialUser u)
     {
         var role = RoleOf(u);
-        var lockedUntil = u.LockoutEnd is { } end && end > clock.GetUtcNow() ? end : (DateTimeOffset?)null;
+        // ASP.NET Core Identity judges lockouts by the system clock, not an injected one; report them the same way.
+        var lockedUntil = u.LockoutEnd is { } end && end > TimeProvider.System.GetUtcNow() ? end : (DateTimeOffset?)null;
         return new UserView(u.UserName!, role, u.SiteList, u.Active, u.TwoFactorEnabled, lockedUntil);
     }
 }

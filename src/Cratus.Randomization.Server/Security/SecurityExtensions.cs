@@ -57,8 +57,12 @@ public static class SecurityExtensions
         var identity = builder.Configuration.GetSection(IdentityOptions.Section);
         builder.Services.AddIdentityCore<TrialUser>(o =>
             {
+                // Length over composition rules (NIST SP 800-63B).
                 o.Password.RequiredLength = 12;
                 o.Password.RequireNonAlphanumeric = false;
+                o.Password.RequireUppercase = false;
+                o.Password.RequireLowercase = false;
+                o.Password.RequireDigit = false;
                 o.Lockout.AllowedForNewUsers = true;
                 o.Lockout.MaxFailedAccessAttempts = identity.GetValue(nameof(IdentityOptions.MaxFailedAccessAttempts), 5);
                 o.Lockout.DefaultLockoutTimeSpan = identity.GetValue(nameof(IdentityOptions.LockoutDuration), TimeSpan.FromMinutes(15));
@@ -69,9 +73,10 @@ public static class SecurityExtensions
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<TokenOptions>>((jwt, tokenOptions) =>
+            .Configure<IOptions<TokenOptions>, TimeProvider>((jwt, tokenOptions, clock) =>
             {
                 var o = tokenOptions.Value;
+                var skew = TimeSpan.FromSeconds(30);
                 jwt.MapInboundClaims = false;
                 var parameters = new TokenValidationParameters
                 {
@@ -81,9 +86,15 @@ public static class SecurityExtensions
                     ValidAudience = o.Audience,
                     ValidateLifetime = true,
                     RequireExpirationTime = true,
+                    // Lifetimes are judged by the service's clock, the same one that stamps tokens and records.
+                    LifetimeValidator = (notBefore, expires, _, _) =>
+                    {
+                        var now = clock.GetUtcNow().UtcDateTime;
+                        return expires is { } end && end > now - skew && (notBefore is not { } start || start <= now + skew);
+                    },
                     RequireSignedTokens = true,
                     ValidateIssuerSigningKey = true,
-                    ClockSkew = TimeSpan.FromSeconds(30),
+                    ClockSkew = skew,
                     NameClaimType = o.SubjectClaim,
                     RoleClaimType = o.RoleClaim,
                 };
