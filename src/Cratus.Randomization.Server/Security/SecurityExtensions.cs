@@ -9,8 +9,11 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace Cratus.Randomization.Server.Security;
 
-public static class SecurityExtensions
+public static partial class SecurityExtensions
 {
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Access token refused ({Kind}): {Reason}")]
+    private static partial void LogTokenRefused(ILogger logger, string kind, string reason);
+
     /// <summary>
     /// Access tokens (JWT bearer, fully validated) from the embedded user store or an external OpenID Connect
     /// issuer; the embedded user store itself; the sealing keys; and a fallback policy so every endpoint needs a
@@ -111,6 +114,15 @@ public static class SecurityExtensions
                     parameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
                 }
                 jwt.TokenValidationParameters = parameters;
+                jwt.Events = new JwtBearerEvents
+                {
+                    OnAuthenticationFailed = context =>
+                    {
+                        var logger = context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SecurityExtensions));
+                        LogTokenRefused(logger, context.Exception.GetType().Name, context.Exception.Message);
+                        return Task.CompletedTask;
+                    },
+                };
             });
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());

@@ -1,0 +1,148 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Cratus.Randomization.Protos.V1;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>
+/// A stand-in OpenID Connect issuer (as Duende IdentityServer, Entra ID or Keycloak would be): it serves a
+/// discovery document and a JWKS on loopback, and signs RS256 tokens with its private key.
+/// </summary>
+public sealed class FakeOidcIssuer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    public RSA Key { get; }
+    public string Issuer { get; }
+
+    private FakeOidcIssuer(WebApplication app, string issuer, RSA key)
+    {
+        _app = app;
+        Issuer = issuer;
+        Key = key;
+    }
+
+    public static async Task<FakeOidcIssuer> StartAsync()
+    {
+        // An empty content root: the test folder holds the server's appsettings.json, which is not this app's.
+        var root = Directory.CreateTempSubdirectory("cratus-oidc-").FullName;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = root });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var key = RSA.Create(2048);
+        var publicKey = key.ExportParameters(false);
+        static string Self(HttpRequest request) => $"{request.Scheme}://{request.Host}";
+        app.MapGet("/.well-known/openid-configuration", (HttpRequest request) => Results.Json(new Dictionary<string, object>
+        {
+            ["issuer"] = Self(request),
+            ["jwks_uri"] = Self(request) + "/jwks",
+            ["id_token_signing_alg_values_supported"] = new[] { "RS256" },
+        }));
+        app.MapGet("/jwks", () => Results.Json(new Dictionary<string, object>
+        {
+            ["keys"] = new[]
+            {
+                new Dictionary<string, string>
+                {
+                    ["kty"] = "RSA", ["use"] = "sig", ["alg"] = "RS256", ["kid"] = "issuer-key-1",
+                    ["n"] = Base64UrlEncoder.Encode(publicKey.Modulus), ["e"] = Base64UrlEncoder.Encode(publicKey.Exponent),
+                },
+            },
+        }));
+        await app.StartAsync();
+        var issuer = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        return new FakeOidcIssuer(app, issuer, key);
+    }
+
+    public string Token(DateTime now, RSA? signWith = null, string? issuer = null, string audience = "cratus-randomization", TimeSpan? lifetime = null) =>
+        new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer ?? Issuer,
+            Audience = audience,
+            Subject = new ClaimsIdentity([new Claim("sub", "kc-user-7"), new Claim("cratus_role", "monitor")]),
+            IssuedAt = now.AddMinutes(-1),
+            NotBefore = now.AddMinutes(-1),
+            Expires = now + (lifetime ?? TimeSpan.FromMinutes(10)),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(signWith ?? Key) { KeyId = "issuer-key-1" }, SecurityAlgorithms.RsaSha256),
+        });
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        Key.Dispose();
+    }
+}
+
+public sealed class ExternalIssuerTests
+{
+    private static TrialServer ServerTrusting(FakeOidcIssuer issuer) => new(onLoopback: false, new Dictionary<string, string>
+    {
+        ["Token:Mode"] = "External",
+        ["Token:Authority"] = issuer.Issuer,
+        ["Token:Issuer"] = issuer.Issuer,
+        ["Token:RequireHttpsMetadata"] = "false",
+        ["Token:RoleClaim"] = "cratus_role",
+    });
+
+    [Fact]
+    public async Task ExternalToken_SignedByTheIssuersPublishedKey_IsAccepted()
+    {
+        await using var issuer = await FakeOidcIssuer.StartAsync();
+        await using var server = ServerTrusting(issuer);
+
+        var trial = await new TrialService.TrialServiceClient(server.Channel(issuer.Token(server.Clock.GetUtcNow().UtcDateTime)))
+            .GetTrialAsync(new GetTrialRequest());
+
+        Assert.Equal("CRATUS", trial.TrialId);
+    }
+
+    public static TheoryData<string> Forged => ["other-key", "other-issuer", "other-audience", "expired", "alg-none", "hmac-with-embedded-key"];
+
+    [Theory]
+    [MemberData(nameof(Forged))]
+    public async Task ExternalToken_NotFromTheTrustedIssuer_IsUnauthenticated(string kind)
+    {
+        await using var issuer = await FakeOidcIssuer.StartAsync();
+        await using var server = ServerTrusting(issuer);
+        var now = server.Clock.GetUtcNow().UtcDateTime;
+        using var otherKey = RSA.Create(2048);
+        var token = kind switch
+        {
+            "other-key" => issuer.Token(now, signWith: otherKey),
+            "other-issuer" => issuer.Token(now, issuer: "https://evil.example"),
+            "other-audience" => issuer.Token(now, audience: "some-other-api"),
+            "expired" => issuer.Token(now, lifetime: TimeSpan.FromMinutes(-5)),
+            "alg-none" => Base64UrlEncoder.Encode("""{"alg":"none","typ":"JWT"}""") + "." +
+                Base64UrlEncoder.Encode($$"""{"sub":"x","cratus_role":"monitor","iss":"{{issuer.Issuer}}","aud":"cratus-randomization","exp":4102444800}""") + ".",
+            "hmac-with-embedded-key" => server.Token(Security.TrialRole.Monitor, issuer: issuer.Issuer),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() =>
+            new TrialService.TrialServiceClient(server.Channel(token)).GetTrialAsync(new GetTrialRequest()).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task Login_WithAnExternalIssuer_PointsToTheIssuer()
+    {
+        await using var issuer = await FakeOidcIssuer.StartAsync();
+        await using var server = ServerTrusting(issuer);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => new IdentityService.IdentityServiceClient(server.Channel(token: null))
+            .LoginAsync(new LoginRequest { UserName = "a", Password = "b" }).ResponseAsync);
+
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("external identity provider", error.Status.Detail, StringComparison.Ordinal);
+    }
+}
