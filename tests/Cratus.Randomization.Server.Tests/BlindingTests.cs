@@ -1,0 +1,159 @@
+using System.Text.RegularExpressions;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Security;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Data.Sqlite;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>The blind, checked the way an auditor would: a whole simulated Phase II, every role, every reply, the logs and the database file.</summary>
+public sealed partial class BlindingTests
+{
+    private static readonly (string, string)[] TwoSites =
+    [
+        ("{ \"code\": \"UM\", \"name\": \"University of Miami, Interdisciplinary Stem Cell Institute\" }",
+         "{ \"code\": \"UM\", \"name\": \"University of Miami\" }, { \"code\": \"JH\", \"name\": \"Second site\" }"),
+    ];
+
+    // An arm letter in context ("arm A", "arm: B", "armCode": "C", "Arm C"), a dose, a cell count, placebo.
+    [GeneratedRegex("""(?i)\barm[\s"':=_]*(code)?[\s"':=]*[ABC]\b|placebo|million|hMSC|\b[12]?00[,.]?000[,.]?000\b|cellCount|cell_count""")]
+    private static partial Regex Treatment();
+
+    [Fact]
+    public async Task SimulatedPhaseTwo_NoBlindedReplyErrorOrLogLineRevealsAnArm()
+    {
+        // The detector itself catches what it is for, and lets pass what is harmless.
+        foreach (var leak in new[] { "\"armCode\": \"A\"", "arm C", "Arm: B", "matched placebo", "100 million", "200,000,000", "100000000", "\"cellCount\"" })
+            Assert.Matches(Treatment(), leak);
+        foreach (var harmless in new[] { "R01-001", "P-4TABMY0XCA", "alarm", "participant.randomized", "K-AG8WRYABGC" })
+            Assert.DoesNotMatch(Treatment(), harmless);
+
+        await using var server = new TrialServer(TwoSites);
+        var blindedText = new List<string>();
+        void Blinded(IMessage reply) => blindedText.Add(JsonFormatter.Default.Format(reply));
+        async Task BlindedError(Func<Task> call)
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(call);
+            blindedText.Add(error.Status.Detail);
+        }
+
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "Phase II schedule" });
+        var pharmacy = server.Pharmacy();
+        var armOf = new Dictionary<string, string>();
+        var assignments = new List<BlindedAssignment>();
+        var n = 0;
+        foreach (var (site, count) in new[] { ("UM", 18), ("JH", 12) })
+        {
+            var coordinator = server.Site(site);
+            for (var i = 0; i < count; i++, n++)
+            {
+                var request = Requests.Randomize($"S{n:D3}", n % 5 < 3 ? Sex.Male : Sex.Female, site);
+                var reply = await coordinator.RandomizeAsync(request);
+                Blinded(reply);
+                Blinded(await coordinator.RandomizeAsync(request)); // a retry
+                Blinded(await coordinator.GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = reply.Assignment.ParticipantId }));
+                await BlindedError(() => coordinator.RandomizeAsync(Requests.Randomize($"S{n:D3}", Sex.Male, site)).ResponseAsync);
+                await BlindedError(() => new PharmacyService.PharmacyServiceClient(server.Channel(TrialRole.SiteCoordinator, site))
+                    .GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = reply.Assignment.ParticipantId }).ResponseAsync);
+                armOf[reply.Assignment.ParticipantId] = (await pharmacy.GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = reply.Assignment.ParticipantId })).ArmCode;
+                assignments.Add(reply.Assignment);
+            }
+        }
+        // Ineligible and malformed requests, the trial view, the commitment, for every blinded role.
+        var ineligible = Requests.Randomize("S999");
+        ineligible.Eligibility.MmseScore = 10;
+        await BlindedError(() => server.Site().RandomizeAsync(ineligible).ResponseAsync);
+        await BlindedError(() => server.Site().RandomizeAsync(new RandomizeRequest()).ResponseAsync);
+        await BlindedError(() => server.Site().RandomizeAsync(Requests.Randomize("S998")).ResponseAsync); // target reached
+        foreach (var role in new[] { TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Monitor, TrialRole.Administrator, TrialRole.DsmbMember })
+        {
+            var trial = new TrialService.TrialServiceClient(server.Channel(role, "UM"));
+            Blinded(await trial.GetTrialAsync(new GetTrialRequest()));
+            Blinded(await trial.GetScheduleCommitmentAsync(new GetScheduleCommitmentRequest()));
+        }
+        var monitorAudit = new AuditService.AuditServiceClient(server.Channel(TrialRole.Monitor));
+        Blinded(await monitorAudit.ListAuditEventsAsync(new ListAuditEventsRequest { PageSize = 500 }));
+        Blinded(await monitorAudit.VerifyAuditTrailAsync(new VerifyAuditTrailRequest()));
+        Blinded(await new AdministrationService.AdministrationServiceClient(server.Channel(TrialRole.Administrator)).ListSitesAsync(new ListSitesRequest()));
+        // The statisticians' controlled unblinding happens too; its events are in the trail the monitor reads.
+        var unblinding = (await new UnblindingService.UnblindingServiceClient(server.Channel(server.Token(TrialRole.Statistician, "stat-1"))).RequestUnblindingAsync(
+            new RequestUnblindingRequest { Scope = UnblindingScope.DsmbAggregate, Reason = "interim" })).Request;
+        await new UnblindingService.UnblindingServiceClient(server.Channel(server.Token(TrialRole.Statistician, "stat-2"))).ApproveUnblindingAsync(
+            new ApproveUnblindingRequest { RequestId = unblinding.RequestId, Reason = "ok" });
+        Blinded(await monitorAudit.ListAuditEventsAsync(new ListAuditEventsRequest { PageSize = 500, PageToken = "60" }));
+
+        foreach (var text in blindedText)
+            Assert.False(Treatment().IsMatch(text), $"a blinded caller saw: {text}");
+        var log = ReadLogs(server);
+        Assert.Contains("Randomized participant", log, StringComparison.Ordinal);
+        Assert.False(Treatment().IsMatch(log), $"the log holds a treatment: {Treatment().Match(log).Value}");
+
+        // Same fields, same size, whatever the arm (all participants here are within one site's id lengths).
+        Assert.Equal(3, armOf.Values.Distinct().Count());
+        var sizes = assignments.GroupBy(a => armOf[a.ParticipantId]).ToDictionary(g => g.Key, g => g.Select(a => a.CalculateSize()).Distinct().ToList());
+        Assert.All(sizes.Values, s => Assert.Equal(sizes["A"], s));
+        Assert.Single(sizes["A"]);
+    }
+
+    private static string ReadLogs(TrialServer server) => string.Concat(Directory.GetFiles(server.LogFolder).Select(f =>
+    {
+        using var reader = new StreamReader(new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        return reader.ReadToEnd();
+    }));
+
+    [Fact]
+    public async Task DatabaseFile_HoldsNoArmSeedOrBlockSizeInTheClear()
+    {
+        await using var server = new TrialServer();
+        var receipt = await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
+        await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"));
+
+        var sealedArms = await QueryAsync(server, "SELECT ArmSealed FROM ScheduleEntries");
+        var schedule = await QueryAsync(server, "SELECT coalesce(SeedSealed, '') || ' ' || BlockSizesSealed FROM Schedules");
+        var bytes = await File.ReadAllBytesAsync(server.DatabasePath);
+        var wal = File.Exists(server.DatabasePath + "-wal") ? await File.ReadAllBytesAsync(server.DatabasePath + "-wal") : [];
+        var file = System.Text.Encoding.Latin1.GetString([.. bytes, .. wal]);
+
+        Assert.InRange(sealedArms.Count, 60, 70);
+        Assert.All(sealedArms, a => Assert.StartsWith("k1:", a, StringComparison.Ordinal));
+        Assert.Single(sealedArms.Select(a => a.Length).Distinct());
+        Assert.Equal(sealedArms.Count, sealedArms.Distinct().Count());
+        Assert.DoesNotContain(receipt.SeedHex, file, StringComparison.Ordinal);
+        Assert.DoesNotContain("3,6", schedule.Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SealedArm_MovedToAnotherEntry_FailsItsIntegrityCheckInsteadOfUnblindingWrongly()
+    {
+        await using var server = new TrialServer();
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
+        var participant = (await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"))).Assignment;
+        await ExecuteAsync(server, "UPDATE ScheduleEntries SET ArmSealed = (SELECT ArmSealed FROM ScheduleEntries WHERE Sequence = 2 AND Stratum = 'UM/F') WHERE Sequence = 1 AND Stratum = 'UM/F'");
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = participant.ParticipantId }).ResponseAsync);
+
+        Assert.Equal(StatusCode.DataLoss, error.StatusCode);
+    }
+
+    private static async Task<List<string>> QueryAsync(TrialServer server, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={server.DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await using var reader = await command.ExecuteReaderAsync();
+        var values = new List<string>();
+        while (await reader.ReadAsync()) values.Add(reader.GetString(0));
+        return values;
+    }
+
+    private static async Task ExecuteAsync(TrialServer server, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={server.DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        Assert.Equal(1, await command.ExecuteNonQueryAsync());
+    }
+}
