@@ -1,4 +1,6 @@
 using System.Net.Http.Headers;
+using System.Text.Json;
+using Cratus.Randomization.Protos.V1;
 using Google.Protobuf;
 using Grpc.Net.Client;
 
@@ -7,16 +9,32 @@ namespace Cratus.Cli;
 /// <summary>The server, the caller's token and the output format of one invocation.</summary>
 public sealed class CliSession(string server, string? token, bool json, TextWriter output)
 {
+    public string Server => server;
+
+    /// <summary>A channel carrying the caller's token: --token, CRATUS_TOKEN, or the saved session (refreshed when expired).</summary>
     public GrpcChannel Channel()
     {
-        var bearer = token ?? Environment.GetEnvironmentVariable("CRATUS_TOKEN") ?? TokenStore.Load()
-            ?? throw new CliException("not signed in: run 'cratus dev-token' (development) or pass --token");
+        var bearer = token ?? Environment.GetEnvironmentVariable("CRATUS_TOKEN") ?? SavedAccessToken()
+            ?? throw new CliException("not signed in: run 'cratus login' (or 'cratus dev-token' against a Development server), or pass --token");
         var handler = new BearerHandler(bearer.Trim()) { InnerHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } };
         return GrpcChannel.ForAddress(server, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
     }
 
-    /// <summary>A channel without a token, for the one service that needs none (health).</summary>
+    /// <summary>A channel without a token, for the calls that need none (health, sign-in).</summary>
     public GrpcChannel AnonymousChannel() => GrpcChannel.ForAddress(server);
+
+    private string? SavedAccessToken()
+    {
+        var saved = TokenStore.Load();
+        if (saved is null) return null;
+        if (saved.AccessTokenExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow.AddSeconds(30) && saved.RefreshToken is { Length: > 0 } refresh)
+        {
+            using var channel = AnonymousChannel();
+            var tokens = new IdentityService.IdentityServiceClient(channel).RefreshToken(new RefreshTokenRequest { RefreshToken = refresh }).Tokens;
+            saved = TokenStore.SaveSession(tokens);
+        }
+        return saved.AccessToken;
+    }
 
     public void Print(IMessage reply, IReadOnlyList<(string Label, string Value)> rows)
     {
@@ -29,6 +47,26 @@ public sealed class CliSession(string server, string? token, bool json, TextWrit
         foreach (var (label, value) in rows) output.WriteLine($"{label.PadRight(width)}  {value}");
     }
 
+    /// <summary>A line for people only (omitted with --json, whose reply carries the same fact).</summary>
+    public void Note(string line)
+    {
+        if (!json) output.WriteLine(line);
+    }
+
+    /// <summary>Rows as an aligned table with a header line, or the reply as JSON.</summary>
+    public void PrintTable(IMessage reply, IReadOnlyList<string> headers, IReadOnlyList<IReadOnlyList<string>> rows)
+    {
+        if (json)
+        {
+            output.WriteLine(JsonFormatter.Default.Format(reply));
+            return;
+        }
+        var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToList();
+        output.WriteLine(string.Join("  ", headers.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
+        foreach (var row in rows) output.WriteLine(string.Join("  ", row.Select((v, i) => v.PadRight(widths[i]))).TrimEnd());
+        if (rows.Count == 0) output.WriteLine("(none)");
+    }
+
     private sealed class BearerHandler(string token) : DelegatingHandler
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -39,15 +77,37 @@ public sealed class CliSession(string server, string? token, bool json, TextWrit
     }
 }
 
-/// <summary>The saved token, in the user's profile, readable and writable by that user only.</summary>
+/// <summary>A saved session: the access token, and when signed in with a password, the refresh token.</summary>
+public sealed record SavedSession(string AccessToken, DateTimeOffset? AccessTokenExpiresAt, string? RefreshToken);
+
+/// <summary>The saved session, in the user's profile, readable and writable by that user only.</summary>
 public static class TokenStore
 {
     public static string PathOf() => Environment.GetEnvironmentVariable("CRATUS_TOKEN_FILE")
-        ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData, Environment.SpecialFolderOption.Create), "cratus", "token");
+        ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData, Environment.SpecialFolderOption.Create), "cratus", "session.json");
 
-    public static string? Load() => File.Exists(PathOf()) ? File.ReadAllText(PathOf()) : null;
+    public static SavedSession? Load()
+    {
+        var path = PathOf();
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<SavedSession>(File.ReadAllText(path));
+        }
+        catch (JsonException)
+        {
+            throw new CliException($"the saved session in {path} is unreadable; run 'cratus login' again");
+        }
+    }
 
-    public static void Save(string token)
+    public static SavedSession SaveSession(SessionTokens tokens)
+    {
+        var session = new SavedSession(tokens.AccessToken, tokens.AccessTokenExpiresAt.ToDateTimeOffset(), tokens.RefreshToken);
+        Save(session);
+        return session;
+    }
+
+    public static void Save(SavedSession session)
     {
         var path = PathOf();
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -55,7 +115,14 @@ public static class TokenStore
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using var stream = new FileStream(path, options);
-        using var writer = new StreamWriter(stream);
-        writer.Write(token);
+        JsonSerializer.Serialize(stream, session);
+    }
+
+    public static bool Delete()
+    {
+        var path = PathOf();
+        if (!File.Exists(path)) return false;
+        File.Delete(path);
+        return true;
     }
 }

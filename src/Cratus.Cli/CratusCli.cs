@@ -13,7 +13,9 @@ namespace Cratus.Cli;
 /// </summary>
 public static class CratusCli
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) => RunAsync(args, output, error, Console.In);
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, TextReader input)
     {
         var server = new Option<string>("--server")
         {
@@ -37,6 +39,10 @@ public static class CratusCli
         root.Subcommands.Add(RandomizeCommand.Create(Session));
         root.Subcommands.Add(AssignmentCommand(Session));
         root.Subcommands.Add(DoseOrderCommand(Session));
+        foreach (var command in SessionCommands.Create(Session, output, input)) root.Subcommands.Add(command);
+        foreach (var command in UnblindingCommands.Create(Session)) root.Subcommands.Add(command);
+        root.Subcommands.Add(AuditCommands.Create(Session));
+        foreach (var command in AdministrationCommands.Create(Session)) root.Subcommands.Add(command);
 
         var parsed = root.Parse(args);
         parsed.InvocationConfiguration.Output = output;
@@ -56,6 +62,7 @@ public static class CratusCli
                 StatusCode.NotFound => 4,
                 StatusCode.FailedPrecondition or StatusCode.AlreadyExists => 5,
                 StatusCode.Unavailable or StatusCode.DeadlineExceeded => 6,
+                StatusCode.DataLoss => 7,
                 _ => 1,
             };
         }

@@ -49,7 +49,7 @@ public static class DevTokenCommand
                 Expires = DateTime.UtcNow.AddMinutes(p.GetValue(minutes)),
                 SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(p.GetValue(key)!)), SecurityAlgorithms.HmacSha256),
             });
-            TokenStore.Save(token);
+            TokenStore.Save(new SavedSession(token, null, null));
             output.WriteLine($"Signed in as {claims[0].Value} ({roleValue}{(siteValues.Length > 0 ? ", sites " + string.Join(", ", siteValues) : "")}); token saved to {TokenStore.PathOf()}");
             if (p.GetValue(print)) output.WriteLine(token);
         });

@@ -55,6 +55,97 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task EmergencyAndControlledUnblinding_ThroughTheClient_WorkEndToEndAndShowInTheAuditTrail()
+    {
+        await using var server = new TrialServer(onLoopback: true);
+        var statistician1 = server.Token(TrialRole.Statistician, "stat-1");
+        var statistician2 = server.Token(TrialRole.Statistician, "stat-2");
+        var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
+        var investigator = server.Token(TrialRole.Investigator, "dr-jones", ["UM"]);
+        var monitor = server.Token(TrialRole.Monitor, "monitor-1");
+        var pharmacist = server.Token(TrialRole.Pharmacist, "pharm-1");
+        await RunAsync(server, statistician1, "schedule", "generate", "--reason", "initial");
+        var participants = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var r = await RunAsync(server, site, "randomize", "--site", "UM", "--screening-id", $"SCR-{i}", "--consent-date", "2026-11-20",
+                "--age", "75", "--sex", "male", "--cfs", "5", "--mmse", "28", "--exclusions", "none");
+            participants.Add(Field(r.Output, "Participant"));
+        }
+        var arm0 = Field((await RunAsync(server, pharmacist, "dose-order", participants[0])).Output, "Arm");
+        var arm1 = Field((await RunAsync(server, pharmacist, "dose-order", participants[1])).Output, "Arm");
+
+        var emergency = await RunAsync(server, investigator, "emergency-unblind", participants[0], "--reason", "anaphylaxis in the ER");
+        var requested = await RunAsync(server, statistician1, "unblinding", "request", "--scope", "participant", "--participant", participants[1], "--reason", "SAE report");
+        var requestId = Field(requested.Output, "Request");
+        var selfApproval = await RunAsync(server, statistician1, "unblinding", "approve", requestId, "--reason", "mine");
+        var approved = await RunAsync(server, statistician2, "unblinding", "approve", requestId, "--reason", "justified");
+        var shown = await RunAsync(server, statistician1, "unblinding", "show", requestId);
+        var listed = await RunAsync(server, statistician2, "unblinding", "list");
+        var trail = await RunAsync(server, monitor, "audit", "list", "--page-size", "100");
+        var verified = await RunAsync(server, monitor, "audit", "verify");
+        var head = Field(verified.Output, "Head (record this)");
+        var reverified = await RunAsync(server, monitor, "audit", "verify", "--head", head);
+
+        Assert.Equal(0, emergency.Exit);
+        Assert.Equal(arm0, Field(emergency.Output, "Arm"));
+        Assert.Equal(0, requested.Exit);
+        Assert.Equal(3, selfApproval.Exit);
+        Assert.Contains("different statistician", selfApproval.Error, StringComparison.Ordinal);
+        Assert.Equal(0, approved.Exit);
+        Assert.Equal("approved", Field(approved.Output, "Status"));
+        Assert.Equal(0, shown.Exit);
+        var row = shown.Output.Split('\n').Single(l => l.StartsWith(participants[1], StringComparison.Ordinal));
+        Assert.Contains($" {arm1} ", row, StringComparison.Ordinal);
+        Assert.Contains(requestId, listed.Output, StringComparison.Ordinal);
+        Assert.Equal(0, trail.Exit);
+        Assert.Contains("unblinding.emergency", trail.Output, StringComparison.Ordinal);
+        Assert.Contains("anaphylaxis in the ER", trail.Output, StringComparison.Ordinal);
+        Assert.Contains("dr-jones", trail.Output, StringComparison.Ordinal);
+        foreach (var action in new[] { "unblinding.requested", "unblinding.approved", "unblinding.allocations_read" })
+            Assert.Contains(action, trail.Output, StringComparison.Ordinal);
+        Assert.Equal("yes", Field(verified.Output, "Intact"));
+        Assert.Equal(0, reverified.Exit);
+        Assert.Equal("yes", Field(reverified.Output, "Extends recorded head"));
+    }
+
+    [Fact]
+    public async Task BootstrapLoginAndUsers_ThroughTheClient_KeepTheSessionInAPrivateFile()
+    {
+        await using var server = new TrialServer(onLoopback: true);
+        var sessionFile = Path.Combine(server.Folder, "profile", "session.json");
+        Environment.SetEnvironmentVariable("CRATUS_TOKEN_FILE", sessionFile);
+        try
+        {
+            async Task<(int Exit, string Output, string Error)> Run(params string[] args)
+            {
+                var output = new StringWriter();
+                var error = new StringWriter();
+                var exit = await CratusCli.RunAsync([.. args, "--server", server.Address!], output, error, new StringReader(""));
+                return (exit, output.ToString(), error.ToString());
+            }
+
+            var bootstrap = await Run("bootstrap", "--secret", server.BootstrapSecret, "--user", "alice", "--password", "alice-password-123");
+            var login = await Run("login", "--user", "alice", "--password", "alice-password-123");
+            var created = await Run("users", "create", "bob", "--role", "site_coordinator", "--site", "UM", "--reason", "new coordinator");
+            var users = await Run("users", "list");
+            var wrong = await Run("login", "--user", "bob", "--password", "not-his-password");
+
+            Assert.Equal(0, bootstrap.Exit);
+            Assert.Equal(0, login.Exit);
+            if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(sessionFile));
+            Assert.Equal(0, created.Exit);
+            Assert.NotEmpty(Field(created.Output, "First password"));
+            Assert.Matches(@"bob\s+site_coordinator\s+UM\s+yes", users.Output);
+            Assert.Equal(3, wrong.Exit);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("CRATUS_TOKEN_FILE", null);
+        }
+    }
+
+    [Fact]
     public async Task Randomize_Ineligible_ExitsNonZeroNamingTheCriteria()
     {
         await using var server = new TrialServer(onLoopback: true);

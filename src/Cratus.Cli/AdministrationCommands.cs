@@ -1,0 +1,89 @@
+using System.CommandLine;
+using Cratus.Randomization.Protos.V1;
+
+namespace Cratus.Cli;
+
+/// <summary>Users and sites (administrators).</summary>
+public static class AdministrationCommands
+{
+    public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session)
+    {
+        var reason = new Option<string>("--reason") { Description = "Why (required; recorded in the audit trail)", Required = true };
+
+        var users = new Command("users", "Personal accounts: one role each, sites for site roles.");
+        var listUsers = new Command("list", "List accounts.");
+        listUsers.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).ListUsersAsync(new ListUsersRequest(), cancellationToken: ct);
+            s.PrintTable(reply, ["USER", "ROLE", "SITES", "ACTIVE", "TOTP", "LOCKED"],
+                reply.Users.Select(u => (IReadOnlyList<string>)[u.UserName, u.Role, string.Join(",", u.Sites), u.Active ? "yes" : "no", u.TotpEnabled ? "yes" : "no", u.LockedOut ? "yes" : ""]).ToList());
+        });
+
+        var name = new Argument<string>("user-name") { Description = "Personal user name" };
+        var role = new Option<string>("--role") { Description = "site_coordinator, investigator, pharmacist, statistician, dsmb_member, monitor or administrator", Required = true };
+        var sites = new Option<string[]>("--site") { Description = "Site served (site roles; repeat for several)", AllowMultipleArgumentsPerToken = true };
+        var createUser = new Command("create", "Create an account; prints a first password to hand to the user.") { name, role, sites, reason };
+        createUser.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).CreateUserAsync(new CreateUserRequest
+            {
+                UserName = p.GetValue(name)!, Role = p.GetValue(role)!, Sites = { p.GetValue(sites) ?? [] }, Reason = p.GetValue(reason)!,
+            }, cancellationToken: ct);
+            s.Print(reply, [("User", reply.User.UserName), ("Role", reply.User.Role), ("Sites", string.Join(", ", reply.User.Sites)), ("First password", reply.InitialPassword),
+                ("Next", "hand it over in person; the user signs in and runs 'cratus password'")]);
+        });
+
+        var active = new Option<bool?>("--active") { Description = "true to reopen, false to close the account" };
+        var updateUser = new Command("update", "Close or reopen an account, or replace its sites (--site).") { name, active, sites, reason };
+        updateUser.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var request = new UpdateUserRequest { UserName = p.GetValue(name)!, Reason = p.GetValue(reason)! };
+            if (p.GetValue(active) is { } isActive) request.Active = isActive;
+            if (p.GetValue(sites) is { Length: > 0 } siteList)
+            {
+                request.ReplaceSites = true;
+                request.Sites.AddRange(siteList);
+            }
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).UpdateUserAsync(request, cancellationToken: ct);
+            s.Print(reply, [("User", reply.User.UserName), ("Active", reply.User.Active ? "yes" : "no"), ("Sites", string.Join(", ", reply.User.Sites))]);
+        });
+        users.Subcommands.Add(listUsers);
+        users.Subcommands.Add(createUser);
+        users.Subcommands.Add(updateUser);
+
+        var sitesCommand = new Command("sites", "The trial's sites.");
+        var listSites = new Command("list", "List sites.");
+        listSites.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).ListSitesAsync(new ListSitesRequest(), cancellationToken: ct);
+            s.PrintTable(reply, ["CODE", "NAME", "OPEN"], reply.Sites.Select(x => (IReadOnlyList<string>)[x.Code, x.Name, x.Active ? "yes" : "no"]).ToList());
+        });
+        var code = new Argument<string>("code") { Description = "Site code" };
+        var siteName = new Option<string>("--name") { Description = "Site name", Required = true };
+        var createSite = new Command("create", "Add a site (only before the schedule is in place).") { code, siteName, reason };
+        createSite.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).CreateSiteAsync(
+                new CreateSiteRequest { Code = p.GetValue(code)!, Name = p.GetValue(siteName)!, Reason = p.GetValue(reason)! }, cancellationToken: ct);
+            s.Print(reply, [("Site", reply.Site.Code), ("Name", reply.Site.Name)]);
+        });
+        var open = new Option<bool>("--open") { Description = "true to open to enrolment, false to close", Required = true };
+        var updateSite = new Command("update", "Close a site to enrolment, or reopen it.") { code, open, reason };
+        updateSite.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).UpdateSiteAsync(
+                new UpdateSiteRequest { Code = p.GetValue(code)!, Active = p.GetValue(open), Reason = p.GetValue(reason)! }, cancellationToken: ct);
+            s.Print(reply, [("Site", reply.Site.Code), ("Open", reply.Site.Active ? "yes" : "no")]);
+        });
+        sitesCommand.Subcommands.Add(listSites);
+        sitesCommand.Subcommands.Add(createSite);
+        sitesCommand.Subcommands.Add(updateSite);
+        return [users, sitesCommand];
+    }
+}

@@ -1,0 +1,103 @@
+using System.CommandLine;
+using System.Globalization;
+using Cratus.Randomization.Protos.V1;
+
+namespace Cratus.Cli;
+
+/// <summary>Signing in and out, the first administrator, and a user's own password and second factor.</summary>
+public static class SessionCommands
+{
+    public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session, TextWriter output, TextReader input)
+    {
+        var user = new Option<string>("--user") { Description = "Your user name", Required = true };
+        var password = new Option<string?>("--password") { Description = "Password (default: CRATUS_PASSWORD, else asked for)" };
+        var totp = new Option<string?>("--totp") { Description = "The current code of your authenticator app, if your account has one" };
+
+        var login = new Command("login", "Sign in to the service's user store; the session is saved in your profile and refreshed as needed.") { user, password, totp };
+        login.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new IdentityService.IdentityServiceClient(s.AnonymousChannel()).LoginAsync(new LoginRequest
+            {
+                UserName = p.GetValue(user)!,
+                Password = Secret(p.GetValue(password), "CRATUS_PASSWORD", "Password: ", output, input),
+                TotpCode = p.GetValue(totp) ?? "",
+            }, cancellationToken: ct);
+            TokenStore.SaveSession(reply.Tokens);
+            s.Print(reply, [
+                ("Signed in as", $"{p.GetValue(user)} ({reply.Tokens.Role}{(reply.Tokens.Sites.Count > 0 ? ", sites " + string.Join(", ", reply.Tokens.Sites) : "")})"),
+                ("Session saved to", TokenStore.PathOf()),
+                ("Access until", reply.Tokens.AccessTokenExpiresAt.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)),
+            ]);
+        });
+
+        var logout = new Command("logout", "Forget the saved session.");
+        logout.SetAction(_ => output.WriteLine(TokenStore.Delete() ? "Signed out." : "No saved session."));
+
+        var secret = new Option<string>("--secret") { Description = "The one-time bootstrap secret (configured, or printed on the server's console)", Required = true };
+        var bootstrap = new Command("bootstrap", "Create the first administrator (once, on a new installation).") { secret, user, password };
+        bootstrap.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new IdentityService.IdentityServiceClient(s.AnonymousChannel()).BootstrapAdministratorAsync(new BootstrapAdministratorRequest
+            {
+                BootstrapSecret = p.GetValue(secret)!,
+                UserName = p.GetValue(user)!,
+                Password = Secret(p.GetValue(password), "CRATUS_PASSWORD", "New administrator password: ", output, input),
+            }, cancellationToken: ct);
+            s.Print(reply, [("Administrator created", reply.UserName), ("Next", "cratus login --user " + reply.UserName)]);
+        });
+
+        var totpCommand = new Command("totp", "Your authenticator app (second factor).");
+        var enable = new Command("enable", "Start: shows the key to enter in your authenticator app.");
+        enable.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new IdentityService.IdentityServiceClient(s.Channel()).BeginTotpEnrollmentAsync(new BeginTotpEnrollmentRequest(), cancellationToken: ct);
+            s.Print(reply, [("Key", reply.SharedKey), ("URI", reply.AuthenticatorUri), ("Next", "cratus totp confirm <code from the app>")]);
+        });
+        var code = new Argument<string>("code") { Description = "The app's current six-digit code" };
+        var confirm = new Command("confirm", "Finish: from now on, sign-in needs the app's code.") { code };
+        confirm.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new IdentityService.IdentityServiceClient(s.Channel()).ConfirmTotpEnrollmentAsync(new ConfirmTotpEnrollmentRequest { Code = p.GetValue(code)! }, cancellationToken: ct);
+            s.Print(reply, [("Second factor", "enabled")]);
+        });
+        totpCommand.Subcommands.Add(enable);
+        totpCommand.Subcommands.Add(confirm);
+
+        var change = new Command("password", "Change your password (asked for twice: current, then new).");
+        change.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new IdentityService.IdentityServiceClient(s.Channel()).ChangePasswordAsync(new ChangePasswordRequest
+            {
+                CurrentPassword = Secret(null, "CRATUS_PASSWORD", "Current password: ", output, input),
+                NewPassword = Secret(null, "CRATUS_NEW_PASSWORD", "New password: ", output, input),
+            }, cancellationToken: ct);
+            s.Print(reply, [("Password", "changed")]);
+        });
+
+        return [login, logout, bootstrap, totpCommand, change];
+    }
+
+    /// <summary>A secret from the option, the environment, or typed without echo.</summary>
+    private static string Secret(string? given, string variable, string prompt, TextWriter output, TextReader input)
+    {
+        if (!string.IsNullOrEmpty(given)) return given;
+        if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } fromEnvironment) return fromEnvironment;
+        output.Write(prompt);
+        if (!ReferenceEquals(input, Console.In) || Console.IsInputRedirected) return input.ReadLine() ?? "";
+        var typed = new System.Text.StringBuilder();
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter) break;
+            if (key.Key == ConsoleKey.Backspace) { if (typed.Length > 0) typed.Length--; continue; }
+            typed.Append(key.KeyChar);
+        }
+        output.WriteLine();
+        return typed.ToString();
+    }
+}
