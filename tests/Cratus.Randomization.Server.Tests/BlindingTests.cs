@@ -157,3 +157,53 @@ public sealed partial class BlindingTests
         Assert.Equal(1, await command.ExecuteNonQueryAsync());
     }
 }
+
+public sealed class KeyRotationTests
+{
+    [Fact]
+    public async Task Restart_WithANewActiveKey_ResealsEverythingSoTheOldKeyCanBeRetired()
+    {
+        string databasePath, oldKey, participantId, arm;
+        var newKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var folder = Directory.CreateTempSubdirectory("cratus-rotation-").FullName;
+        databasePath = Path.Combine(folder, "cratus.db");
+        await using (var first = new TrialServer(false, new Dictionary<string, string> { ["Database:SqlitePath"] = databasePath }))
+        {
+            oldKey = first.EncryptionKey;
+            await first.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
+            participantId = (await first.Site().RandomizeAsync(Requests.Randomize("SCR-1"))).Assignment.ParticipantId;
+            arm = (await first.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = participantId })).ArmCode;
+        }
+
+        await using (var rotating = new TrialServer(false, new Dictionary<string, string>
+        {
+            ["Database:SqlitePath"] = databasePath,
+            ["Encryption:Keys:k1"] = oldKey,
+            ["Encryption:Keys:k2"] = newKey,
+            ["Encryption:ActiveKeyId"] = "k2",
+        }))
+        {
+            var resealed = await new AuditService.AuditServiceClient(rotating.Channel(TrialRole.Monitor))
+                .ListAuditEventsAsync(new ListAuditEventsRequest { Action = "schedule.resealed" });
+            Assert.Equal("encryption key rotation", Assert.Single(resealed.Events).Reason);
+        }
+
+        await using var retired = new TrialServer(false, new Dictionary<string, string>
+        {
+            ["Database:SqlitePath"] = databasePath,
+            ["Encryption:Keys:k1"] = newKey, // the old key is gone; k1 now names nothing the data was sealed with
+            ["Encryption:Keys:k2"] = newKey,
+            ["Encryption:ActiveKeyId"] = "k2",
+        });
+        var order = await retired.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = participantId });
+        var verification = await new AuditService.AuditServiceClient(retired.Channel(TrialRole.Monitor)).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
+
+        Assert.Equal(arm, order.ArmCode);
+        Assert.True(verification.Intact, verification.Problem);
+        await using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM ScheduleEntries WHERE ArmSealed NOT LIKE 'k2:%'";
+        Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+    }
+}

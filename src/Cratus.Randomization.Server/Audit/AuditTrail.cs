@@ -20,6 +20,7 @@ public static class AuditActions
     public const string DoseOrderRead = "dose_order.read";
     public const string ScheduleGenerated = "schedule.generated";
     public const string ScheduleImported = "schedule.imported";
+    public const string ScheduleResealed = "schedule.resealed";
     public const string EmergencyUnblinding = "unblinding.emergency";
     public const string UnblindingRequested = "unblinding.requested";
     public const string UnblindingApproved = "unblinding.approved";

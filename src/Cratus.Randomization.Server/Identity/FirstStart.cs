@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 using Microsoft.AspNetCore.Identity;
@@ -15,11 +16,12 @@ namespace Cratus.Randomization.Server.Identity;
 /// </summary>
 public sealed partial class FirstStart(
     TrialDbContext db, TrialDefinition trial, UserManager<TrialUser> users, IOptions<IdentityOptions> options,
-    IOptions<Security.TokenOptions> tokenOptions, IHostEnvironment environment, ILogger<FirstStart> logger)
+    IOptions<Security.TokenOptions> tokenOptions, IHostEnvironment environment, SecretBox secrets, AuditTrail audit, ILogger<FirstStart> logger)
 {
     public async Task RunAsync(CancellationToken ct)
     {
         await SeedSitesAsync(ct);
+        await ResealUnderActiveKeyAsync(ct);
         if (tokenOptions.Value.Mode != IdentityMode.Embedded) return;
         if (environment.IsDevelopment() && options.Value.SeedDemoUsers) await SeedDemoUsersAsync();
         await EnsureBootstrapSecretAsync(ct);
@@ -40,6 +42,37 @@ public sealed partial class FirstStart(
             // Another node seeded them first.
         }
         db.ChangeTracker.Clear();
+    }
+
+    /// <summary>
+    /// Key rotation: whatever is still sealed with a retired key is opened and sealed again with the active key, in
+    /// one audited transaction. After a start that did this, the retired key can be removed from configuration.
+    /// </summary>
+    private async Task ResealUnderActiveKeyAsync(CancellationToken ct)
+    {
+        var prefix = secrets.ActiveKeyId + ":";
+        if (!await db.ScheduleEntries.AnyAsync(e => !e.ArmSealed.StartsWith(prefix), ct) &&
+            !await db.Schedules.AnyAsync(s => !s.BlockSizesSealed.StartsWith(prefix), ct)) return;
+        var moved = await db.InTransactionAsync(async t =>
+        {
+            var count = 0;
+            foreach (var entry in await db.ScheduleEntries.Where(e => !e.ArmSealed.StartsWith(prefix)).ToListAsync(t))
+            {
+                var context = SecretBox.ArmContext(entry.Stratum, entry.Sequence);
+                entry.ArmSealed = secrets.Seal(secrets.Open(entry.ArmSealed, context), context);
+                count++;
+            }
+            foreach (var schedule in await db.Schedules.Where(s => !s.BlockSizesSealed.StartsWith(prefix)).ToListAsync(t))
+            {
+                schedule.BlockSizesSealed = secrets.Seal(secrets.Open(schedule.BlockSizesSealed, "schedule-block-sizes"), "schedule-block-sizes");
+                if (schedule.SeedSealed is { } seed) schedule.SeedSealed = secrets.Seal(secrets.Open(seed, "schedule-seed"), "schedule-seed");
+                count++;
+            }
+            await audit.AppendAsync(AuditActor.System, AuditActions.ScheduleResealed, trial.TrialId, t,
+                reason: "encryption key rotation", details: $"{count} sealed values moved to key {secrets.ActiveKeyId}");
+            return count;
+        }, ct);
+        LogResealed(logger, moved, secrets.ActiveKeyId);
     }
 
     private async Task EnsureBootstrapSecretAsync(CancellationToken ct)
@@ -82,6 +115,9 @@ public sealed partial class FirstStart(
             await users.CreateAsync(new TrialUser { UserName = name, Role = TrialRoles.ClaimValue(role), Sites = sites }, options.Value.DemoPassword);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Key rotation: {Count} sealed values moved to encryption key {KeyId}")]
+    private static partial void LogResealed(ILogger logger, int count, string keyId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No administrator exists yet: a one-time bootstrap secret is waiting to be used (configured, or printed on the console)")]
     private static partial void LogBootstrapPending(ILogger logger);
