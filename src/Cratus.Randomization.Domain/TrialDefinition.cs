@@ -76,6 +76,8 @@ public sealed record TrialDefinition
         problems.AddRange(Eligibility.Validate());
         problems.AddRange(RandomizedPhase.Validate());
         if (DoseEscalation is not null) problems.AddRange(DoseEscalation.Validate());
+        if (RandomizedPhase.RequiresDoseEscalationFirst && DoseEscalation is null)
+            problems.Add("randomizedPhase.requiresDoseEscalationFirst needs a doseEscalation section");
         return problems;
     }
 
@@ -198,11 +200,15 @@ public sealed record DoseEscalationDefinition
     /// <summary>Minimum days between a cohort's first infusion and the next ones; 0 turns staggering off.</summary>
     public int SentinelIntervalDays { get; init; }
 
+    /// <summary>Whether a participant withdrawn before infusion frees the cohort place for a replacement.</summary>
+    public bool ReplaceWithdrawnBeforeInfusion { get; init; } = true;
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
         if (Cohorts.Count == 0) problems.Add("dose escalation needs at least one cohort");
         if (Cohorts.Any(c => c.Participants < 1 || c.CellCount < 1)) problems.Add("every cohort needs participants and a cell count");
+        if (!Cohorts.Select(c => c.Number).SequenceEqual(Enumerable.Range(1, Cohorts.Count))) problems.Add("cohorts must be numbered 1, 2, 3, ... in order");
         if (SafetyWindowDays < 1) problems.Add("safetyWindowDays must be at least 1");
         if (SentinelIntervalDays < 0) problems.Add("sentinelIntervalDays must not be negative");
         return problems;

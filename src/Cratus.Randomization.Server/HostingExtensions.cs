@@ -56,6 +56,8 @@ public static class HostingExtensions
         builder.Services.AddScoped<ScheduleKeeper>();
         builder.Services.AddScoped<AuditTrail>();
         builder.Services.AddScoped<Unblinder>();
+        builder.Services.AddScoped<ParticipantIntake>();
+        builder.Services.AddScoped<DoseEscalation.DoseEscalator>();
         builder.Services.AddOptions<UnblindingOptions>().BindConfiguration(UnblindingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }
@@ -84,6 +86,7 @@ public static class HostingExtensions
         app.MapGrpcService<TrialGrpcService>();
         app.MapGrpcService<ScheduleGrpcService>();
         app.MapGrpcService<UnblindingGrpcService>();
+        app.MapGrpcService<DoseEscalationGrpcService>();
         app.MapGrpcService<AuditGrpcService>();
         app.MapGrpcService<AdministrationGrpcService>();
         // Signing in needs no token; the access table still requires one for the methods that act on an account.

@@ -46,14 +46,22 @@ public sealed class TrialServer : IAsyncDisposable
     {
     }
 
+    /// <summary>The shipped definition opens Phase II only after Phase I; tests of Phase II alone lift that gate.</summary>
+    public static readonly (string, string) WithoutPhaseOneGate = ("\"requiresDoseEscalationFirst\": true", "\"requiresDoseEscalationFirst\": false");
+
+    /// <summary>The shipped CRATUS definition unchanged: Phase I first, then Phase II after the DSMB's decision.</summary>
+    public static TrialServer WithPhaseOne(params (string From, string To)[] definitionEdits) => new(false, null, [("", ""), .. definitionEdits]);
+
     /// <param name="onLoopback">Serve over real HTTP/2 on 127.0.0.1 (a free port) instead of in memory.</param>
     /// <param name="settings">Configuration settings to add or override.</param>
-    /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition.</param>
+    /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition. Unless the first is
+    /// ("", "") (see <see cref="WithPhaseOne"/>), the Phase I gate is lifted first, for tests of Phase II alone.</param>
     public TrialServer(bool onLoopback, IReadOnlyDictionary<string, string>? settings = null, params (string From, string To)[] definitionEdits)
     {
         Folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
         var definition = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus.json"));
+        definitionEdits = definitionEdits is [("", ""), .. var rest] ? rest : [WithoutPhaseOneGate, .. definitionEdits];
         foreach (var (from, to) in definitionEdits)
         {
             Assert.Contains(from, definition, StringComparison.Ordinal);

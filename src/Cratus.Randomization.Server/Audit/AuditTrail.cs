@@ -18,6 +18,11 @@ public static class AuditActions
 {
     public const string ParticipantRandomized = "participant.randomized";
     public const string DoseOrderRead = "dose_order.read";
+    public const string EnrolledInCohort = "participant.enrolled_in_cohort";
+    public const string Infused = "participant.infused";
+    public const string Withdrawn = "participant.withdrawn";
+    public const string SafetyEventReported = "safety_event.reported";
+    public const string DsmbDecision = "dsmb.decision";
     public const string ScheduleGenerated = "schedule.generated";
     public const string ScheduleImported = "schedule.imported";
     public const string ScheduleResealed = "schedule.resealed";

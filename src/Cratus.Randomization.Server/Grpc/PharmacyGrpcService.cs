@@ -17,10 +17,11 @@ public sealed class PharmacyGrpcService(Randomizer randomizer) : PharmacyService
             SiteCode = order.Assignment.SiteCode,
             RandomizationNumber = order.Assignment.RandomizationNumber,
             ProductCode = order.Assignment.ProductCode,
-            ArmCode = order.Arm.Code,
-            Treatment = order.Arm.Treatment,
-            CellCount = order.Arm.CellCount,
-            Placebo = order.Arm.Placebo,
+            ArmCode = order.ArmCode,
+            Cohort = order.Cohort,
+            Treatment = order.Treatment,
+            CellCount = order.CellCount,
+            Placebo = order.Placebo,
             RandomizedAt = Timestamp.FromDateTimeOffset(order.Assignment.RandomizedAt),
         };
     }

@@ -37,7 +37,7 @@ internal static class ProtoMapping
             attestations);
     }
 
-    private static DateOnly? ToDate(Proto.CalendarDate? date)
+    public static DateOnly? ToDate(Proto.CalendarDate? date)
     {
         if (date is null || date.Year is < 1900 or > 2200 || date.Month is < 1 or > 12) return null;
         if (date.Day < 1 || date.Day > DateTime.DaysInMonth(date.Year, date.Month)) return null;

@@ -9,7 +9,7 @@ public sealed class RandomizationGrpcService(Randomizer randomizer) : Randomizat
 {
     public override async Task<RandomizeResponse> Randomize(RandomizeRequest request, ServerCallContext context)
     {
-        var command = new RandomizeCommand(request.RequestId, request.SiteCode, request.ScreeningId, request.Eligibility.ToDomain());
+        var command = new IntakeRequest(request.RequestId, request.SiteCode, request.ScreeningId, request.Eligibility.ToDomain());
         var assignment = await randomizer.RandomizeAsync(AccessInterceptor.CallerOf(context), command, context.CancellationToken);
         return new RandomizeResponse { Assignment = assignment.ToProto() };
     }

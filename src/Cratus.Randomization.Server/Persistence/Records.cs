@@ -145,3 +145,58 @@ public sealed class TrialUser : Microsoft.AspNetCore.Identity.IdentityUser
 
     public IReadOnlyList<string> SiteList => Sites.Length == 0 ? [] : Sites.Split(',');
 }
+
+/// <summary>
+/// A Phase I participant in a dose-escalation cohort. Each (cohort, place) is unique, and a place runs 1 to the
+/// cohort's size, so the database itself keeps a cohort from taking one participant too many. A participant
+/// withdrawn before infusion gives the place back (Place becomes null) when the trial allows replacement.
+/// Nothing is deleted.
+/// </summary>
+public sealed class CohortEnrolmentRecord
+{
+    public long Id { get; set; }
+    public required string ParticipantId { get; set; }
+    public required string SiteCode { get; set; }
+    public required string ScreeningId { get; set; }
+    public required string RequestId { get; set; }
+    public int Cohort { get; set; }
+    public int? Place { get; set; }
+    public required string ProductCode { get; set; }
+    public DateTimeOffset EnrolledAt { get; set; }
+    public required string EnrolledBy { get; set; }
+    public DateTimeOffset? InfusedAt { get; set; }
+    public string? InfusionRecordedBy { get; set; }
+    public DateTimeOffset? WithdrawnAt { get; set; }
+    public string? WithdrawalReason { get; set; }
+
+    // The eligibility snapshot (no date of birth is kept).
+    public DateOnly ConsentDate { get; set; }
+    public int AgeAtConsent { get; set; }
+    public Sex Sex { get; set; }
+    public int ClinicalFrailtyScale { get; set; }
+    public int MmseScore { get; set; }
+}
+
+/// <summary>A serious adverse event reported by a site. Whether it is treatment-emergent is judged when reported.</summary>
+public sealed class SafetyEventRecord
+{
+    public long Id { get; set; }
+    public required string ParticipantId { get; set; }
+    public SafetyEventType Type { get; set; }
+    public DateOnly Onset { get; set; }
+    public bool Serious { get; set; }
+    public bool TreatmentEmergent { get; set; }
+    public DateTimeOffset ReportedAt { get; set; }
+    public required string ReportedBy { get; set; }
+}
+
+/// <summary>A decision the DSMB recorded, with its reason.</summary>
+public sealed class DsmbDecisionRecord
+{
+    public long Id { get; set; }
+    public DsmbDecisionKind Kind { get; set; }
+    public int Cohort { get; set; }
+    public DateTimeOffset DecidedAt { get; set; }
+    public required string DecidedBy { get; set; }
+    public required string Reason { get; set; }
+}

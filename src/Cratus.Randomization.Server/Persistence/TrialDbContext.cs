@@ -14,6 +14,9 @@ public sealed class TrialDbContext(DbContextOptions<TrialDbContext> options) : I
     public DbSet<UnblindingRequestRecord> UnblindingRequests => Set<UnblindingRequestRecord>();
     public DbSet<RefreshTokenRecord> RefreshTokens => Set<RefreshTokenRecord>();
     public DbSet<BootstrapSecretRecord> BootstrapSecrets => Set<BootstrapSecretRecord>();
+    public DbSet<CohortEnrolmentRecord> CohortEnrolments => Set<CohortEnrolmentRecord>();
+    public DbSet<SafetyEventRecord> SafetyEvents => Set<SafetyEventRecord>();
+    public DbSet<DsmbDecisionRecord> DsmbDecisions => Set<DsmbDecisionRecord>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -158,5 +161,50 @@ internal sealed class ParticipantRecordConfiguration : IEntityTypeConfiguration<
         b.Property(p => p.RandomizedByRole).HasMaxLength(32);
         b.Property(p => p.Sex).HasConversion<string>().HasMaxLength(8);
         b.Property(p => p.EmergencyUnblindedBy).HasMaxLength(128);
+    }
+}
+
+internal sealed class CohortEnrolmentRecordConfiguration : IEntityTypeConfiguration<CohortEnrolmentRecord>
+{
+    public void Configure(EntityTypeBuilder<CohortEnrolmentRecord> b)
+    {
+        b.ToTable("CohortEnrolments");
+        b.HasIndex(p => p.ParticipantId).IsUnique();
+        b.HasIndex(p => new { p.SiteCode, p.ScreeningId }).IsUnique();
+        b.HasIndex(p => p.RequestId).IsUnique();
+        b.HasIndex(p => p.ProductCode).IsUnique();
+        b.HasIndex(p => new { p.Cohort, p.Place }).IsUnique();
+        b.Property(p => p.ParticipantId).HasMaxLength(32);
+        b.Property(p => p.SiteCode).HasMaxLength(16);
+        b.Property(p => p.ScreeningId).HasMaxLength(32);
+        b.Property(p => p.RequestId).HasMaxLength(64);
+        b.Property(p => p.ProductCode).HasMaxLength(32);
+        b.Property(p => p.EnrolledBy).HasMaxLength(128);
+        b.Property(p => p.InfusionRecordedBy).HasMaxLength(128);
+        b.Property(p => p.WithdrawalReason).HasMaxLength(1000);
+        b.Property(p => p.Sex).HasConversion<string>().HasMaxLength(8);
+    }
+}
+
+internal sealed class SafetyEventRecordConfiguration : IEntityTypeConfiguration<SafetyEventRecord>
+{
+    public void Configure(EntityTypeBuilder<SafetyEventRecord> b)
+    {
+        b.ToTable("SafetyEvents");
+        b.HasIndex(e => e.ParticipantId);
+        b.Property(e => e.ParticipantId).HasMaxLength(32);
+        b.Property(e => e.Type).HasConversion<string>().HasMaxLength(64);
+        b.Property(e => e.ReportedBy).HasMaxLength(128);
+    }
+}
+
+internal sealed class DsmbDecisionRecordConfiguration : IEntityTypeConfiguration<DsmbDecisionRecord>
+{
+    public void Configure(EntityTypeBuilder<DsmbDecisionRecord> b)
+    {
+        b.ToTable("DsmbDecisions");
+        b.Property(d => d.Kind).HasConversion<string>().HasMaxLength(32);
+        b.Property(d => d.DecidedBy).HasMaxLength(128);
+        b.Property(d => d.Reason).HasMaxLength(1000);
     }
 }

@@ -7,15 +7,16 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Cratus.Randomization.Server.Randomization;
 
-public sealed record RandomizeCommand(string RequestId, string SiteCode, string ScreeningId, EligibilityData Eligibility);
-
 /// <summary>What a blinded user may know of an allocation. Built without ever reading the arm.</summary>
 public sealed record BlindedAssignment(
     string ParticipantId, string SiteCode, string ScreeningId, string RandomizationNumber, string ProductCode, DateTimeOffset RandomizedAt,
     bool EmergencyUnblinded);
 
-/// <summary>What the pharmacy prepares for a participant.</summary>
+/// <summary>A randomized participant with the arm allocated, for unblinded readers.</summary>
 public sealed record DoseOrder(BlindedAssignment Assignment, ArmDefinition Arm);
+
+/// <summary>What the pharmacy prepares: a randomized participant's arm, or a Phase I participant's cohort dose.</summary>
+public sealed record PharmacyOrder(BlindedAssignment Assignment, string ArmCode, int Cohort, string Treatment, long CellCount, bool Placebo);
 
 /// <summary>
 /// Randomizes participants into the concealed schedule and reads allocations back, each reader seeing only what
@@ -24,31 +25,13 @@ public sealed record DoseOrder(BlindedAssignment Assignment, ArmDefinition Arm);
 /// </summary>
 public sealed partial class Randomizer(
     TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, SecretBox secrets, AuditTrail audit,
-    ILogger<Randomizer> logger)
+    ParticipantIntake intake, DoseEscalation.DoseEscalator escalation, ILogger<Randomizer> logger)
 {
-    public async Task<BlindedAssignment> RandomizeAsync(Caller caller, RandomizeCommand command, CancellationToken ct)
+    public async Task<BlindedAssignment> RandomizeAsync(Caller caller, IntakeRequest command, CancellationToken ct)
     {
-        Validate(command);
-        if (!caller.Serves(command.SiteCode))
-            throw new TrialRuleException(TrialFault.PermissionDenied, $"You are not registered to randomize at site {command.SiteCode}.");
-        var site = await db.Sites.AsNoTracking().SingleOrDefaultAsync(s => s.Code == command.SiteCode, ct)
-            ?? throw new TrialRuleException(TrialFault.InvalidArgument, $"Site {command.SiteCode} is not a site of this trial.");
-
+        intake.Validate(caller, command);
         if (await FindRetryAsync(command, ct) is { } earlier) return earlier;
-
-        var today = trial.Today(clock);
-        var failures = EligibilityCheck.Evaluate(trial.Eligibility, command.Eligibility, today);
-        if (failures.Count > 0)
-        {
-            LogIneligible(logger, command.ScreeningId, command.SiteCode, failures.Count);
-            throw new TrialRuleException(TrialFault.FailedPrecondition,
-                $"Participant {command.ScreeningId} is not eligible: {string.Join("; ", failures)}.");
-        }
-
-        if (!site.Active)
-            throw new TrialRuleException(TrialFault.FailedPrecondition, $"Site {site.Code} is closed to enrolment. Contact the trial administrator.");
-
-        var snapshot = EligibilityCheck.Snapshot(command.Eligibility);
+        var snapshot = await intake.CheckSiteAndEligibilityAsync(command, ct);
         var stratum = Strata.KeyFor(trial, command.SiteCode, snapshot.Sex);
         var (assignment, isNew) = await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, t), ct);
         if (isNew) LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject);
@@ -56,9 +39,12 @@ public sealed partial class Randomizer(
     }
 
     private async Task<(BlindedAssignment, bool IsNew)> AllocateAsync(
-        Caller caller, RandomizeCommand command, EligibilitySnapshot snapshot, string stratum, CancellationToken ct)
+        Caller caller, IntakeRequest command, EligibilitySnapshot snapshot, string stratum, CancellationToken ct)
     {
         if (await FindRetryAsync(command, ct) is { } earlier) return (earlier, false);
+        await intake.RefuseIfAlreadyInTheTrialAsync(command, ct);
+        if (await escalation.RandomizationRefusalAsync(ct) is { } notOpen)
+            throw new TrialRuleException(TrialFault.FailedPrecondition, notOpen);
 
         var closedAt = await db.UnblindingRequests.Where(r => r.Scope == UnblindingScope.Final && r.ApprovedAt != null)
             .Select(r => r.ApprovedAt).FirstOrDefaultAsync(ct);
@@ -112,21 +98,14 @@ public sealed partial class Randomizer(
     }
 
     /// <summary>The earlier answer to the same request id, or to the same participant; null when there is none.</summary>
-    private async Task<BlindedAssignment?> FindRetryAsync(RandomizeCommand command, CancellationToken ct)
+    /// <summary>The earlier answer to the same request id; null when there is none.</summary>
+    private async Task<BlindedAssignment?> FindRetryAsync(IntakeRequest command, CancellationToken ct)
     {
         var byRequest = await Blinded(db.Participants.Where(p => p.RequestId == command.RequestId)).SingleOrDefaultAsync(ct);
-        if (byRequest is not null)
-        {
-            if (byRequest.SiteCode == command.SiteCode && byRequest.ScreeningId == command.ScreeningId) return byRequest;
-            throw new TrialRuleException(TrialFault.InvalidArgument,
-                "This request_id was already used for another request. Use a new request_id for each participant.");
-        }
-        var byParticipant = await Blinded(db.Participants.Where(p => p.SiteCode == command.SiteCode && p.ScreeningId == command.ScreeningId))
-            .SingleOrDefaultAsync(ct);
-        if (byParticipant is not null)
-            throw new TrialRuleException(TrialFault.AlreadyExists,
-                $"Participant {command.ScreeningId} at site {command.SiteCode} was already randomized as participant {byParticipant.ParticipantId}. Use GetAssignment to read the assignment.");
-        return null;
+        if (byRequest is null) return null;
+        if (byRequest.SiteCode == command.SiteCode && byRequest.ScreeningId == command.ScreeningId) return byRequest;
+        throw new TrialRuleException(TrialFault.InvalidArgument,
+            "This request_id was already used for another request. Use a new request_id for each participant.");
     }
 
     public async Task<BlindedAssignment> GetAssignmentAsync(Caller caller, string participantId, CancellationToken ct)
@@ -135,12 +114,14 @@ public sealed partial class Randomizer(
         return found ?? throw NotVisible(participantId);
     }
 
-    /// <summary>The pharmacy's unblinded read. Every read is an audited event.</summary>
-    public async Task<DoseOrder> GetDoseOrderAsync(Caller caller, string participantId, CancellationToken ct)
+    /// <summary>The pharmacy's unblinded read, for a randomized or a Phase I participant. Every read is an audited event.</summary>
+    public async Task<PharmacyOrder> GetDoseOrderAsync(Caller caller, string participantId, CancellationToken ct)
     {
         var order = await db.InTransactionAsync(async t =>
         {
-            var found = await UnblindedAsync(VisibleParticipant(caller, participantId), t) ?? throw NotVisible(participantId);
+            var found = await UnblindedAsync(VisibleParticipant(caller, participantId), t) is { } randomized
+                ? new PharmacyOrder(randomized.Assignment, randomized.Arm.Code, 0, randomized.Arm.Treatment, randomized.Arm.CellCount, randomized.Arm.Placebo)
+                : await escalation.DoseOrderAsync(participantId, t) ?? throw NotVisible(participantId);
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.DoseOrderRead, found.Assignment.ParticipantId, t, site: found.Assignment.SiteCode);
             return found;
         }, ct);
@@ -192,28 +173,11 @@ public sealed partial class Randomizer(
     internal static TrialRuleException NotVisible(string participantId) =>
         new(TrialFault.NotFound, $"No participant {participantId} is visible to you. Check the participant id.");
 
-    private void Validate(RandomizeCommand command)
-    {
-        var problems = new List<string>();
-        if (!Identifiers.IsValidRequestId(command.RequestId))
-            problems.Add("request_id must be 8 to 64 letters, digits, '-' or '_' (a UUID works)");
-        if (!Identifiers.IsValidCode(command.SiteCode))
-            problems.Add("site_code must be a site code of this trial (see GetTrial)");
-        if (!Identifiers.IsValidScreeningId(command.ScreeningId))
-            problems.Add("screening_id must be 1 to 32 letters, digits, '-' or '_' (no names or dates)");
-        problems.AddRange(EligibilityCheck.FindMissingData(trial.Eligibility, command.Eligibility));
-        if (problems.Count > 0)
-            throw new TrialRuleException(TrialFault.InvalidArgument, $"The randomization request is incomplete: {string.Join("; ", problems)}.");
-    }
-
     private static DateTimeOffset TruncateToSeconds(DateTimeOffset time) =>
         new(time.Ticks - time.Ticks % TimeSpan.TicksPerSecond, time.Offset);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Randomized participant {ParticipantId} at site {SiteCode} with randomization number {RandomizationNumber}, by {Subject}")]
     private static partial void LogRandomized(ILogger logger, string participantId, string siteCode, string randomizationNumber, string subject);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Refused randomization of screening id {ScreeningId} at site {SiteCode}: {FailedCriteria} eligibility criteria not met")]
-    private static partial void LogIneligible(ILogger logger, string screeningId, string siteCode, int failedCriteria);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dose order of participant {ParticipantId} read by {Subject}")]
     private static partial void LogDoseOrderRead(ILogger logger, string participantId, string subject);
