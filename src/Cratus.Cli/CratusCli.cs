@@ -42,6 +42,7 @@ public static class CratusCli
         foreach (var command in SessionCommands.Create(Session, output, input)) root.Subcommands.Add(command);
         foreach (var command in UnblindingCommands.Create(Session)) root.Subcommands.Add(command);
         root.Subcommands.Add(AuditCommands.Create(Session));
+        foreach (var command in EscalationCommands.Create(Session)) root.Subcommands.Add(command);
         foreach (var command in AdministrationCommands.Create(Session)) root.Subcommands.Add(command);
 
         var parsed = root.Parse(args);
@@ -192,9 +193,10 @@ public static class CratusCli
             s.Print(reply, [
                 ("Participant", reply.ParticipantId),
                 ("Site", reply.SiteCode),
-                ("Randomization number", reply.RandomizationNumber),
+                .. reply.Cohort > 0
+                    ? new[] { ("Phase I cohort", reply.Cohort.ToString(CultureInfo.InvariantCulture)) }
+                    : [("Randomization number", reply.RandomizationNumber), ("Arm", reply.ArmCode)],
                 ("Product code", reply.ProductCode),
-                ("Arm", reply.ArmCode),
                 ("Prepare", reply.Treatment),
                 ("Cells", reply.Placebo ? "none (placebo)" : reply.CellCount.ToString("N0", CultureInfo.InvariantCulture)),
                 ("Label with", "participant and randomization number only"),

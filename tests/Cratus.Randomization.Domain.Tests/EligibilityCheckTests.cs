@@ -101,6 +101,34 @@ public sealed class TrialDefinitionTests
     }
 
     [Fact]
+    public void Parse_PhaseTwoOnlyDefinition_HasTheSameRandomizedPhaseWithoutTheGate()
+    {
+        var full = TestTrials.Cratus();
+        var phaseTwo = TrialDefinition.Parse(File.ReadAllText(Path.Combine(
+            AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "Cratus.Randomization.Server", "trial-definitions", "cratus-phase2-only.json")));
+
+        Assert.Null(phaseTwo.DoseEscalation);
+        Assert.False(phaseTwo.RandomizedPhase.RequiresDoseEscalationFirst);
+        Assert.True(full.RandomizedPhase.RequiresDoseEscalationFirst);
+        Assert.Equal(full.RandomizedPhase.TargetParticipants, phaseTwo.RandomizedPhase.TargetParticipants);
+        Assert.Equal(full.RandomizedPhase.BlockSizes, phaseTwo.RandomizedPhase.BlockSizes);
+        Assert.Equal(full.RandomizedPhase.StratificationFactors, phaseTwo.RandomizedPhase.StratificationFactors);
+        Assert.Equal(full.RandomizedPhase.Arms, phaseTwo.RandomizedPhase.Arms);
+        Assert.Equal(full.Eligibility.ExclusionAttestations, phaseTwo.Eligibility.ExclusionAttestations);
+    }
+
+    [Fact]
+    public void Parse_GateWithoutADoseEscalationSection_IsRejected()
+    {
+        var json = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "Cratus.Randomization.Server", "trial-definitions", "cratus-phase2-only.json"))
+            .Replace("\"requiresDoseEscalationFirst\": false", "\"requiresDoseEscalationFirst\": true", StringComparison.Ordinal);
+
+        var error = Assert.Throws<InvalidTrialDefinitionException>(() => TrialDefinition.Parse(json));
+
+        Assert.Contains(error.Problems, p => p.Contains("doseEscalation", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Parse_BlockSizeNotAMultipleOfTheRatioCycle_IsRejected()
     {
         var json = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "Cratus.Randomization.Server", "trial-definitions", "cratus.json"))

@@ -146,6 +146,41 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task PhaseOne_ThroughTheClient_EnrolInfuseReportDecideAndShowTheCohortTable()
+    {
+        await using var server = new TrialServer(true, null, ("", "")); // the shipped definition: Phase I first
+        var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
+        var dsmb = server.Token(TrialRole.DsmbMember, "dsmb-chair");
+        var participants = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var enrolled = await RunAsync(server, site, "enrol", "--site", "UM", "--screening-id", $"PH1-{i}", "--consent-date", "2026-11-20",
+                "--age", "72", "--sex", "female", "--cfs", "5", "--mmse", "27", "--exclusions", "none");
+            Assert.Equal(0, enrolled.Exit);
+            Assert.Equal("1", Field(enrolled.Output, "Cohort"));
+            Assert.StartsWith("20 million allo-hMSCs", Field(enrolled.Output, "Dose"), StringComparison.Ordinal);
+            participants.Add(Field(enrolled.Output, "Participant"));
+            var infused = await RunAsync(server, site, "infusion", participants[^1], "--at", server.Clock.GetUtcNow().ToString("O"));
+            Assert.Equal(0, infused.Exit);
+        }
+
+        var safety = await RunAsync(server, site, "safety-event", participants[0], "--type", "stroke", "--onset", "2026-11-22");
+        var held = await RunAsync(server, site, "escalation", "status");
+        var siteDecision = await RunAsync(server, site, "dsmb-decision", "continue", "--reason", "not ours to decide");
+        var decided = await RunAsync(server, dsmb, "dsmb-decision", "continue", "--reason", "unrelated to the product");
+        var status = await RunAsync(server, site, "escalation", "status");
+
+        Assert.Equal("yes", Field(safety.Output, "Enrolment on hold"));
+        Assert.Contains("Blocking: Enrolment is on hold", held.Output, StringComparison.Ordinal);
+        Assert.Equal(3, siteDecision.Exit);
+        Assert.Equal(0, decided.Exit);
+        Assert.Matches(@"1\s+20 million allo-hMSCs\s+open\s+2/5\s+2\s+0", status.Output);
+        Assert.Matches(@"2\s+100 million allo-hMSCs\s+not opened\s+0/5", status.Output);
+        Assert.Contains("Enrolment: open (cohort 1)", status.Output, StringComparison.Ordinal);
+        Assert.Contains("DSMB: ", status.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Randomize_Ineligible_ExitsNonZeroNamingTheCriteria()
     {
         await using var server = new TrialServer(onLoopback: true);

@@ -1,0 +1,140 @@
+using System.CommandLine;
+using System.Globalization;
+using Cratus.Randomization.Protos.V1;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Cratus.Cli;
+
+/// <summary>Phase I: enrolment into cohorts, infusions, safety events, withdrawals, DSMB decisions and the cohort table.</summary>
+public static class EscalationCommands
+{
+    public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session)
+    {
+        var reason = new Option<string>("--reason") { Description = "Why (required; recorded in the audit trail)", Required = true };
+        var participant = new Argument<string>("participant-id") { Description = "The participant" };
+
+        var enrol = new Command("enrol", "Check eligibility and enrol a participant in the open Phase I cohort (open label: shows the dose).");
+        var intake = IntakeOptions.AddTo(enrol);
+        enrol.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var channel = s.Channel();
+            var (request, siteCode, screeningId, eligibility) = await intake.ReadAsync(p, channel, ct);
+            var reply = await new DoseEscalationService.DoseEscalationServiceClient(channel).EnrollInCohortAsync(new EnrollInCohortRequest
+            {
+                RequestId = request, SiteCode = siteCode, ScreeningId = screeningId, Eligibility = eligibility,
+            }, cancellationToken: ct);
+            var a = reply.Assignment;
+            s.Print(reply, [
+                ("Participant", a.ParticipantId),
+                ("Site", a.SiteCode),
+                ("Screening id", a.ScreeningId),
+                ("Cohort", a.Cohort.ToString(CultureInfo.InvariantCulture)),
+                ("Dose", $"{a.Dose} ({a.CellCount.ToString("N0", CultureInfo.InvariantCulture)} cells)"),
+                ("Product code", a.ProductCode),
+                ("Request id", request),
+            ]);
+        });
+
+        var at = new Option<string?>("--at") { Description = "When the infusion was given, ISO 8601 with offset (default: now)" };
+        var infusion = new Command("infusion", "Record that a Phase I participant was infused (starts the safety window).") { participant, at };
+        infusion.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var when = p.GetValue(at) is { } text
+                ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed) ? parsed : throw new CliException("--at must be a date and time such as 2026-11-22T09:30:00-05:00")
+                : DateTimeOffset.UtcNow;
+            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).RecordInfusionAsync(new RecordInfusionRequest
+            {
+                ParticipantId = p.GetValue(participant)!, InfusedAt = Timestamp.FromDateTimeOffset(when),
+            }, cancellationToken: ct);
+            s.Print(reply, [("Participant", reply.ParticipantId), ("Infused at (UTC)", UnblindingCommands.Time(reply.InfusedAt)), ("Safety window closes (UTC)", UnblindingCommands.Time(reply.SafetyWindowClosesAt))]);
+        });
+
+        var type = new Option<string>("--type") { Description = "death, pulmonary-embolism, stroke, dyspnea-hospitalization, lab-abnormality or other", Required = true };
+        type.AcceptOnlyFromAmong("death", "pulmonary-embolism", "stroke", "dyspnea-hospitalization", "lab-abnormality", "other");
+        var onset = new Option<string>("--onset") { Description = "Onset date (YYYY-MM-DD)", Required = true };
+        var notSerious = new Option<bool>("--not-serious") { Description = "The event is not serious" };
+        var safety = new Command("safety-event", "Report a serious adverse event for a Phase I participant.") { participant, type, onset, notSerious };
+        safety.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var date = DateOnly.TryParseExact(p.GetValue(onset), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)
+                ? d : throw new CliException("--onset must be a date written YYYY-MM-DD");
+            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).ReportSafetyEventAsync(new ReportSafetyEventRequest
+            {
+                ParticipantId = p.GetValue(participant)!,
+                Type = p.GetValue(type) switch
+                {
+                    "death" => SafetyEventType.Death,
+                    "pulmonary-embolism" => SafetyEventType.NonFatalPulmonaryEmbolism,
+                    "stroke" => SafetyEventType.Stroke,
+                    "dyspnea-hospitalization" => SafetyEventType.HospitalizationForWorseningDyspnea,
+                    "lab-abnormality" => SafetyEventType.ClinicallySignificantLaboratoryAbnormality,
+                    _ => SafetyEventType.OtherSeriousAdverseEvent,
+                },
+                OnsetDate = new CalendarDate { Year = date.Year, Month = date.Month, Day = date.Day },
+                Serious = !p.GetValue(notSerious),
+            }, cancellationToken: ct);
+            s.Print(reply, [("Treatment-emergent", reply.TreatmentEmergent ? "yes" : "no"), ("Enrolment on hold", reply.EnrolmentOnHold ? "yes" : "no"), ("Next", reply.Message)]);
+        });
+
+        var withdraw = new Command("withdraw", "Record that a Phase I participant withdrew (before infusion, the place is freed).") { participant, reason };
+        withdraw.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).RecordWithdrawalAsync(
+                new RecordWithdrawalRequest { ParticipantId = p.GetValue(participant)!, Reason = p.GetValue(reason)! }, cancellationToken: ct);
+            s.Print(reply, [("Cohort place", reply.PlaceFreed ? "freed for a replacement" : "kept (the participant was infused)")]);
+        });
+
+        var decision = new Argument<string>("decision") { Description = "escalate, continue, hold, stop or proceed" };
+        decision.AcceptOnlyFromAmong("escalate", "continue", "hold", "stop", "proceed");
+        var dsmb = new Command("dsmb-decision", "Record the DSMB's decision (DSMB members).") { decision, reason };
+        dsmb.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).RecordDsmbDecisionAsync(new RecordDsmbDecisionRequest
+            {
+                Decision = p.GetValue(decision) switch
+                {
+                    "escalate" => DsmbDecisionKind.Escalate,
+                    "continue" => DsmbDecisionKind.Continue,
+                    "hold" => DsmbDecisionKind.Hold,
+                    "stop" => DsmbDecisionKind.Stop,
+                    _ => DsmbDecisionKind.ProceedToRandomizedPhase,
+                },
+                Reason = p.GetValue(reason)!,
+            }, cancellationToken: ct);
+            PrintStatus(s, reply, reply.Status);
+        });
+
+        var escalation = new Command("escalation", "Phase I dose escalation.");
+        var status = new Command("status", "The cohort table: doses, enrolment, infusions, safety windows, what blocks the next step.");
+        status.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).GetEscalationStatusAsync(new GetEscalationStatusRequest(), cancellationToken: ct);
+            PrintStatus(s, reply, reply.Status);
+        });
+        escalation.Subcommands.Add(status);
+        return [enrol, infusion, safety, withdraw, dsmb, escalation];
+    }
+
+    private static void PrintStatus(CliSession s, Google.Protobuf.IMessage reply, EscalationStatus status)
+    {
+        s.PrintTable(reply, ["COHORT", "DOSE", "STATUS", "ENROLLED", "INFUSED", "WITHDRAWN", "LAST WINDOW CLOSES (UTC)"],
+            status.Cohorts.Select(c => (IReadOnlyList<string>)[
+                c.Cohort.ToString(CultureInfo.InvariantCulture), c.Dose, c.Status.Replace('_', ' '),
+                $"{c.Enrolled}/{c.Places}", c.Infused.ToString(CultureInfo.InvariantCulture), c.Withdrawn.ToString(CultureInfo.InvariantCulture),
+                c.WindowsCloseAt.Count == 0 ? "" : UnblindingCommands.Time(c.WindowsCloseAt[^1])]).ToList());
+        s.Note("");
+        s.Note($"Enrolment: {(status.EnrolmentOpen ? $"open (cohort {status.CurrentCohort})" : "closed")}");
+        foreach (var b in status.Blocking) s.Note($"Blocking: {b}");
+        s.Note($"Next step: {status.NextStep}");
+        foreach (var e in status.SafetyEvents)
+            s.Note($"Safety event: cohort {e.Cohort} {e.ParticipantId} {e.Type} onset {e.OnsetDate.Year:D4}-{e.OnsetDate.Month:D2}-{e.OnsetDate.Day:D2}{(e.TreatmentEmergent ? " (TE-SAE)" : "")}");
+        foreach (var d in status.Decisions)
+            s.Note($"DSMB: {UnblindingCommands.Time(d.DecidedAt)} {d.Decision} (cohort {d.Cohort}) by {d.DecidedBy}: {d.Reason}");
+    }
+}
