@@ -1,14 +1,13 @@
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
-using Microsoft.Data.Sqlite;
 
 namespace Cratus.Randomization.Server.Tests;
 
-public sealed class AuditTests
+public abstract class AuditTests : OnEachDatabase
 {
-    private static async Task<TrialServer> ServerWithActivityAsync()
+    private async Task<TrialServer> ServerWithActivityAsync()
     {
-        var server = new TrialServer();
+        var server = NewServer();
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial schedule" });
         var site = server.Site();
         for (var i = 0; i < 4; i++)
@@ -21,16 +20,9 @@ public sealed class AuditTests
 
     private static AuditService.AuditServiceClient Audit(TrialServer server, TrialRole role = TrialRole.Monitor) => new(server.Channel(role));
 
-    private static async Task ExecuteAsync(TrialServer server, string sql)
-    {
-        await using var connection = new SqliteConnection($"Data Source={server.DatabasePath};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        Assert.True(await command.ExecuteNonQueryAsync() > 0, sql);
-    }
+    private static async Task ExecuteAsync(TrialServer server, string sql) => Assert.True(await server.ExecuteSqlAsync(sql) > 0, sql);
 
-    [Fact]
+    [ProviderFact]
     public async Task Activity_IsRecordedAttributablyAndTheChainVerifies()
     {
         await using var server = await ServerWithActivityAsync();
@@ -56,7 +48,7 @@ public sealed class AuditTests
         }
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task ListAuditEvents_FilterAndPages_ReturnEachMatchingEventOnce()
     {
         await using var server = await ServerWithActivityAsync();
@@ -72,13 +64,13 @@ public sealed class AuditTests
 
     public static TheoryData<string, string, long> Tampering => new()
     {
-        { "edit", "UPDATE AuditEvents SET User = 'someone-else' WHERE Sequence = 4", 4 },
-        { "delete", "DELETE FROM AuditEvents WHERE Sequence = 5", 5 },
-        { "reorder", "UPDATE AuditEvents SET Sequence = -6 WHERE Sequence = 6; UPDATE AuditEvents SET Sequence = 6 WHERE Sequence = 7; UPDATE AuditEvents SET Sequence = 7 WHERE Sequence = -6", 6 },
-        { "edit the hash too", "UPDATE AuditEvents SET Details = 'x', Hash = '" + new string('a', 64) + "' WHERE Sequence = 3", 3 },
+        { "edit", """UPDATE "AuditEvents" SET "User" = 'someone-else' WHERE "Sequence" = 4""", 4 },
+        { "delete", """DELETE FROM "AuditEvents" WHERE "Sequence" = 5""", 5 },
+        { "reorder", """UPDATE "AuditEvents" SET "Sequence" = -6 WHERE "Sequence" = 6; UPDATE "AuditEvents" SET "Sequence" = 6 WHERE "Sequence" = 7; UPDATE "AuditEvents" SET "Sequence" = 7 WHERE "Sequence" = -6""", 6 },
+        { "edit the hash too", """UPDATE "AuditEvents" SET "Details" = 'x', "Hash" = '""" + new string('a', 64) + """' WHERE "Sequence" = 3""", 3 },
     };
 
-    [Theory]
+    [ProviderTheory]
     [MemberData(nameof(Tampering))]
     public async Task VerifyAuditTrail_RowChangedInTheDatabaseFile_ReportsTheFirstBrokenLink(string tampering, string sql, long expectedBroken)
     {
@@ -92,12 +84,12 @@ public sealed class AuditTests
         Assert.NotEmpty(result.Problem);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task VerifyAuditTrail_TailTruncatedBelowARecordedHead_IsDetected()
     {
         await using var server = await ServerWithActivityAsync();
         var head = (await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest())).Head;
-        await ExecuteAsync(server, "DELETE FROM AuditEvents WHERE Sequence >= 8");
+        await ExecuteAsync(server, """DELETE FROM "AuditEvents" WHERE "Sequence" >= 8""");
 
         var plain = await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
         var anchored = await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest { ExpectedHead = head });
@@ -108,7 +100,7 @@ public sealed class AuditTests
         Assert.Contains("removed", anchored.Problem, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task VerifyAuditTrail_RecordedHeadStillInTheTrail_ExtendsIt()
     {
         await using var server = await ServerWithActivityAsync();
@@ -122,36 +114,22 @@ public sealed class AuditTests
         Assert.Equal(head.Sequence + 1, result.Head.Sequence);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task VerifyAuditTrail_WholeChainRewrittenConsistently_IsCaughtByTheRecordedHead()
     {
         await using var server = await ServerWithActivityAsync();
         var head = (await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest())).Head;
         // Rewrite event 2 and recompute every hash after it, as a careful forger with database access would.
-        await using (var connection = new SqliteConnection($"Data Source={server.DatabasePath};Pooling=False"))
+        var rows = await server.QueryAsync("""SELECT "Sequence", "OccurredAtUnixMilliseconds", "User", "Role", "Site", "Action", "Target", "Reason", "Details" FROM "AuditEvents" ORDER BY "Sequence" """);
+        var previous = Domain.AuditChain.GenesisHash;
+        foreach (var r in rows)
         {
-            await connection.OpenAsync();
-            var rows = new List<object[]>();
-            await using (var read = connection.CreateCommand())
-            {
-                read.CommandText = "SELECT Sequence, OccurredAtUnixMilliseconds, User, Role, Site, Action, Target, Reason, Details FROM AuditEvents ORDER BY Sequence";
-                await using var reader = await read.ExecuteReaderAsync();
-                while (await reader.ReadAsync()) { var r = new object[9]; reader.GetValues(r); rows.Add(r); }
-            }
-            var previous = Domain.AuditChain.GenesisHash;
-            foreach (var r in rows)
-            {
-                var user = (long)r[0] == 2 ? "forger" : (string)r[2];
-                var hash = Domain.AuditChain.ComputeHash((long)r[0], (long)r[1], user, (string)r[3], (string)r[4], (string)r[5], (string)r[6], (string)r[7], (string)r[8], previous);
-                await using var write = connection.CreateCommand();
-                write.CommandText = "UPDATE AuditEvents SET User = $u, PreviousHash = $p, Hash = $h WHERE Sequence = $s";
-                write.Parameters.AddWithValue("$u", user);
-                write.Parameters.AddWithValue("$p", previous);
-                write.Parameters.AddWithValue("$h", hash);
-                write.Parameters.AddWithValue("$s", r[0]);
-                await write.ExecuteNonQueryAsync();
-                previous = hash;
-            }
+            var sequence = Convert.ToInt64(r[0], System.Globalization.CultureInfo.InvariantCulture);
+            var user = sequence == 2 ? "forger" : (string)r[2]!;
+            var hash = Domain.AuditChain.ComputeHash(sequence, Convert.ToInt64(r[1], System.Globalization.CultureInfo.InvariantCulture), user,
+                (string)r[3]!, (string)r[4]!, (string)r[5]!, (string)r[6]!, (string)r[7]!, (string)r[8]!, previous);
+            await ExecuteAsync(server, $"""UPDATE "AuditEvents" SET "User" = '{user}', "PreviousHash" = '{previous}', "Hash" = '{hash}' WHERE "Sequence" = {sequence}""");
+            previous = hash;
         }
 
         var plain = await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
@@ -161,4 +139,14 @@ public sealed class AuditTests
         Assert.False(anchored.Intact);
         Assert.Contains("rewritten", anchored.Problem, StringComparison.Ordinal);
     }
+}
+
+public sealed class AuditTestsOnSqlite : AuditTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class AuditTestsOnPostgreSql : AuditTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

@@ -3,12 +3,11 @@ using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
 using Google.Protobuf;
 using Grpc.Core;
-using Microsoft.Data.Sqlite;
 
 namespace Cratus.Randomization.Server.Tests;
 
 /// <summary>The blind, checked the way an auditor would: a whole simulated Phase II, every role, every reply, the logs and the database file.</summary>
-public sealed partial class BlindingTests
+public abstract partial class BlindingTests : OnEachDatabase
 {
     private static readonly (string, string)[] TwoSites =
     [
@@ -20,7 +19,7 @@ public sealed partial class BlindingTests
     [GeneratedRegex("""(?i)\barm[\s"':=_]*(code)?[\s"':=]*[ABC]\b|placebo|million|hMSC|\b[12]?00[,.]?000[,.]?000\b|cellCount|cell_count""")]
     private static partial Regex Treatment();
 
-    [Fact]
+    [ProviderFact]
     public async Task SimulatedPhaseTwo_NoBlindedReplyErrorOrLogLineRevealsAnArm()
     {
         // The detector itself catches what it is for, and lets pass what is harmless.
@@ -29,7 +28,7 @@ public sealed partial class BlindingTests
         foreach (var harmless in new[] { "R01-001", "P-4TABMY0XCA", "alarm", "participant.randomized", "K-AG8WRYABGC" })
             Assert.DoesNotMatch(Treatment(), harmless);
 
-        await using var server = new TrialServer(TwoSites);
+        await using var server = NewServer(TwoSites);
         var blindedText = new List<string>();
         void Blinded(IMessage reply) => blindedText.Add(JsonFormatter.Default.Format(reply));
         async Task BlindedError(Func<Task> call)
@@ -102,82 +101,75 @@ public sealed partial class BlindingTests
         return reader.ReadToEnd();
     }));
 
-    [Fact]
+    [ProviderFact]
     public async Task DatabaseFile_HoldsNoArmSeedOrBlockSizeInTheClear()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var receipt = await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
         await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"));
 
-        var sealedArms = await QueryAsync(server, "SELECT ArmSealed FROM ScheduleEntries");
-        var schedule = await QueryAsync(server, "SELECT coalesce(SeedSealed, '') || ' ' || BlockSizesSealed FROM Schedules");
-        var bytes = await File.ReadAllBytesAsync(server.DatabasePath);
-        var wal = File.Exists(server.DatabasePath + "-wal") ? await File.ReadAllBytesAsync(server.DatabasePath + "-wal") : [];
-        var file = System.Text.Encoding.Latin1.GetString([.. bytes, .. wal]);
+        var sealedArms = await QueryAsync(server, """SELECT "ArmSealed" FROM "ScheduleEntries" """);
+        var schedule = await QueryAsync(server, """SELECT coalesce("SeedSealed", '') || ' ' || "BlockSizesSealed" FROM "Schedules" """);
+        // Everything a person reading the database sees: every text column of every table.
+        var everything = string.Join("\n", (await server.QueryAsync("""SELECT * FROM "Schedules" """))
+            .Concat(await server.QueryAsync("""SELECT * FROM "ScheduleEntries" """))
+            .Concat(await server.QueryAsync("""SELECT * FROM "Participants" """))
+            .Concat(await server.QueryAsync("""SELECT * FROM "AuditEvents" """))
+            .SelectMany(row => row).Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)));
+        if (server.Database == TestDatabase.Sqlite)
+        {
+            // And the raw file, pages and write-ahead log included.
+            var bytes = await File.ReadAllBytesAsync(server.DatabaseLocation);
+            var wal = File.Exists(server.DatabaseLocation + "-wal") ? await File.ReadAllBytesAsync(server.DatabaseLocation + "-wal") : [];
+            everything += System.Text.Encoding.Latin1.GetString([.. bytes, .. wal]);
+        }
 
         Assert.InRange(sealedArms.Count, 60, 70);
         Assert.All(sealedArms, a => Assert.StartsWith("k1:", a, StringComparison.Ordinal));
         Assert.Single(sealedArms.Select(a => a.Length).Distinct());
         Assert.Equal(sealedArms.Count, sealedArms.Distinct().Count());
-        Assert.DoesNotContain(receipt.SeedHex, file, StringComparison.Ordinal);
+        Assert.DoesNotContain(receipt.SeedHex, everything, StringComparison.Ordinal);
+        Assert.DoesNotContain("placebo", everything, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("3,6", schedule.Single(), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task SealedArm_MovedToAnotherEntry_FailsItsIntegrityCheckInsteadOfUnblindingWrongly()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
         var participant = (await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"))).Assignment;
-        await ExecuteAsync(server, "UPDATE ScheduleEntries SET ArmSealed = (SELECT ArmSealed FROM ScheduleEntries WHERE Sequence = 2 AND Stratum = 'UM/F') WHERE Sequence = 1 AND Stratum = 'UM/F'");
+        Assert.Equal(1, await server.ExecuteSqlAsync("""UPDATE "ScheduleEntries" SET "ArmSealed" = (SELECT "ArmSealed" FROM "ScheduleEntries" WHERE "Sequence" = 2 AND "Stratum" = 'UM/F') WHERE "Sequence" = 1 AND "Stratum" = 'UM/F'"""));
 
         var error = await Assert.ThrowsAsync<RpcException>(() => server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = participant.ParticipantId }).ResponseAsync);
 
         Assert.Equal(StatusCode.DataLoss, error.StatusCode);
     }
 
-    private static async Task<List<string>> QueryAsync(TrialServer server, string sql)
-    {
-        await using var connection = new SqliteConnection($"Data Source={server.DatabasePath};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await using var reader = await command.ExecuteReaderAsync();
-        var values = new List<string>();
-        while (await reader.ReadAsync()) values.Add(reader.GetString(0));
-        return values;
-    }
-
-    private static async Task ExecuteAsync(TrialServer server, string sql)
-    {
-        await using var connection = new SqliteConnection($"Data Source={server.DatabasePath};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        Assert.Equal(1, await command.ExecuteNonQueryAsync());
-    }
+    private static async Task<List<string>> QueryAsync(TrialServer server, string sql) =>
+        [.. (await server.QueryAsync(sql)).Select(row => (string)row[0]!)];
 }
 
-public sealed class KeyRotationTests
+public abstract class KeyRotationTests : OnEachDatabase
 {
-    [Fact]
+    [ProviderFact]
     public async Task Restart_WithANewActiveKey_ResealsEverythingSoTheOldKeyCanBeRetired()
     {
-        string databasePath, oldKey, participantId, arm;
+        string oldKey, participantId, arm;
         var newKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-        var folder = Directory.CreateTempSubdirectory("cratus-rotation-").FullName;
-        databasePath = Path.Combine(folder, "cratus.db");
-        await using (var first = new TrialServer(false, new Dictionary<string, string> { ["Database:SqlitePath"] = databasePath }))
+        await using var first = NewServer();
+        var database = first.DatabaseLocation;
         {
             oldKey = first.EncryptionKey;
             await first.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
             participantId = (await first.Site().RandomizeAsync(Requests.Randomize("SCR-1"))).Assignment.ParticipantId;
             arm = (await first.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = participantId })).ArmCode;
+            await first.StopAsync();
         }
 
-        await using (var rotating = new TrialServer(false, new Dictionary<string, string>
+        await using (var rotating = NewServer(false, new Dictionary<string, string>
         {
-            ["Database:SqlitePath"] = databasePath,
+            ["Database:Reuse"] = database,
             ["Encryption:Keys:k1"] = oldKey,
             ["Encryption:Keys:k2"] = newKey,
             ["Encryption:ActiveKeyId"] = "k2",
@@ -188,9 +180,9 @@ public sealed class KeyRotationTests
             Assert.Equal("encryption key rotation", Assert.Single(resealed.Events).Reason);
         }
 
-        await using var retired = new TrialServer(false, new Dictionary<string, string>
+        await using var retired = NewServer(false, new Dictionary<string, string>
         {
-            ["Database:SqlitePath"] = databasePath,
+            ["Database:Reuse"] = database,
             ["Encryption:Keys:k1"] = newKey, // the old key is gone; k1 now names nothing the data was sealed with
             ["Encryption:Keys:k2"] = newKey,
             ["Encryption:ActiveKeyId"] = "k2",
@@ -200,10 +192,27 @@ public sealed class KeyRotationTests
 
         Assert.Equal(arm, order.ArmCode);
         Assert.True(verification.Intact, verification.Problem);
-        await using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM ScheduleEntries WHERE ArmSealed NOT LIKE 'k2:%'";
-        Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+        var left = await retired.QueryAsync("""SELECT COUNT(*) FROM "ScheduleEntries" WHERE "ArmSealed" NOT LIKE 'k2:%'""");
+        Assert.Equal(0L, Convert.ToInt64(left[0][0], System.Globalization.CultureInfo.InvariantCulture));
     }
+}
+
+public sealed class BlindingTestsOnSqlite : BlindingTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class BlindingTestsOnPostgreSql : BlindingTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
+}
+
+public sealed class KeyRotationTestsOnSqlite : KeyRotationTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class KeyRotationTestsOnPostgreSql : KeyRotationTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

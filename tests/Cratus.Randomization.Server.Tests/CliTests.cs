@@ -6,7 +6,7 @@ using CratusCli = cli::Cratus.Cli.CratusCli;
 namespace Cratus.Randomization.Server.Tests;
 
 /// <summary>The command-line client against the real server on loopback: the README walkthrough, as a test.</summary>
-public sealed class CliTests
+public abstract class CliTests : OnEachDatabase
 {
     private static async Task<(int Exit, string Output, string Error)> RunAsync(TrialServer server, string token, params string[] args)
     {
@@ -19,10 +19,10 @@ public sealed class CliTests
     private static string Field(string output, string label) =>
         output.Split('\n').Single(l => l.StartsWith(label + " ", StringComparison.Ordinal))[label.Length..].Trim();
 
-    [Fact]
+    [ProviderFact]
     public async Task Walkthrough_GenerateRandomizeReadAssignmentAndDoseOrder_WorksAndRefusesWhatEachRoleMayNotDo()
     {
-        await using var server = new TrialServer(onLoopback: true);
+        await using var server = NewServer(onLoopback: true);
         var statistician = server.Token(TrialRole.Statistician, "stat-1");
         var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
         var pharmacist = server.Token(TrialRole.Pharmacist, "pharm-1");
@@ -54,10 +54,10 @@ public sealed class CliTests
         }
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task EmergencyAndControlledUnblinding_ThroughTheClient_WorkEndToEndAndShowInTheAuditTrail()
     {
-        await using var server = new TrialServer(onLoopback: true);
+        await using var server = NewServer(onLoopback: true);
         var statistician1 = server.Token(TrialRole.Statistician, "stat-1");
         var statistician2 = server.Token(TrialRole.Statistician, "stat-2");
         var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
@@ -109,10 +109,10 @@ public sealed class CliTests
         Assert.Equal("yes", Field(reverified.Output, "Extends recorded head"));
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task BootstrapLoginAndUsers_ThroughTheClient_KeepTheSessionInAPrivateFile()
     {
-        await using var server = new TrialServer(onLoopback: true);
+        await using var server = NewServer(onLoopback: true);
         var sessionFile = Path.Combine(server.Folder, "profile", "session.json");
         Environment.SetEnvironmentVariable("CRATUS_TOKEN_FILE", sessionFile);
         try
@@ -145,10 +145,10 @@ public sealed class CliTests
         }
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task PhaseOne_ThroughTheClient_EnrolInfuseReportDecideAndShowTheCohortTable()
     {
-        await using var server = new TrialServer(true, null, ("", "")); // the shipped definition: Phase I first
+        await using var server = NewServer(true, null, ("", "")); // the shipped definition: Phase I first
         var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
         var dsmb = server.Token(TrialRole.DsmbMember, "dsmb-chair");
         var participants = new List<string>();
@@ -180,10 +180,10 @@ public sealed class CliTests
         Assert.Contains("DSMB: ", status.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_Ineligible_ExitsNonZeroNamingTheCriteria()
     {
-        await using var server = new TrialServer(onLoopback: true);
+        await using var server = NewServer(onLoopback: true);
         await RunAsync(server, server.Token(TrialRole.Statistician), "schedule", "generate", "--reason", "initial");
 
         var result = await RunAsync(server, server.Token(TrialRole.SiteCoordinator, sites: ["UM"]), "randomize", "--site", "UM", "--screening-id", "SCR-002",
@@ -194,10 +194,10 @@ public sealed class CliTests
         Assert.Contains("recent-malignancy", result.Error, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_BadDate_ExitsNonZeroWithoutCallingTheServer()
     {
-        await using var server = new TrialServer(onLoopback: true);
+        await using var server = NewServer(onLoopback: true);
 
         var result = await RunAsync(server, server.Token(TrialRole.SiteCoordinator, sites: ["UM"]), "randomize", "--site", "UM", "--screening-id", "SCR-003",
             "--consent-date", "20/11/2026", "--age", "70", "--sex", "male", "--cfs", "5", "--mmse", "28", "--exclusions", "none");
@@ -205,4 +205,14 @@ public sealed class CliTests
         Assert.Equal(2, result.Exit);
         Assert.Contains("--consent-date must be a date", result.Error, StringComparison.Ordinal);
     }
+}
+
+public sealed class CliTestsOnSqlite : CliTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class CliTestsOnPostgreSql : CliTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

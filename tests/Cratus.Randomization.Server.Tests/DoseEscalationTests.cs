@@ -6,7 +6,7 @@ using Grpc.Core;
 namespace Cratus.Randomization.Server.Tests;
 
 /// <summary>Phase I scenarios through real gRPC calls, with the server's clock driven day by day.</summary>
-public sealed class DoseEscalationTests
+public abstract class DoseEscalationTests : OnEachDatabase
 {
     private static DoseEscalationService.DoseEscalationServiceClient Escalation(TrialServer server, TrialRole role = TrialRole.SiteCoordinator, string site = "UM") =>
         new(server.Channel(role, site));
@@ -27,10 +27,10 @@ public sealed class DoseEscalationTests
     private static Task<RecordDsmbDecisionResponse> DecideAsync(TrialServer server, DsmbDecisionKind decision, string reason = "safety review") =>
         Escalation(server, TrialRole.DsmbMember).RecordDsmbDecisionAsync(new RecordDsmbDecisionRequest { Decision = decision, Reason = reason }).ResponseAsync;
 
-    [Fact]
+    [ProviderFact]
     public async Task HappyPath_FifteenParticipantsThreeCohortsThreeDecisions_ThenPhaseTwoOpens()
     {
-        await using var server = TrialServer.WithPhaseOne();
+        await using var server = NewServerWithPhaseOne();
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "Phase II schedule" });
         var tooEarly = await Assert.ThrowsAsync<RpcException>(() => server.Site().RandomizeAsync(Requests.Randomize("R-001")).ResponseAsync);
         Assert.Equal(StatusCode.FailedPrecondition, tooEarly.StatusCode);
@@ -67,10 +67,10 @@ public sealed class DoseEscalationTests
         Assert.Equal(["Escalate", "Escalate", "ProceedToRandomizedPhase"], audit.Select(e => e.Details));
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task TreatmentEmergentSeriousEventOnDay12_HoldsEnrolmentUntilTheDsmbDecides()
     {
-        await using var server = TrialServer.WithPhaseOne();
+        await using var server = NewServerWithPhaseOne();
         var first = await EnrolAndInfuseAsync(server, "P1");
         for (var i = 2; i <= 4; i++) await EnrolAndInfuseAsync(server, $"P{i}");
         server.Clock.Advance(TimeSpan.FromDays(12));
@@ -101,10 +101,10 @@ public sealed class DoseEscalationTests
         Assert.Contains("is full", sixth.Status.Detail, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task SeriousEventOutsideTheWindowOrNotATeSae_DoesNotHold()
     {
-        await using var server = TrialServer.WithPhaseOne();
+        await using var server = NewServerWithPhaseOne();
         var first = await EnrolAndInfuseAsync(server, "P1");
         server.Clock.Advance(TimeSpan.FromDays(40));
 
@@ -123,10 +123,10 @@ public sealed class DoseEscalationTests
         Assert.Equal(1, next.Assignment.Cohort);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Escalate_BeforeTheLastWindowCloses_IsRefusedWithTheDate()
     {
-        await using var server = TrialServer.WithPhaseOne();
+        await using var server = NewServerWithPhaseOne();
         for (var i = 0; i < 5; i++)
         {
             await EnrolAndInfuseAsync(server, $"P{i}");
@@ -148,10 +148,10 @@ public sealed class DoseEscalationTests
         Assert.Equal("open", escalated.Status.Cohorts[1].Status);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task TenConcurrentEnrolments_NeverFillACohortBeyondFive()
     {
-        await using var server = TrialServer.WithPhaseOne();
+        await using var server = NewServerWithPhaseOne();
         var site = Escalation(server);
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
@@ -172,10 +172,10 @@ public sealed class DoseEscalationTests
         Assert.Equal(5, status.Cohorts[0].Enrolled);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Withdrawal_BeforeInfusionFreesThePlace_AfterInfusionNever()
     {
-        await using var server = TrialServer.WithPhaseOne();
+        await using var server = NewServerWithPhaseOne();
         var site = Escalation(server);
         var infused = await EnrolAndInfuseAsync(server, "P1");
         var notInfused = (await site.EnrollInCohortAsync(Enrol("P2"))).Assignment;
@@ -200,10 +200,10 @@ public sealed class DoseEscalationTests
         Assert.Equal(2, status.Cohorts[0].Withdrawn);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task SentinelInterval_WhenConfigured_MakesTheNextParticipantsWait()
     {
-        await using var server = TrialServer.WithPhaseOne(("\"sentinelIntervalDays\": 0", "\"sentinelIntervalDays\": 7"));
+        await using var server = NewServerWithPhaseOne(("\"sentinelIntervalDays\": 0", "\"sentinelIntervalDays\": 7"));
         var site = Escalation(server);
         var sentinel = (await site.EnrollInCohortAsync(Enrol("S1"))).Assignment;
 
@@ -219,10 +219,10 @@ public sealed class DoseEscalationTests
         Assert.Equal(1, second.Assignment.Cohort);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Stop_RefusesEveryEnrolmentRandomizationAndLaterDecision()
     {
-        await using var server = TrialServer.WithPhaseOne();
+        await using var server = NewServerWithPhaseOne();
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "Phase II schedule" });
         await EnrolAndInfuseAsync(server, "P1");
 
@@ -236,10 +236,10 @@ public sealed class DoseEscalationTests
         Assert.Equal(StatusCode.FailedPrecondition, decide.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task PhaseOneParticipant_DoseOrderAndPhaseTwoRandomization_AreHandledAsOnePerson()
     {
-        await using var server = TrialServer.WithPhaseOne();
+        await using var server = NewServerWithPhaseOne();
         var assignment = await EnrolAndInfuseAsync(server, "P1");
 
         var order = await server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = assignment.ParticipantId });
@@ -251,10 +251,10 @@ public sealed class DoseEscalationTests
         Assert.Equal(StatusCode.AlreadyExists, again.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task OtherSitesParticipant_IsNotFoundForInfusionAndSafetyReports()
     {
-        await using var server = TrialServer.WithPhaseOne(
+        await using var server = NewServerWithPhaseOne(
             ("{ \"code\": \"UM\", \"name\": \"University of Miami, Interdisciplinary Stem Cell Institute\" }",
              "{ \"code\": \"UM\", \"name\": \"University of Miami\" }, { \"code\": \"JH\", \"name\": \"Second site\" }"));
         var assignment = (await Escalation(server).EnrollInCohortAsync(Enrol("P1"))).Assignment;
@@ -272,4 +272,14 @@ public sealed class DoseEscalationTests
         Assert.Equal(StatusCode.NotFound, infusion.StatusCode);
         Assert.Equal(server.Clock.GetUtcNow().AddDays(30), pharmacist.SafetyWindowClosesAt.ToDateTimeOffset());
     }
+}
+
+public sealed class DoseEscalationTestsOnSqlite : DoseEscalationTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class DoseEscalationTestsOnPostgreSql : DoseEscalationTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

@@ -82,9 +82,9 @@ public sealed class FakeOidcIssuer : IAsyncDisposable
     }
 }
 
-public sealed class ExternalIssuerTests
+public abstract class ExternalIssuerTests : OnEachDatabase
 {
-    private static TrialServer ServerTrusting(FakeOidcIssuer issuer) => new(onLoopback: false, new Dictionary<string, string>
+    private TrialServer ServerTrusting(FakeOidcIssuer issuer) => NewServer(false, new Dictionary<string, string>
     {
         ["Token:Mode"] = "External",
         ["Token:Authority"] = issuer.Issuer,
@@ -93,7 +93,7 @@ public sealed class ExternalIssuerTests
         ["Token:RoleClaim"] = "cratus_role",
     });
 
-    [Fact]
+    [ProviderFact]
     public async Task ExternalToken_SignedByTheIssuersPublishedKey_IsAccepted()
     {
         await using var issuer = await FakeOidcIssuer.StartAsync();
@@ -107,7 +107,7 @@ public sealed class ExternalIssuerTests
 
     public static TheoryData<string> Forged => ["other-key", "other-issuer", "other-audience", "expired", "alg-none", "hmac-with-embedded-key"];
 
-    [Theory]
+    [ProviderTheory]
     [MemberData(nameof(Forged))]
     public async Task ExternalToken_NotFromTheTrustedIssuer_IsUnauthenticated(string kind)
     {
@@ -133,7 +133,7 @@ public sealed class ExternalIssuerTests
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Login_WithAnExternalIssuer_PointsToTheIssuer()
     {
         await using var issuer = await FakeOidcIssuer.StartAsync();
@@ -145,4 +145,14 @@ public sealed class ExternalIssuerTests
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         Assert.Contains("external identity provider", error.Status.Detail, StringComparison.Ordinal);
     }
+}
+
+public sealed class ExternalIssuerTestsOnSqlite : ExternalIssuerTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class ExternalIssuerTestsOnPostgreSql : ExternalIssuerTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

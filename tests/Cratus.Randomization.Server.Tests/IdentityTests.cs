@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Cratus.Randomization.Server.Tests;
 
-public sealed class IdentityTests
+public abstract class IdentityTests : OnEachDatabase
 {
     private const string AdminPassword = "correct-horse-battery-9";
 
@@ -27,10 +27,10 @@ public sealed class IdentityTests
     private static async Task<string> CreateUserAsync(AdministrationService.AdministrationServiceClient admin, string name, string role, params string[] sites) =>
         (await admin.CreateUserAsync(new CreateUserRequest { UserName = name, Role = role, Sites = { sites }, Reason = "new staff" })).InitialPassword;
 
-    [Fact]
+    [ProviderFact]
     public async Task BootstrapAdministrator_OneTimeSecret_CreatesTheFirstAdministratorOnce()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
 
         var wrong = await Assert.ThrowsAsync<RpcException>(() => Anonymous(server).BootstrapAdministratorAsync(new BootstrapAdministratorRequest
         {
@@ -48,10 +48,10 @@ public sealed class IdentityTests
         Assert.Equal("alice-admin", Assert.Single(users.Users).UserName);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Login_UserCreatedByTheAdministrator_GetsATokenWithTheirRoleAndSites()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var admin = await BootstrapAsync(server);
         var password = await CreateUserAsync(admin, "carol", "site_coordinator", "UM");
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
@@ -70,10 +70,10 @@ public sealed class IdentityTests
         Assert.Contains(events, e => e is { Action: "participant.randomized", User: "carol" });
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Login_RepeatedWrongPasswords_LocksTheAccountEvenForTheRightOne()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var admin = await BootstrapAsync(server);
         var password = await CreateUserAsync(admin, "dave", "monitor");
 
@@ -91,10 +91,10 @@ public sealed class IdentityTests
         Assert.True(users.Users.Single(u => u.UserName == "dave").LockedOut);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Login_WithTotpEnabled_NeedsTheAuthenticatorCode()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var admin = await BootstrapAsync(server);
         var password = await CreateUserAsync(admin, "erin", "statistician");
         var first = await Anonymous(server).LoginAsync(new LoginRequest { UserName = "erin", Password = password });
@@ -113,10 +113,10 @@ public sealed class IdentityTests
         Assert.Equal("statistician", withCode.Tokens.Role);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task RefreshToken_UsedOnce_AndReuseRevokesEveryRefreshTokenOfTheUser()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var admin = await BootstrapAsync(server);
         var password = await CreateUserAsync(admin, "frank", "pharmacist");
         var login = await Anonymous(server).LoginAsync(new LoginRequest { UserName = "frank", Password = password });
@@ -131,10 +131,10 @@ public sealed class IdentityTests
         Assert.Equal(StatusCode.Unauthenticated, afterReuse.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task UpdateUser_ClosedAccount_CannotSignInOrRefresh()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var admin = await BootstrapAsync(server);
         var password = await CreateUserAsync(admin, "gina", "monitor");
         var login = await Anonymous(server).LoginAsync(new LoginRequest { UserName = "gina", Password = password });
@@ -147,10 +147,10 @@ public sealed class IdentityTests
         Assert.Equal(StatusCode.Unauthenticated, refresh.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Administration_SitesAndUserRules_AreEnforced()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var admin = await BootstrapAsync(server);
 
         var site = await admin.CreateSiteAsync(new CreateSiteRequest { Code = "JH", Name = "Second site", Reason = "site initiation visit done" });
@@ -180,7 +180,7 @@ public sealed class IdentityTests
         { "Identity:BootstrapSecret", DevelopmentSecrets.BootstrapSecret, "development secret" },
     };
 
-    [Theory]
+    [ProviderTheory]
     [MemberData(nameof(DevelopmentOnlySettings))]
     public void Start_OutsideDevelopmentWithARepositorySecret_Refuses(string key, string value, string expected)
     {
@@ -234,4 +234,14 @@ public sealed class IdentityTests
         }
         return [.. output];
     }
+}
+
+public sealed class IdentityTestsOnSqlite : IdentityTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class IdentityTestsOnPostgreSql : IdentityTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

@@ -6,15 +6,15 @@ using Domain = Cratus.Randomization.Domain;
 
 namespace Cratus.Randomization.Server.Tests;
 
-public sealed class RandomizationTests
+public abstract class RandomizationTests : OnEachDatabase
 {
     private static async Task GenerateAsync(TrialServer server, params int[] blockSizes) =>
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { BlockSizes = { blockSizes }, Reason = "test schedule" });
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_IneligibleParticipant_NamesEveryFailedCriterionAndStoresNothing()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await GenerateAsync(server);
         var request = Requests.Randomize("SCR-001");
         request.Eligibility.DateOfBirth = new CalendarDate { Year = 1970, Month = 1, Day = 1 }; // 56 at consent
@@ -35,10 +35,10 @@ public sealed class RandomizationTests
         Assert.Equal(0, trial.RandomizedParticipants);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_IncompleteData_IsInvalidArgumentNamingEachMissingField()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await GenerateAsync(server);
         var request = Requests.Randomize("SCR-002");
         request.Eligibility.Sex = Sex.Unspecified;
@@ -53,10 +53,10 @@ public sealed class RandomizationTests
         Assert.Contains("'cannot-perform-assessments' must be answered", error.Status.Detail, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_BeforeAnySchedule_IsFailedPrecondition()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
 
         var error = await Assert.ThrowsAsync<RpcException>(() => server.Site().RandomizeAsync(Requests.Randomize("SCR-003")).ResponseAsync);
 
@@ -64,10 +64,10 @@ public sealed class RandomizationTests
         Assert.Contains("No randomization schedule", error.Status.Detail, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_ThirtyInOneStratumWithBlocksOfThree_GivesTenPerArm()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await GenerateAsync(server, 3);
         var site = server.Site();
         var pharmacy = server.Pharmacy();
@@ -98,20 +98,20 @@ public sealed class RandomizationTests
             Assert.DoesNotContain(word, log, StringComparison.OrdinalIgnoreCase);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task GetAssignment_EmptyParticipantId_IsInvalidArgument()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
 
         var error = await Assert.ThrowsAsync<RpcException>(() => server.Site().GetAssignmentAsync(new GetAssignmentRequest()).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_EveryStratum_ArmsEqualAtBlockBoundariesAndNeverAheadByMoreThanLargestBlockOverThree()
     {
-        await using var server = new TrialServer(
+        await using var server = NewServer(
             ("{ \"code\": \"UM\", \"name\": \"University of Miami, Interdisciplinary Stem Cell Institute\" }",
              "{ \"code\": \"UM\", \"name\": \"University of Miami\" }, { \"code\": \"JH\", \"name\": \"Second site\" }"),
             ("\"targetParticipants\": 30", "\"targetParticipants\": 120"));
@@ -145,10 +145,10 @@ public sealed class RandomizationTests
         }
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_SixtyFourConcurrentCalls_UseSixtyFourDistinctEntriesInSequence()
     {
-        await using var server = new TrialServer(("\"targetParticipants\": 30", "\"targetParticipants\": 64"));
+        await using var server = NewServer(("\"targetParticipants\": 30", "\"targetParticipants\": 64"));
         await GenerateAsync(server);
         var site = server.Site();
 
@@ -167,10 +167,10 @@ public sealed class RandomizationTests
         }
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_RetriedRequestId_ReturnsIdenticalAnswer()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await GenerateAsync(server);
         var site = server.Site();
         var request = Requests.Randomize("SCR-010");
@@ -184,10 +184,10 @@ public sealed class RandomizationTests
         Assert.Equal(1, trial.RandomizedParticipants);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_SameParticipantNewRequestId_IsAlreadyExists()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await GenerateAsync(server);
         var site = server.Site();
         var first = await site.RandomizeAsync(Requests.Randomize("SCR-011"));
@@ -198,10 +198,10 @@ public sealed class RandomizationTests
         Assert.Contains(first.Assignment.ParticipantId, error.Status.Detail, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_RequestIdReusedForAnotherParticipant_IsInvalidArgument()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await GenerateAsync(server);
         var site = server.Site();
         await site.RandomizeAsync(Requests.Randomize("SCR-012", requestId: "req-0000000012"));
@@ -211,10 +211,10 @@ public sealed class RandomizationTests
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Randomize_SiteTheCallerDoesNotServe_IsPermissionDenied()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await GenerateAsync(server);
         var otherSite = new RandomizationService.RandomizationServiceClient(server.Channel(TrialRole.SiteCoordinator, "XX"));
 
@@ -223,10 +223,10 @@ public sealed class RandomizationTests
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task BlindedReplies_ArmAAndArmCParticipants_HaveSameFieldsAndSize()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await GenerateAsync(server, 3);
         var site = server.Site();
         var pharmacy = server.Pharmacy();
@@ -260,10 +260,10 @@ public sealed class RandomizationTests
             _ => null,
         })).Select(f => f.Name).ToArray();
 
-    [Fact]
+    [ProviderFact]
     public async Task GetAssignment_OtherSitesParticipant_IsNotFoundLikeAMissingOne()
     {
-        await using var server = new TrialServer(
+        await using var server = NewServer(
             ("{ \"code\": \"UM\", \"name\": \"University of Miami, Interdisciplinary Stem Cell Institute\" }",
              "{ \"code\": \"UM\", \"name\": \"University of Miami\" }, { \"code\": \"JH\", \"name\": \"Second site\" }"));
         await GenerateAsync(server);
@@ -278,4 +278,14 @@ public sealed class RandomizationTests
         Assert.Equal(hidden.Status.Detail.Replace(reply.Assignment.ParticipantId, "", StringComparison.Ordinal),
             missing.Status.Detail.Replace("P-0000000000", "", StringComparison.Ordinal));
     }
+}
+
+public sealed class RandomizationTestsOnSqlite : RandomizationTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class RandomizationTestsOnPostgreSql : RandomizationTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

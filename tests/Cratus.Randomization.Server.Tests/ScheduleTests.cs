@@ -6,7 +6,7 @@ using Domain = Cratus.Randomization.Domain;
 
 namespace Cratus.Randomization.Server.Tests;
 
-public sealed class ScheduleTests
+public abstract class ScheduleTests : OnEachDatabase
 {
     private static string ValidCsv()
     {
@@ -33,11 +33,11 @@ public sealed class ScheduleTests
         { "missing value", "UM/F,4,F004,B", "UM/F,4,F004" },
     };
 
-    [Theory]
+    [ProviderTheory]
     [MemberData(nameof(MalformedLists))]
     public async Task ImportSchedule_MalformedList_IsRejectedWholeAndStoresNothing(string problem, string line, string replacement)
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var csv = ValidCsv();
         Assert.Contains(line + "\n", csv, StringComparison.Ordinal);
 
@@ -47,17 +47,14 @@ public sealed class ScheduleTests
         Assert.Contains("nothing was stored", error.Status.Detail, StringComparison.Ordinal);
         var trial = await server.Trial().GetTrialAsync(new GetTrialRequest());
         Assert.False(trial.ScheduleInPlace, problem);
-        await using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={server.DatabasePath}");
-        await db.OpenAsync();
-        await using var count = db.CreateCommand();
-        count.CommandText = "SELECT (SELECT COUNT(*) FROM Schedules) + (SELECT COUNT(*) FROM ScheduleEntries)";
-        Assert.Equal(0L, (long)(await count.ExecuteScalarAsync())!);
+        var stored = await server.QueryAsync("""SELECT (SELECT COUNT(*) FROM "Schedules") + (SELECT COUNT(*) FROM "ScheduleEntries")""");
+        Assert.Equal(0L, Convert.ToInt64(stored[0][0], System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task ImportSchedule_StratumShorterThanTarget_NamesTheStratum()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var csv = string.Join('\n', ValidCsv().Split('\n').Where(l => !l.StartsWith("UM/M,2", StringComparison.Ordinal) && !l.StartsWith("UM/M,3", StringComparison.Ordinal)));
 
         var error = await Assert.ThrowsAsync<RpcException>(() => ImportAsync(server, csv));
@@ -65,10 +62,10 @@ public sealed class ScheduleTests
         Assert.Contains("'UM/M'", error.Status.Detail, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task ImportSchedule_ValidList_IsUsedInOrderAndCommitted()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
 
         var imported = await ImportAsync(server, ValidCsv());
         var first = await server.Site().RandomizeAsync(Requests.Randomize("SCR-1", Sex.Male));
@@ -81,10 +78,10 @@ public sealed class ScheduleTests
         Assert.Equal(imported.Sha256Hex, commitment.Sha256Hex);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task GenerateSchedule_SeedAndSaltFromTheReceipt_ReproduceTheCommittedList()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
 
         var receipt = await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial schedule" });
         var commitment = await server.Trial().GetScheduleCommitmentAsync(new GetScheduleCommitmentRequest());
@@ -97,10 +94,10 @@ public sealed class ScheduleTests
         Assert.Equal(64, receipt.SeedHex.Length);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task GenerateSchedule_WhenOneIsInPlace_IsRefusedAndTheFirstStays()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var first = await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
 
         var again = await Assert.ThrowsAsync<RpcException>(() => server.Statistician("statistician-2").GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "again" }).ResponseAsync);
@@ -112,20 +109,20 @@ public sealed class ScheduleTests
         Assert.Equal(first.Sha256Hex, commitment.Sha256Hex);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task GenerateSchedule_BlockSizeNotAMultipleOfTheRatio_IsInvalidArgument()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
 
         var error = await Assert.ThrowsAsync<RpcException>(() => server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { BlockSizes = { 4 }, Reason = "x" }).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task GetTrial_BlindedCaller_SeesCountsBySiteButNoArmDoseOrBlockSize()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
         await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"));
 
@@ -138,4 +135,14 @@ public sealed class ScheduleTests
         foreach (var word in new[] { "placebo", "million", "block", "\"A\"", "ratio" })
             Assert.DoesNotContain(word, text, StringComparison.OrdinalIgnoreCase);
     }
+}
+
+public sealed class ScheduleTestsOnSqlite : ScheduleTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class ScheduleTestsOnPostgreSql : ScheduleTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

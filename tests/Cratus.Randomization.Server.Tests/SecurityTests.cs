@@ -12,22 +12,22 @@ using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Cratus.Randomization.Server.Tests;
 
-public sealed class SecurityTests
+public abstract class SecurityTests : OnEachDatabase
 {
-    [Fact]
+    [ProviderFact]
     public async Task HealthCheck_WithoutToken_IsServing()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
 
         var reply = await new Health.HealthClient(server.Channel(token: null)).CheckAsync(new HealthCheckRequest());
 
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task Call_WithoutToken_IsUnauthenticated()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
 
         var error = await Assert.ThrowsAsync<RpcException>(() =>
             new TrialService.TrialServiceClient(server.Channel(token: null)).GetTrialAsync(new GetTrialRequest()).ResponseAsync);
@@ -37,11 +37,11 @@ public sealed class SecurityTests
 
     public static TheoryData<string> BadTokens => ["other-key", "expired", "other-issuer", "other-audience", "alg-none", "two-roles", "unknown-role"];
 
-    [Theory]
+    [ProviderTheory]
     [MemberData(nameof(BadTokens))]
     public async Task Call_WithInvalidToken_IsUnauthenticated(string kind)
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var token = kind switch
         {
             "other-key" => server.Token(TrialRole.Monitor, signingKey: Convert.ToBase64String(new byte[48])),
@@ -79,10 +79,10 @@ public sealed class SecurityTests
                 new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(Encoding.UTF8.GetBytes(server.SigningKey)), "HS256"),
         });
 
-    [Fact]
+    [ProviderFact]
     public async Task GetDoseOrder_SiteToken_IsPermissionDenied()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "test" });
         var assignment = (await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"))).Assignment;
 
@@ -98,10 +98,10 @@ public sealed class SecurityTests
 
     /// <summary>Walks every gRPC method the server actually maps (found from its endpoints, not from a list here),
     /// for every role and without a token, against <see cref="RpcPermissions"/>: a new RPC without an entry fails.</summary>
-    [Fact]
+    [ProviderFact]
     public async Task EveryMappedRpc_EveryRole_AllowedExactlyAsThePermissionTableSays()
     {
-        await using var server = new TrialServer();
+        await using var server = NewServer();
         var methods = server.Services.GetRequiredService<EndpointDataSource>().Endpoints
             .Select(e => e.Metadata.GetMetadata<GrpcMethodMetadata>())
             .Where(m => m is not null && m.Method.Type == MethodType.Unary)
@@ -146,7 +146,7 @@ public sealed class SecurityTests
         }
     }
 
-    [Fact]
+    [ProviderFact]
     public void Start_OutsideDevelopmentWithTheRepositorysDevelopmentKey_Refuses()
     {
         var folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
@@ -164,7 +164,7 @@ public sealed class SecurityTests
         Assert.Contains("development key", error.ToString(), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public void Start_OutsideDevelopmentWithoutSigningKey_Refuses()
     {
         var folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
@@ -179,4 +179,14 @@ public sealed class SecurityTests
 
         Assert.Contains("SigningKey", error.ToString(), StringComparison.Ordinal);
     }
+}
+
+public sealed class SecurityTestsOnSqlite : SecurityTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class SecurityTestsOnPostgreSql : SecurityTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

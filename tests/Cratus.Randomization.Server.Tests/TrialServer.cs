@@ -29,9 +29,13 @@ public sealed class TrialServer : IAsyncDisposable
     public static readonly DateTimeOffset Now = new(2026, 11, 22, 15, 0, 0, TimeSpan.Zero);
 
     private readonly WebApplicationFactory<Program> _factory;
+    private readonly bool _ownsDatabase;
 
     public string Folder { get; }
-    public string DatabasePath => Path.Combine(Folder, "cratus.db");
+    public TestDatabase Database { get; }
+
+    /// <summary>SQLite: the file's path. PostgreSQL: the connection string of this server's own database.</summary>
+    public string DatabaseLocation { get; }
     public string LogFolder => Path.Combine(Folder, "logs");
     public string SigningKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
     public string EncryptionKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
@@ -41,25 +45,24 @@ public sealed class TrialServer : IAsyncDisposable
     /// <summary>The server's address when it listens on loopback (Kestrel); null for the in-memory TestServer.</summary>
     public string? Address { get; }
 
-    /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition.</param>
-    public TrialServer(params (string From, string To)[] definitionEdits) : this(false, null, definitionEdits)
-    {
-    }
-
     /// <summary>The shipped definition opens Phase II only after Phase I; tests of Phase II alone lift that gate.</summary>
     public static readonly (string, string) WithoutPhaseOneGate = ("\"requiresDoseEscalationFirst\": true", "\"requiresDoseEscalationFirst\": false");
 
-    /// <summary>The shipped CRATUS definition unchanged: Phase I first, then Phase II after the DSMB's decision.</summary>
-    public static TrialServer WithPhaseOne(params (string From, string To)[] definitionEdits) => new(false, null, [("", ""), .. definitionEdits]);
-
+    /// <param name="database">The provider; with <c>settings["Database:Reuse"]</c> the location of an existing database.</param>
     /// <param name="onLoopback">Serve over real HTTP/2 on 127.0.0.1 (a free port) instead of in memory.</param>
     /// <param name="settings">Configuration settings to add or override.</param>
     /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition. Unless the first is
-    /// ("", "") (see <see cref="WithPhaseOne"/>), the Phase I gate is lifted first, for tests of Phase II alone.</param>
-    public TrialServer(bool onLoopback, IReadOnlyDictionary<string, string>? settings = null, params (string From, string To)[] definitionEdits)
+    /// ("", "") (see <see cref="OnEachDatabase"/>), the Phase I gate is lifted first, for tests of Phase II alone.</param>
+    public TrialServer(TestDatabase database, bool onLoopback, IReadOnlyDictionary<string, string>? settings = null, params (string From, string To)[] definitionEdits)
     {
         Folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
+        Database = database;
+        settings ??= new Dictionary<string, string>();
+        DatabaseLocation = settings.TryGetValue("Database:Reuse", out var reuse) ? reuse
+            : database == TestDatabase.Sqlite ? Path.Combine(Folder, "cratus.db")
+            : TestDatabases.CreatePostgreSqlDatabaseAsync().GetAwaiter().GetResult();
+        _ownsDatabase = !settings.ContainsKey("Database:Reuse");
         var definition = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus.json"));
         definitionEdits = definitionEdits is [("", ""), .. var rest] ? rest : [WithoutPhaseOneGate, .. definitionEdits];
         foreach (var (from, to) in definitionEdits)
@@ -73,7 +76,8 @@ public sealed class TrialServer : IAsyncDisposable
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Testing");
-            builder.UseSetting("Database:SqlitePath", DatabasePath);
+            builder.UseSetting("Database:Provider", database.ToString());
+            builder.UseSetting(database == TestDatabase.Sqlite ? "Database:SqlitePath" : "Database:ConnectionString", DatabaseLocation);
             builder.UseSetting("Trial:DefinitionPath", definitionPath);
             builder.UseSetting("Logging:FilePath", Path.Combine(LogFolder, "cratus-.json"));
             builder.UseSetting("Token:Issuer", Issuer);
@@ -82,7 +86,7 @@ public sealed class TrialServer : IAsyncDisposable
             builder.UseSetting("Encryption:ActiveKeyId", "k1");
             builder.UseSetting("Encryption:Keys:k1", EncryptionKey);
             builder.UseSetting("Identity:BootstrapSecret", BootstrapSecret);
-            foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
+            foreach (var (key, value) in settings) builder.UseSetting(key, value);
             builder.UseSetting("Kestrel:Endpoints:Grpc:Url", "http://127.0.0.1:0");
             builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
         });
@@ -142,10 +146,51 @@ public sealed class TrialServer : IAsyncDisposable
 
     public IServiceProvider Services => _factory.Services;
 
+    /// <summary>Runs SQL straight on the database, behind the service's back (as a person with database access could).
+    /// Write identifiers in double quotes: both SQLite and PostgreSQL read them so.</summary>
+    public async Task<int> ExecuteSqlAsync(string sql)
+    {
+        await using var connection = OpenConnection();
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<List<object?[]>> QueryAsync(string sql)
+    {
+        await using var connection = OpenConnection();
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<object?[]>();
+        while (await reader.ReadAsync())
+        {
+            var row = new object?[reader.FieldCount];
+            reader.GetValues(row!);
+            rows.Add([.. row.Select(v => v is DBNull ? null : v)]);
+        }
+        return rows;
+    }
+
+    private System.Data.Common.DbConnection OpenConnection() => Database == TestDatabase.Sqlite
+        ? new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabaseLocation};Pooling=False")
+        : new Npgsql.NpgsqlConnection(DatabaseLocation);
+
+    /// <summary>Stops the server but keeps its database, for a restart on the same data.</summary>
+    public async Task StopAsync()
+    {
+        await _factory.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Npgsql.NpgsqlConnection.ClearAllPools();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _factory.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (Database == TestDatabase.PostgreSql && _ownsDatabase) await TestDatabases.DropPostgreSqlDatabaseAsync(DatabaseLocation);
         try
         {
             Directory.Delete(Folder, recursive: true);

@@ -4,7 +4,7 @@ using Grpc.Core;
 
 namespace Cratus.Randomization.Server.Tests;
 
-public sealed class UnblindingTests
+public abstract class UnblindingTests : OnEachDatabase
 {
     private static readonly (string, string)[] TwoSites =
     [
@@ -15,9 +15,9 @@ public sealed class UnblindingTests
     private static UnblindingService.UnblindingServiceClient Unblinding(TrialServer server, TrialRole role, string subject = "user", params string[] sites) =>
         new(server.Channel(server.Token(role, subject, sites)));
 
-    private static async Task<(TrialServer Server, List<BlindedAssignment> Participants)> RandomizedAsync(int count)
+    private async Task<(TrialServer Server, List<BlindedAssignment> Participants)> RandomizedAsync(int count)
     {
-        var server = new TrialServer(TwoSites);
+        var server = NewServer(TwoSites);
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
         var participants = new List<BlindedAssignment>();
         for (var i = 0; i < count; i++)
@@ -28,7 +28,7 @@ public sealed class UnblindingTests
     private static async Task<string> ArmOf(TrialServer server, string participantId) =>
         (await server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = participantId })).ArmCode;
 
-    [Fact]
+    [ProviderFact]
     public async Task EmergencyUnblind_InvestigatorAtTheSite_RevealsThatParticipantOnlyAndIsAudited()
     {
         var (server, participants) = await RandomizedAsync(3);
@@ -53,7 +53,7 @@ public sealed class UnblindingTests
         Assert.DoesNotContain(reply.Treatment.ArmCode, e.Details + e.Target.Replace(participants[1].ParticipantId, "", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task EmergencyUnblind_OtherSiteWrongRoleOrNoReason_IsRefused()
     {
         var (server, participants) = await RandomizedAsync(1);
@@ -72,7 +72,7 @@ public sealed class UnblindingTests
         Assert.Equal(StatusCode.InvalidArgument, noReason.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task ControlledUnblinding_OneParticipant_NeedsASecondStatisticianAndExpires()
     {
         var (server, participants) = await RandomizedAsync(2);
@@ -106,7 +106,7 @@ public sealed class UnblindingTests
         Assert.Equal(["stat-1", "stat-2", "stat-1"], actions.Select(a => a.User));
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task ControlledUnblinding_DsmbAggregate_GivesCountsByArmToTheDsmbAndNoParticipants()
     {
         var (server, participants) = await RandomizedAsync(6);
@@ -130,7 +130,7 @@ public sealed class UnblindingTests
             Assert.Equal(arms.Count(a => a == count.Treatment.ArmCode), count.Participants);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task ControlledUnblinding_FinalApproved_ClosesRandomizationForGoodAndTheDsmbCannotReadIt()
     {
         var (server, _) = await RandomizedAsync(3);
@@ -156,7 +156,7 @@ public sealed class UnblindingTests
         Assert.Equal(StatusCode.NotFound, dsmb.StatusCode);
     }
 
-    [Fact]
+    [ProviderFact]
     public async Task RequestUnblinding_UnspecifiedScope_IsInvalidArgument()
     {
         var (server, _) = await RandomizedAsync(0);
@@ -167,4 +167,14 @@ public sealed class UnblindingTests
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
     }
+}
+
+public sealed class UnblindingTestsOnSqlite : UnblindingTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class UnblindingTestsOnPostgreSql : UnblindingTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
 }

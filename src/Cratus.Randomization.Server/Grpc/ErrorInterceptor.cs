@@ -1,7 +1,7 @@
 using Cratus.Randomization.Domain;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cratus.Randomization.Server.Grpc;
@@ -37,7 +37,7 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
             case System.Security.Cryptography.CryptographicException:
                 LogIntegrityFailure(logger, context.Method, ex);
                 return new RpcException(new Status(StatusCode.DataLoss, "A stored allocation failed its integrity check (it was altered, or its encryption key is missing). Nothing was changed; tell the trial's data manager."));
-            case SqliteException or DbUpdateException or InvalidOperationException { InnerException: SqliteException }:
+            case DbException or DbUpdateException or TimeoutException or InvalidOperationException { InnerException: DbException or TimeoutException }:
                 LogDatabaseFailure(logger, context.Method, ex);
                 return new RpcException(new Status(StatusCode.Unavailable, "The trial database is busy or unavailable; nothing was stored. Retry in a moment with the same request_id."));
             default:

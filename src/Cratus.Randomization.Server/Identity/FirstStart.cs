@@ -68,8 +68,10 @@ public sealed partial class FirstStart(
                 if (schedule.SeedSealed is { } seed) schedule.SeedSealed = secrets.Seal(secrets.Open(seed, "schedule-seed"), "schedule-seed");
                 count++;
             }
-            await audit.AppendAsync(AuditActor.System, AuditActions.ScheduleResealed, trial.TrialId, t,
-                reason: "encryption key rotation", details: $"{count} sealed values moved to key {secrets.ActiveKeyId}");
+            // Another node may have resealed first; then there is nothing to record.
+            if (count > 0)
+                await audit.AppendAsync(AuditActor.System, AuditActions.ScheduleResealed, trial.TrialId, t,
+                    reason: "encryption key rotation", details: $"{count} sealed values moved to key {secrets.ActiveKeyId}");
             return count;
         }, ct);
         LogResealed(logger, moved, secrets.ActiveKeyId);
@@ -84,7 +86,16 @@ public sealed partial class FirstStart(
         if (record is null) db.BootstrapSecrets.Add(new BootstrapSecretRecord { Id = 1, SecretHash = TokenIssuer.HashOf(secret) });
         else if (record.UsedAt is null) record.SecretHash = TokenIssuer.HashOf(secret);
         else return;
-        await db.SaveChangesAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            // Another node starting at the same moment put its secret in place first; that one is valid.
+            db.ChangeTracker.Clear();
+            return;
+        }
         db.ChangeTracker.Clear();
         if (string.IsNullOrEmpty(configured))
         {
@@ -112,7 +123,15 @@ public sealed partial class FirstStart(
         foreach (var (name, role, sites) in demo)
         {
             if (await users.FindByNameAsync(name) is not null) continue;
-            await users.CreateAsync(new TrialUser { UserName = name, Role = TrialRoles.ClaimValue(role), Sites = sites }, options.Value.DemoPassword);
+            try
+            {
+                await users.CreateAsync(new TrialUser { UserName = name, Role = TrialRoles.ClaimValue(role), Sites = sites }, options.Value.DemoPassword);
+            }
+            catch (DbUpdateException)
+            {
+                // Another node created it at the same moment.
+                db.ChangeTracker.Clear();
+            }
         }
     }
 

@@ -1,47 +1,48 @@
-using System.ComponentModel.DataAnnotations;
-using System.Data.Common;
-using Microsoft.Data.Sqlite;
+using Cratus.Randomization.Server.Persistence.PostgreSql;
+using Cratus.Randomization.Server.Persistence.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Design;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Options;
 
 namespace Cratus.Randomization.Server.Persistence;
+
+public enum DatabaseProvider
+{
+    /// <summary>A SQLite file: the embedded default, for one node.</summary>
+    Sqlite,
+    /// <summary>A PostgreSQL server, shared by any number of nodes.</summary>
+    PostgreSql,
+}
 
 /// <summary>Where the trial's data lives. Bound from the "Database" section.</summary>
 public sealed class DatabaseOptions
 {
     public const string Section = "Database";
 
-    /// <summary>Path of the SQLite file (the embedded default); relative paths are under the content root.</summary>
-    [Required] public string SqlitePath { get; set; } = "data/cratus.db";
+    public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+
+    /// <summary>SQLite: path of the file; relative paths are under the content root.</summary>
+    public string SqlitePath { get; set; } = "data/cratus.db";
+
+    /// <summary>PostgreSQL: the Npgsql connection string (keep its password in a secret store or the environment).</summary>
+    public string ConnectionString { get; set; } = "";
 }
 
 public static class PersistenceExtensions
 {
     public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<DurableSqliteInterceptor>();
-        builder.Services.AddDbContext<TrialDbContext>((services, options) =>
-        {
-            var path = Path.GetFullPath(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.SqlitePath, builder.Environment.ContentRootPath);
-            options.UseSqlite(SqliteConnectionString(path))
-                .AddInterceptors(services.GetRequiredService<DurableSqliteInterceptor>());
-        });
+        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section)
+            .Validate(o => o.Provider != DatabaseProvider.Sqlite || !string.IsNullOrWhiteSpace(o.SqlitePath), "Database:SqlitePath is required for SQLite.")
+            .Validate(o => o.Provider != DatabaseProvider.PostgreSql || !string.IsNullOrWhiteSpace(o.ConnectionString),
+                "Database:ConnectionString is required when Database:Provider is PostgreSql.")
+            .ValidateOnStart();
+        var provider = builder.Configuration.GetValue(DatabaseOptions.Section + ":" + nameof(DatabaseOptions.Provider), DatabaseProvider.Sqlite);
+        if (provider == DatabaseProvider.PostgreSql) builder.AddPostgreSqlPersistence();
+        else builder.AddSqlitePersistence();
         builder.Services.AddHostedService<DatabaseMigrator>();
         builder.Services.AddGrpcHealthChecks().AddDbContextCheck<TrialDbContext>();
         return builder;
     }
-
-    internal static string SqliteConnectionString(string path) => new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Pooling = true,
-        // Seconds a command waits for another writer's lock before giving up.
-        DefaultTimeout = 15,
-    }.ToString();
-
 }
 
 /// <summary>
@@ -53,8 +54,8 @@ internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<Datab
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var path = Path.GetFullPath(options.Value.SqlitePath, environment.ContentRootPath);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (options.Value.Provider == DatabaseProvider.Sqlite)
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Value.SqlitePath, environment.ContentRootPath))!);
         await using var scope = services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<TrialDbContext>().Database.MigrateAsync(cancellationToken);
         await scope.ServiceProvider.GetRequiredService<Identity.FirstStart>().RunAsync(cancellationToken);
@@ -67,32 +68,3 @@ internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<Datab
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
-/// <summary>
-/// Every SQLite connection runs in WAL mode with synchronous=FULL, so a commit that returned is on disk and
-/// survives a crash or power loss (synchronous=NORMAL in WAL mode may lose the last commits).
-/// </summary>
-internal sealed class DurableSqliteInterceptor : DbConnectionInterceptor
-{
-    private const string Pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
-
-    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = Pragmas;
-        command.ExecuteNonQuery();
-    }
-
-    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = Pragmas;
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-}
-
-/// <summary>Lets `dotnet ef migrations add` build the model without starting the server.</summary>
-internal sealed class DesignTimeTrialDbContextFactory : IDesignTimeDbContextFactory<TrialDbContext>
-{
-    public TrialDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<TrialDbContext>().UseSqlite("Data Source=design-time.db").Options);
-}

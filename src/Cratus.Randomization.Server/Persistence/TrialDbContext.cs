@@ -4,7 +4,11 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Cratus.Randomization.Server.Persistence;
 
-public sealed class TrialDbContext(DbContextOptions<TrialDbContext> options) : IdentityUserContext<TrialUser>(options)
+/// <summary>
+/// The trial's data, the same model on every provider. Each provider has a subclass of its own (in its folder,
+/// with its own migrations); everything else asks for this type.
+/// </summary>
+public abstract class TrialDbContext(DbContextOptions options) : IdentityUserContext<TrialUser>(options)
 {
     public DbSet<ScheduleRecord> Schedules => Set<ScheduleRecord>();
     public DbSet<ScheduleEntryRecord> ScheduleEntries => Set<ScheduleEntryRecord>();

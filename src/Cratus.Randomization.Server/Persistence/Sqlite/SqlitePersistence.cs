@@ -1,0 +1,63 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace Cratus.Randomization.Server.Persistence.Sqlite;
+
+/// <summary>The model on SQLite, with the migrations in this folder.</summary>
+public sealed class SqliteTrialDbContext(DbContextOptions<SqliteTrialDbContext> options) : TrialDbContext(options);
+
+internal static class SqlitePersistence
+{
+    public static void AddSqlitePersistence(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<DurableSqliteInterceptor>();
+        builder.Services.AddDbContext<TrialDbContext, SqliteTrialDbContext>((services, options) =>
+        {
+            var path = Path.GetFullPath(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.SqlitePath, builder.Environment.ContentRootPath);
+            options.UseSqlite(ConnectionString(path)).AddInterceptors(services.GetRequiredService<DurableSqliteInterceptor>());
+        });
+    }
+
+    internal static string ConnectionString(string path) => new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Pooling = true,
+        // Seconds a command waits for another writer's lock before giving up.
+        DefaultTimeout = 15,
+    }.ToString();
+}
+
+/// <summary>
+/// Every SQLite connection runs in WAL mode with synchronous=FULL, so a commit that returned is on disk and
+/// survives a crash or power loss (synchronous=NORMAL in WAL mode may lose the last commits). Transactions begin
+/// IMMEDIATE (Microsoft.Data.Sqlite's default), so writers queue for the one write lock instead of failing.
+/// </summary>
+internal sealed class DurableSqliteInterceptor : DbConnectionInterceptor
+{
+    private const string Pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = Pragmas;
+        command.ExecuteNonQuery();
+    }
+
+    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = Pragmas;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
+
+/// <summary>Lets `dotnet ef migrations add ... --context SqliteTrialDbContext` build the model without a server.</summary>
+internal sealed class DesignTimeSqliteFactory : IDesignTimeDbContextFactory<SqliteTrialDbContext>
+{
+    public SqliteTrialDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<SqliteTrialDbContext>().UseSqlite("Data Source=design-time.db").Options);
+}
