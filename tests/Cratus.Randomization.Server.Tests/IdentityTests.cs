@@ -176,9 +176,27 @@ public abstract class IdentityTests : OnEachDatabase
     public static TheoryData<string, string, string> DevelopmentOnlySettings => new()
     {
         { "Identity:SeedDemoUsers", "true", "Development only" },
-        { "Encryption:Keys:k1", DevelopmentSecrets.EncryptionKey, "development key" },
-        { "Identity:BootstrapSecret", DevelopmentSecrets.BootstrapSecret, "development secret" },
+        { "Encryption:Keys:k1", DevelopmentSecrets.EncryptionKey, "development or sample key" },
+        { "Identity:BootstrapSecret", DevelopmentSecrets.BootstrapSecret, "development or sample secret" },
+        { "Token:SigningKey", DevelopmentSecrets.SampleSigningKey, "development or sample key" },
+        { "Encryption:Keys:k1", DevelopmentSecrets.SampleEncryptionKey, "development or sample key" },
+        { "Identity:BootstrapSecret", DevelopmentSecrets.SampleBootstrapSecret, "development or sample secret" },
+        { "Database:ConnectionString", $"Host=db;Password={DevelopmentSecrets.SampleDatabasePassword}", "sample password" },
     };
+
+    /// <summary>Every value of .env.example is one the server refuses outside Development.</summary>
+    [ProviderFact]
+    public void EnvExample_EverySampleSecret_IsOneTheServerRefuses()
+    {
+        var example = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", ".env.example"))
+            .Where(l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
+            .ToDictionary(l => l[..l.IndexOf('=', StringComparison.Ordinal)], l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+
+        Assert.Contains(example["CRATUS_SIGNING_KEY"], DevelopmentSecrets.SigningKeys);
+        Assert.Contains(example["CRATUS_SEALING_KEY"], DevelopmentSecrets.EncryptionKeys);
+        Assert.Contains(example["CRATUS_BOOTSTRAP_SECRET"], DevelopmentSecrets.BootstrapSecrets);
+        Assert.Contains(example["POSTGRES_PASSWORD"], DevelopmentSecrets.Passwords);
+    }
 
     [ProviderTheory]
     [MemberData(nameof(DevelopmentOnlySettings))]
@@ -194,6 +212,7 @@ public abstract class IdentityTests : OnEachDatabase
             builder.UseSetting("Encryption:ActiveKeyId", "k1");
             builder.UseSetting("Encryption:Keys:k1", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
             builder.UseSetting("Identity:DemoPassword", DevelopmentSecrets.DemoPassword);
+            if (key == "Database:ConnectionString") builder.UseSetting("Database:Provider", "PostgreSql");
             builder.UseSetting(key, value);
         });
 

@@ -161,7 +161,7 @@ public abstract class SecurityTests : OnEachDatabase
 
         var error = Assert.ThrowsAny<Exception>(() => factory.Server);
 
-        Assert.Contains("development key", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("development or sample key", error.ToString(), StringComparison.Ordinal);
     }
 
     [ProviderFact]

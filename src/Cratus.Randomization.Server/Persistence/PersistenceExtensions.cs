@@ -35,6 +35,8 @@ public static class PersistenceExtensions
             .Validate(o => o.Provider != DatabaseProvider.Sqlite || !string.IsNullOrWhiteSpace(o.SqlitePath), "Database:SqlitePath is required for SQLite.")
             .Validate(o => o.Provider != DatabaseProvider.PostgreSql || !string.IsNullOrWhiteSpace(o.ConnectionString),
                 "Database:ConnectionString is required when Database:Provider is PostgreSql.")
+            .Validate(o => builder.Environment.IsDevelopment() || !UsesRepositoryPassword(o.ConnectionString),
+                "Database:ConnectionString uses a sample password from the repository. Outside the Development environment set your own.")
             .ValidateOnStart();
         var provider = builder.Configuration.GetValue(DatabaseOptions.Section + ":" + nameof(DatabaseOptions.Provider), DatabaseProvider.Sqlite);
         if (provider == DatabaseProvider.PostgreSql) builder.AddPostgreSqlPersistence();
@@ -42,6 +44,12 @@ public static class PersistenceExtensions
         builder.Services.AddHostedService<DatabaseMigrator>();
         builder.Services.AddGrpcHealthChecks().AddDbContextCheck<TrialDbContext>();
         return builder;
+    }
+
+    private static bool UsesRepositoryPassword(string connectionString)
+    {
+        var parts = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        return parts.TryGetValue("Password", out var password) && Security.DevelopmentSecrets.Passwords.Contains(password?.ToString() ?? "");
     }
 }
 

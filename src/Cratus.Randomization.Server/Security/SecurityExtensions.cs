@@ -31,21 +31,21 @@ public static partial class SecurityExtensions
                 "Token:SigningKey (at least 32 characters) is required when the embedded user store issues tokens.")
             .Validate(o => o.Mode != IdentityMode.External || Uri.TryCreate(o.Authority, UriKind.Absolute, out _),
                 "Token:Authority (the OpenID Connect issuer's address) is required when Token:Mode is External.")
-            .Validate(o => isDevelopment || o.SigningKey != DevelopmentSecrets.SigningKey,
-                "Token:SigningKey is the development key from the repository." + outsideDevelopment)
+            .Validate(o => isDevelopment || !DevelopmentSecrets.SigningKeys.Contains(o.SigningKey),
+                "Token:SigningKey is a development or sample key from the repository." + outsideDevelopment)
             .ValidateOnStart();
         builder.Services.AddOptions<EncryptionOptions>()
             .BindConfiguration(EncryptionOptions.Section)
             .ValidateDataAnnotations()
             .Validate(o => !o.Problems().Any(), "Encryption settings are wrong: set Encryption:ActiveKeyId and Encryption:Keys:<id> to the base64 of 32 random bytes.")
-            .Validate(o => isDevelopment || !o.Keys.ContainsValue(DevelopmentSecrets.EncryptionKey),
-                "Encryption:Keys holds the development key from the repository." + outsideDevelopment)
+            .Validate(o => isDevelopment || !o.Keys.Values.Any(DevelopmentSecrets.EncryptionKeys.Contains),
+                "Encryption:Keys holds a development or sample key from the repository." + outsideDevelopment)
             .ValidateOnStart();
         builder.Services.AddOptions<IdentityOptions>()
             .BindConfiguration(IdentityOptions.Section)
             .Validate(o => isDevelopment || !o.SeedDemoUsers, "Identity:SeedDemoUsers creates accounts with a password from the repository; it is for Development only.")
-            .Validate(o => isDevelopment || o.BootstrapSecret != DevelopmentSecrets.BootstrapSecret,
-                "Identity:BootstrapSecret is the development secret from the repository." + outsideDevelopment)
+            .Validate(o => isDevelopment || !DevelopmentSecrets.BootstrapSecrets.Contains(o.BootstrapSecret),
+                "Identity:BootstrapSecret is a development or sample secret from the repository." + outsideDevelopment)
             .Validate(o => !o.SeedDemoUsers || o.DemoPassword.Length >= 12, "Identity:DemoPassword (12+ characters) is needed to seed demo users.")
             .ValidateOnStart();
 

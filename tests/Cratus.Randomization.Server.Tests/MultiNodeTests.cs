@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Security;
+using Grpc.Core;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>Two server processes on different ports sharing one PostgreSQL database: one truth.</summary>
+public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
+{
+    private readonly string _signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+    private string _database = "";
+    private string _folder = "";
+
+    public async Task InitializeAsync()
+    {
+        if (TestDatabases.PostgreSqlServer is null) return;
+        _database = await TestDatabases.CreatePostgreSqlDatabaseAsync();
+        _folder = Directory.CreateTempSubdirectory("cratus-nodes-").FullName;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_database.Length > 0) await TestDatabases.DropPostgreSqlDatabaseAsync(_database);
+    }
+
+    private Dictionary<string, string> Settings(string node)
+    {
+        var definition = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus-phase2-only.json"))
+            .Replace("\"targetParticipants\": 30", "\"targetParticipants\": 300", StringComparison.Ordinal);
+        var definitionPath = Path.Combine(_folder, "trial.json");
+        File.WriteAllText(definitionPath, definition);
+        return new Dictionary<string, string>
+        {
+            ["Database:Provider"] = "PostgreSql",
+            ["Database:ConnectionString"] = _database,
+            ["Token:Issuer"] = "cratus-nodes",
+            ["Token:SigningKey"] = _signingKey,
+            ["Encryption:ActiveKeyId"] = "k1",
+            ["Encryption:Keys:k1"] = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(_signingKey))),
+            ["Identity:BootstrapSecret"] = "nodes-bootstrap-secret",
+            ["Trial:DefinitionPath"] = definitionPath,
+            ["Logging:FilePath"] = Path.Combine(_folder, node, "cratus-.json"),
+        };
+    }
+
+    private string Token(TrialRole role, params string[] sites)
+    {
+        var claims = new List<Claim> { new("sub", "load-" + TrialRoles.ClaimValue(role)), new("role", TrialRoles.ClaimValue(role)) };
+        claims.AddRange(sites.Select(s => new Claim("site", s)));
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = "cratus-nodes",
+            Audience = "cratus-randomization",
+            Subject = new ClaimsIdentity(claims),
+            Expires = DateTime.UtcNow.AddMinutes(30),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_signingKey)), SecurityAlgorithms.HmacSha256),
+        });
+    }
+
+    [ProviderFact]
+    public async Task ThreeHundredRandomizationsAcrossTwoNodes_FiftyCallers_OneConsistentAllocationAndOneAuditChain()
+    {
+        await using var nodeA = await ServerProcess.StartAsync(Settings("a"));
+        await using var nodeB = await ServerProcess.StartAsync(Settings("b"));
+        var site = Token(TrialRole.SiteCoordinator, "UM");
+        var sites = new[] { nodeA, nodeB }.Select(n => new RandomizationService.RandomizationServiceClient(n.Channel(site))).ToArray();
+        await new ScheduleService.ScheduleServiceClient(nodeA.Channel(Token(TrialRole.Statistician))).GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "multi-node test" });
+
+        var answers = new ConcurrentDictionary<int, BlindedAssignment>();
+        var retriesMatched = 0;
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < 300)
+            {
+                var request = Requests.Randomize($"N{i:D3}", i % 3 == 0 ? Sex.Female : Sex.Male, requestId: $"multi-node-{i:D3}");
+                var first = await sites[i % 2].RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(60));
+                answers[i] = first.Assignment;
+                if (i % 7 == 0)
+                {
+                    // The same request again, on the other node: the first answer, not a second entry.
+                    var retry = await sites[(i + 1) % 2].RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(60));
+                    Assert.Equal(first.Assignment, retry.Assignment);
+                    Interlocked.Increment(ref retriesMatched);
+                }
+            }
+        }));
+
+        Assert.Equal(300, answers.Count);
+        Assert.Equal(43, retriesMatched);
+        Assert.Equal(300, answers.Values.Select(a => a.ParticipantId).Distinct().Count());
+        Assert.Equal(300, answers.Values.Select(a => a.RandomizationNumber).Distinct().Count());
+        foreach (var stratum in answers.Values.GroupBy(a => a.RandomizationNumber[..4]))
+        {
+            var sequences = stratum.Select(a => int.Parse(a.RandomizationNumber[4..], CultureInfo.InvariantCulture)).Order().ToList();
+            Assert.Equal(Enumerable.Range(1, sequences.Count), sequences);
+        }
+        Assert.Equal(100, answers.Values.Count(a => a.RandomizationNumber.StartsWith("R01-", StringComparison.Ordinal)));
+
+        var trial = await new TrialService.TrialServiceClient(nodeB.Channel(site)).GetTrialAsync(new GetTrialRequest());
+        Assert.Equal(300, trial.RandomizedParticipants);
+        var audit = new AuditService.AuditServiceClient(nodeB.Channel(Token(TrialRole.Monitor)));
+        var verification = await audit.VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
+        Assert.True(verification.Intact, verification.Problem);
+        Assert.Equal(301, verification.EventsChecked); // the schedule and 300 randomizations, in one chain
+        var refused = await Assert.ThrowsAsync<RpcException>(() => sites[0].RandomizeAsync(Requests.Randomize("N-over")).ResponseAsync);
+        Assert.Contains("target of 300", refused.Status.Detail, StringComparison.Ordinal);
+    }
+}
