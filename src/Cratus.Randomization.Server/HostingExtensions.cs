@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Grpc;
+using Cratus.Randomization.Server.Limits;
 using Cratus.Randomization.Server.Randomization;
 using Cratus.Randomization.Server.Security;
 using Cratus.Randomization.Server.Unblinding;
@@ -65,10 +66,14 @@ public static class HostingExtensions
     public static WebApplicationBuilder AddTrialGrpc(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ErrorInterceptor>();
+        builder.AddCallLimits();
+        var maxRequest = builder.Configuration.GetValue("Limits:MaxRequestBytes", new LimitOptions().MaxRequestBytes);
         builder.Services.AddGrpc(options =>
         {
-            options.EnableDetailedErrors = false;
-            options.MaxReceiveMessageSize = 8 * 1024 * 1024;
+            // Exception details only where a developer reads them; the error interceptor already hides internals.
+            options.EnableDetailedErrors = builder.Environment.IsDevelopment();
+            options.MaxReceiveMessageSize = maxRequest;
+            options.MaxSendMessageSize = 16 * 1024 * 1024;
             // Errors first, so an access refusal or any failure below is translated once.
             options.Interceptors.Add<ErrorInterceptor>();
             options.Interceptors.Add<AccessInterceptor>();
@@ -80,6 +85,7 @@ public static class HostingExtensions
     public static WebApplication MapTrialServices(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseCallLimits();
         app.UseAuthorization();
         app.MapGrpcService<RandomizationGrpcService>();
         app.MapGrpcService<PharmacyGrpcService>();

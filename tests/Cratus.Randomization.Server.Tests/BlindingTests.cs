@@ -16,16 +16,16 @@ public abstract partial class BlindingTests : OnEachDatabase
     ];
 
     // An arm letter in context ("arm A", "arm: B", "armCode": "C", "Arm C"), a dose, a cell count, placebo.
-    [GeneratedRegex("""(?i)\barm[\s"':=_]*(code)?[\s"':=]*[ABC]\b|placebo|million|hMSC|\b[12]?00[,.]?000[,.]?000\b|cellCount|cell_count""")]
+    [GeneratedRegex("""(?i)\barm[\s"':=_]*(code)?[\s"':=]*[ABC]\b|placebo|million|\bhMSCs?\b|\b[12]?00[,.]?000[,.]?000\b|cellCount|cell_count""")]
     private static partial Regex Treatment();
 
     [ProviderFact]
     public async Task SimulatedPhaseTwo_NoBlindedReplyErrorOrLogLineRevealsAnArm()
     {
         // The detector itself catches what it is for, and lets pass what is harmless.
-        foreach (var leak in new[] { "\"armCode\": \"A\"", "arm C", "Arm: B", "matched placebo", "100 million", "200,000,000", "100000000", "\"cellCount\"" })
+        foreach (var leak in new[] { "\"armCode\": \"A\"", "arm C", "Arm: B", "matched placebo", "100 million", "200,000,000", "100000000", "\"cellCount\"", "allo-hMSCs" })
             Assert.Matches(Treatment(), leak);
-        foreach (var harmless in new[] { "R01-001", "P-4TABMY0XCA", "alarm", "participant.randomized", "K-AG8WRYABGC" })
+        foreach (var harmless in new[] { "R01-001", "P-4TABMY0XCA", "alarm", "participant.randomized", "K-AG8WRYABGC", "K-XDHMSC0D1E" })
             Assert.DoesNotMatch(Treatment(), harmless);
 
         await using var server = NewServer(TwoSites);

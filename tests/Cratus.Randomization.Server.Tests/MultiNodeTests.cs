@@ -45,6 +45,8 @@ public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
             ["Encryption:ActiveKeyId"] = "k1",
             ["Encryption:Keys:k1"] = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(_signingKey))),
             ["Identity:BootstrapSecret"] = "nodes-bootstrap-secret",
+            ["Limits:PermitsPerSecond"] = "100000",
+            ["Limits:Burst"] = "100000",
             ["Trial:DefinitionPath"] = definitionPath,
             ["Logging:FilePath"] = Path.Combine(_folder, node, "cratus-.json"),
         };

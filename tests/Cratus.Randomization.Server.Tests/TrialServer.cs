@@ -86,6 +86,9 @@ public sealed class TrialServer : IAsyncDisposable
             builder.UseSetting("Encryption:ActiveKeyId", "k1");
             builder.UseSetting("Encryption:Keys:k1", EncryptionKey);
             builder.UseSetting("Identity:BootstrapSecret", BootstrapSecret);
+            // Tests fire calls faster than any person; the rate limit has tests of its own.
+            builder.UseSetting("Limits:PermitsPerSecond", "100000");
+            builder.UseSetting("Limits:Burst", "100000");
             foreach (var (key, value) in settings) builder.UseSetting(key, value);
             builder.UseSetting("Kestrel:Endpoints:Grpc:Url", "http://127.0.0.1:0");
             builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));

@@ -33,7 +33,7 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
             case TrialRuleException rule:
                 return new RpcException(new Status(ToStatusCode(rule.Fault), rule.Message));
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
-                return new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled or its deadline passed before it completed; nothing was stored. Retry with the same request_id."));
+                return new RpcException(new Status(StatusCode.DeadlineExceeded, "The call was cancelled or ran out of time before it completed; nothing was stored. Retry with the same request_id."));
             case System.Security.Cryptography.CryptographicException:
                 LogIntegrityFailure(logger, context.Method, ex);
                 return new RpcException(new Status(StatusCode.DataLoss, "A stored allocation failed its integrity check (it was altered, or its encryption key is missing). Nothing was changed; tell the trial's data manager."));

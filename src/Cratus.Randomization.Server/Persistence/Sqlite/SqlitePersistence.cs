@@ -27,7 +27,7 @@ internal static class SqlitePersistence
         DataSource = path,
         Pooling = true,
         // Seconds a command waits for another writer's lock before giving up.
-        DefaultTimeout = 15,
+        DefaultTimeout = 5,
     }.ToString();
 }
 
