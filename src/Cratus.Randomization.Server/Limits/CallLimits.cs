@@ -118,6 +118,8 @@ internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<LimitOptions
                 problem = "The gRPC message header has an unknown compressed flag.";
             else if (compressed == 1 && !http.Request.Headers.ContainsKey("grpc-encoding"))
                 problem = "The message is marked compressed but the request names no grpc-encoding.";
+            else if (compressed == 1)
+                problem = "Compressed requests are not accepted: the messages of this service are small; send them uncompressed.";
             else if (length > limit)
                 (problem, status) = ($"The message is {length} bytes; the limit is {limit}.", ResourceExhausted);
             else
@@ -126,6 +128,8 @@ internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<LimitOptions
                 var got = await ReadAsync(http.Request.Body, body, http.RequestAborted);
                 if (got < length) problem = $"The message is shorter ({got} bytes) than its length prefix ({length} bytes).";
                 else if (await ReadAsync(http.Request.Body, new byte[1], http.RequestAborted) > 0) problem = "A unary request carries exactly one message.";
+                else if (RequestParsers.Value.TryGetValue(http.Request.Path.Value ?? "", out var parser) && !Parses(parser, body))
+                    problem = $"The request is not a valid {parser.Descriptor.Name} message.";
             }
         }
         if (problem is not null)
@@ -135,6 +139,29 @@ internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<LimitOptions
         }
         http.Request.Body.Position = 0;
         await next(http);
+    }
+
+    /// <summary>The request message type of every unary method this service maps, by path.</summary>
+    private static readonly Lazy<Dictionary<string, (Google.Protobuf.MessageParser Parser, Google.Protobuf.Reflection.MessageDescriptor Descriptor)>> RequestParsers = new(() =>
+        new[] { Protos.V1.RandomizationServiceReflection.Descriptor, Protos.V1.PharmacyServiceReflection.Descriptor, Protos.V1.TrialServiceReflection.Descriptor,
+                Protos.V1.ScheduleServiceReflection.Descriptor, Protos.V1.UnblindingServiceReflection.Descriptor, Protos.V1.AuditServiceReflection.Descriptor,
+                Protos.V1.IdentityServiceReflection.Descriptor, Protos.V1.AdministrationServiceReflection.Descriptor, Protos.V1.DoseEscalationServiceReflection.Descriptor,
+                global::Grpc.Health.V1.HealthReflection.Descriptor }
+            .SelectMany(file => file.Services)
+            .SelectMany(service => service.Methods.Where(m => !m.IsClientStreaming && !m.IsServerStreaming))
+            .ToDictionary(m => $"/{m.Service.FullName}/{m.Name}", m => (m.InputType.Parser, m.InputType), StringComparer.Ordinal));
+
+    private static bool Parses((Google.Protobuf.MessageParser Parser, Google.Protobuf.Reflection.MessageDescriptor Descriptor) target, byte[] body)
+    {
+        try
+        {
+            target.Parser.ParseFrom(body);
+            return true;
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            return false;
+        }
     }
 
     private static bool IsUnaryGrpc(HttpRequest request) =>

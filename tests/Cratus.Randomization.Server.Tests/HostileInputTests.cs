@@ -1,0 +1,206 @@
+using System.Buffers.Binary;
+using System.Net.Http.Headers;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Security;
+using FsCheck;
+using FsCheck.Fluent;
+using Google.Protobuf;
+using Grpc.AspNetCore.Server;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>Limits and hostile input: every reply is a clean status, never INTERNAL, never a crash, nothing stored.</summary>
+public abstract class HostileInputTests : OnEachDatabase
+{
+    private static readonly StatusCode[] Clean =
+    [
+        StatusCode.OK, StatusCode.InvalidArgument, StatusCode.FailedPrecondition, StatusCode.NotFound, StatusCode.AlreadyExists,
+        StatusCode.PermissionDenied, StatusCode.Unauthenticated, StatusCode.ResourceExhausted,
+    ];
+
+    private static async Task<(StatusCode Status, string Detail)> RawCallAsync(TrialServer server, string token, string path, byte[] message)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var method = new Method<byte[], byte[]>(MethodType.Unary, parts[0], parts[1], Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+        try
+        {
+            await server.Channel(token).CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(), message);
+            return (StatusCode.OK, "");
+        }
+        catch (RpcException ex)
+        {
+            return (ex.StatusCode, ex.Status.Detail);
+        }
+    }
+
+    private static List<string> UnaryMethods(TrialServer server) =>
+        server.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .Select(e => e.Metadata.GetMetadata<GrpcMethodMetadata>())
+            .Where(m => m is not null && m.Method.Type == MethodType.Unary)
+            .Select(m => m!.Method.FullName).Distinct().Order().ToList();
+
+    private static async Task<long> StoredRowsAsync(TrialServer server)
+    {
+        var rows = await server.QueryAsync("""SELECT (SELECT COUNT(*) FROM "Participants") + (SELECT COUNT(*) FROM "CohortEnrolments") + (SELECT COUNT(*) FROM "AuditEvents") + (SELECT COUNT(*) FROM "AspNetUsers")""");
+        return Convert.ToInt64(rows[0][0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A caller allowed to call the method, so that the message itself is what is tested.</summary>
+    private static string TokenFor(TrialServer server, string path)
+    {
+        var role = Enum.GetValues<TrialRole>().FirstOrDefault(r => RpcPermissions.Allows(path, r), TrialRole.Monitor);
+        return server.Token(role, $"fuzz-{role}", ["UM"]);
+    }
+
+    [ProviderFact]
+    public async Task EveryRpc_RandomAndMutatedMessages_AlwaysGetACleanStatusAndStoreNothing()
+    {
+        await using var server = NewServer();
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "fuzzing" });
+        var valid = Requests.Randomize("SCR-VALID").ToByteArray();
+        var outcomes = new List<(string Path, StatusCode Status, string Detail)>();
+
+        foreach (var path in UnaryMethods(server))
+        {
+            var token = TokenFor(server, path);
+            // Random bytes, and a valid Randomize message with bytes flipped, truncated or repeated.
+            var messages = Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>()).Sample(size: 40, numberOfSamples: 25).ToList();
+            messages.AddRange(Gen.Choose(0, valid.Length - 1).SelectMany(i => Gen.Choose(0, 255).Select(b => Mutate(valid, i, (byte)b))).Sample(size: 10, numberOfSamples: 15));
+            messages.Add([.. valid.Take(valid.Length / 2)]);
+            messages.Add([.. valid, .. valid]);
+            foreach (var message in messages)
+            {
+                var before = await StoredRowsAsync(server);
+                var (status, detail) = await RawCallAsync(server, token, path, message);
+                outcomes.Add((path, status, detail));
+                // A refused call stores nothing. (A mutation can still be a valid request: doubling a message
+                // repeats its fields, and a Randomize message is also a well-formed EnrollInCohort message.)
+                if (status != StatusCode.OK) Assert.Equal(before, await StoredRowsAsync(server));
+            }
+        }
+
+        Assert.All(outcomes, o => Assert.True(Clean.Contains(o.Status), $"{o.Path} answered {o.Status}: {o.Detail}"));
+        Assert.All(outcomes, o => Assert.DoesNotContain("   at ", o.Detail, StringComparison.Ordinal));
+        Assert.True(outcomes.Count(o => o.Status != StatusCode.OK) > outcomes.Count / 2, "the fuzzing mostly sent valid requests");
+        var health = await new Health.HealthClient(server.Channel(token: null)).CheckAsync(new HealthCheckRequest());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+    }
+
+    private static byte[] Mutate(byte[] message, int index, byte value)
+    {
+        var copy = (byte[])message.Clone();
+        copy[index] = value;
+        return copy;
+    }
+
+    /// <summary>Any byte array, as a Randomize request: FsCheck shrinks a failure to the smallest message that shows it.</summary>
+    [ProviderFact]
+    public async Task Randomize_AnyBytes_NeverInternal()
+    {
+        await using var server = NewServer();
+        var token = server.Token(TrialRole.SiteCoordinator, "fuzz", ["UM"]);
+        var property = Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
+        {
+            var (status, _) = RawCallAsync(server, token, "/cratus.randomization.v1.RandomizationService/Randomize", bytes).GetAwaiter().GetResult();
+            return Clean.Contains(status);
+        });
+        property.QuickCheckThrowOnFailure();
+        await Task.CompletedTask;
+    }
+
+    public static TheoryData<string, byte[], StatusCode> MalformedFrames => new()
+    {
+        { "length prefix longer than the body", Frame(0, 100, [1, 2, 3]), StatusCode.InvalidArgument },
+        { "oversized frame", Frame(0, 64 * 1024 * 1024, []), StatusCode.ResourceExhausted },
+        { "compressed flag without an encoding", Frame(1, 3, [1, 2, 3]), StatusCode.InvalidArgument },
+        { "header cut short", [0, 0, 0], StatusCode.InvalidArgument },
+        { "two messages in a unary call", [.. Frame(0, 0, []), .. Frame(0, 0, [])], StatusCode.InvalidArgument },
+        { "unknown flag", Frame(7, 0, []), StatusCode.InvalidArgument },
+    };
+
+    private static byte[] Frame(byte flag, uint length, byte[] body)
+    {
+        var frame = new byte[5 + body.Length];
+        frame[0] = flag;
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), length);
+        body.CopyTo(frame, 5);
+        return frame;
+    }
+
+    [ProviderTheory]
+    [MemberData(nameof(MalformedFrames))]
+    public async Task RawFrame_Malformed_GetsAClearStatus(string malformation, byte[] body, StatusCode expected)
+    {
+        await using var server = NewServer(onLoopback: true);
+        using var http = new HttpClient { BaseAddress = new Uri(server.Address!), DefaultRequestVersion = new Version(2, 0), DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/cratus.randomization.v1.TrialService/GetTrial")
+        {
+            Content = new ByteArrayContent(body), Version = new Version(2, 0), VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", server.Token(TrialRole.Monitor));
+        request.Headers.TE.Add(new TransferCodingWithQualityHeaderValue("trailers"));
+
+        using var response = await http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+        var status = response.Headers.TryGetValues("grpc-status", out var headerStatus) ? headerStatus.Single()
+            : response.TrailingHeaders.TryGetValues("grpc-status", out var trailerStatus) ? trailerStatus.Single() : $"missing ({response.Version} {(int)response.StatusCode} {response.Headers} {response.Content.Headers})";
+
+        Assert.Equal(((int)expected).ToString(System.Globalization.CultureInfo.InvariantCulture), status);
+        Assert.NotEqual(((int)StatusCode.Internal).ToString(System.Globalization.CultureInfo.InvariantCulture), status);
+        _ = malformation;
+    }
+
+    [ProviderFact]
+    public async Task RateLimit_OneUserBeyondTheBurst_IsResourceExhaustedWhileOthersGoOn()
+    {
+        await using var server = NewServer(false, new Dictionary<string, string> { ["Limits:PermitsPerSecond"] = "1", ["Limits:Burst"] = "3" });
+        var busy = new TrialService.TrialServiceClient(server.Channel(server.Token(TrialRole.Monitor, "busy-user")));
+        var statuses = new List<StatusCode>();
+        for (var i = 0; i < 8; i++)
+        {
+            try
+            {
+                await busy.GetTrialAsync(new GetTrialRequest());
+                statuses.Add(StatusCode.OK);
+            }
+            catch (RpcException ex)
+            {
+                statuses.Add(ex.StatusCode);
+                Assert.Contains("Too many requests", ex.Status.Detail, StringComparison.Ordinal);
+            }
+        }
+        var other = await new TrialService.TrialServiceClient(server.Channel(server.Token(TrialRole.Monitor, "other-user"))).GetTrialAsync(new GetTrialRequest());
+
+        Assert.InRange(statuses.Count(s => s == StatusCode.OK), 3, 4);
+        Assert.Contains(StatusCode.ResourceExhausted, statuses);
+        Assert.Equal("CRATUS", other.TrialId);
+    }
+
+    [ProviderFact]
+    public async Task Request_OverTheSizeLimit_IsResourceExhaustedAndStoresNothing()
+    {
+        await using var server = NewServer(false, new Dictionary<string, string> { ["Limits:MaxRequestBytes"] = "4096" });
+        var csv = "stratum,sequence,randomization_number,arm\n" + string.Concat(Enumerable.Range(1, 500).Select(i => $"UM/F,{i},R{i:D5},A\n"));
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => server.Statistician().ImportScheduleAsync(
+            new ImportScheduleRequest { Csv = ByteString.CopyFromUtf8(csv), Reason = "too big" }).ResponseAsync);
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+        Assert.Equal(0L, Convert.ToInt64((await server.QueryAsync("""SELECT COUNT(*) FROM "ScheduleEntries" """))[0][0], System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
+
+public sealed class HostileInputTestsOnSqlite : HostileInputTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class HostileInputTestsOnPostgreSql : HostileInputTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
+}
