@@ -72,8 +72,13 @@ public sealed class ServerProcess : IAsyncDisposable
         HttpHandler = new BearerHandler(token, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
     });
 
+    private bool _disposed;
+
+    /// <summary>Kills the process (SIGKILL on Unix): no shutdown, no flush, as a crash or a pulled plug would.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
