@@ -1,0 +1,396 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Cratus.Randomization.Protos.V1;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Microsoft.Data.Sqlite;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+// The load benchmark, in the manner of grpc-dotnet's benchmark client: reused channels over several HTTP/2
+// connections, many call loops per connection, a warm-up, a timed window, per-status counts and latency percentiles.
+// Every figure is reported next to a baseline measured in the same run, because these machines are noisy.
+//   dotnet build -c Release && dotnet run -c Release --project src/Cratus.Benchmark [-- --seconds 5 --output docs/benchmarks.md]
+
+var seconds = Option("--seconds", 5);
+var warmup = Option("--warmup", 2);
+var scale = Option("--scale", 100_000);
+var output = OptionText("--output", Path.Combine(RepositoryRoot(), "docs", "benchmarks.md"));
+int[] concurrencies = [1, 8, 32];
+
+var report = new StringBuilder();
+void Line(string text = "")
+{
+    Console.WriteLine(text);
+    report.AppendLine(text);
+}
+
+Line("# Benchmark results");
+Line();
+Line($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores, {CpuModel()}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}.");
+Line($"Server: Release build, SQLite on a temporary file (WAL, synchronous=FULL), loopback only. Window {seconds} s after a {warmup} s warm-up; 4 HTTP/2 connections.");
+Line();
+
+await using (var server = await BenchServer.StartAsync(scaleParticipants: 0))
+{
+    var participant = await server.RandomizeOneAsync();
+    var rows = new List<string>();
+    var results = new Dictionary<(string, int), Result>();
+    foreach (var c in concurrencies)
+    {
+        results[("health", c)] = await Measure(c, seconds, warmup, server.Channels(anonymous: true), async (ch, _) =>
+            await new Health.HealthClient(ch).CheckAsync(new HealthCheckRequest()));
+        results[("assignment", c)] = await Measure(c, seconds, warmup, server.Channels(), async (ch, _) =>
+            await new RandomizationService.RandomizationServiceClient(ch).GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = participant }));
+        results[("randomize", c)] = await Measure(c, seconds, warmup, server.Channels(), async (ch, i) =>
+            await new RandomizationService.RandomizationServiceClient(ch).RandomizeAsync(BenchServer.Request($"E{c}-{i}")));
+        results[("storage", c)] = await StorageCeiling(c, seconds, warmup);
+    }
+    Line("## Throughput and latency");
+    Line();
+    Line("| measurement | callers | calls/s | p50 ms | p99 ms | statuses |");
+    Line("| --- | ---: | ---: | ---: | ---: | --- |");
+    foreach (var name in new[] { "health", "assignment", "randomize", "storage" })
+        foreach (var c in concurrencies)
+        {
+            var r = results[(name, c)];
+            Line($"| {Label(name)} | {c} | {r.Rate:F0} | {r.P50:F2} | {r.P99:F2} | {r.Statuses} |");
+        }
+    Line();
+    Line("## Ratios (same run)");
+    Line();
+    Line("| callers | Randomize / storage ceiling | GetAssignment / health check |");
+    Line("| ---: | ---: | ---: |");
+    foreach (var c in concurrencies)
+        Line($"| {c} | {results[("randomize", c)].Rate / results[("storage", c)].Rate:F2} | {results[("assignment", c)].Rate / results[("health", c)].Rate:F2} |");
+    Line();
+    Line($"Server peak memory (VmHWM): {server.PeakMemoryMegabytes():F0} MB.");
+    Line();
+    var emptyRate = results[("randomize", 32)].Rate;
+    await using var large = await BenchServer.StartAsync(scaleParticipants: scale);
+    var largeResult = await Measure(32, seconds, warmup, large.Channels(), async (ch, i) =>
+        await new RandomizationService.RandomizationServiceClient(ch).RandomizeAsync(BenchServer.Request($"L-{i}")));
+    Line("## Scale");
+    Line();
+    Line($"Randomize with 32 callers on a trial already holding {scale:N0} randomizations: {largeResult.Rate:F0} calls/s " +
+         $"(p99 {largeResult.P99:F2} ms, {largeResult.Statuses}) against {emptyRate:F0} calls/s on an empty one: ratio {largeResult.Rate / emptyRate:F2}.");
+    Line($"Server peak memory on the large trial: {large.PeakMemoryMegabytes():F0} MB.");
+}
+
+Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+await File.WriteAllTextAsync(output, report.ToString());
+Console.WriteLine($"written to {output}");
+return 0;
+
+static string Label(string name) => name switch
+{
+    "health" => "gRPC health check (transport baseline)",
+    "assignment" => "GetAssignment (a read)",
+    "randomize" => "Randomize, fresh participants (the write)",
+    _ => "durable single-row commit (storage ceiling)",
+};
+
+// Many call loops over a few reused channels; each loop bounded in count and time.
+static async Task<Result> Measure(int callers, int seconds, int warmup, GrpcChannel[] channels, Func<GrpcChannel, long, Task> call)
+{
+    var latencies = new List<double>[callers];
+    var statuses = new Dictionary<StatusCode, int>[callers];
+    long sequence = 0;
+    var measuring = false;
+    var stopAt = DateTime.UtcNow.AddSeconds(warmup + seconds);
+    var startMeasuringAt = DateTime.UtcNow.AddSeconds(warmup);
+    var loops = Enumerable.Range(0, callers).Select(async loop =>
+    {
+        latencies[loop] = [];
+        statuses[loop] = [];
+        var channel = channels[loop % channels.Length];
+        for (var n = 0; n < 1_000_000 && DateTime.UtcNow < stopAt; n++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var status = StatusCode.OK;
+            try
+            {
+                await call(channel, Interlocked.Increment(ref sequence));
+            }
+            catch (RpcException ex)
+            {
+                status = ex.StatusCode;
+            }
+            if (DateTime.UtcNow >= startMeasuringAt && DateTime.UtcNow < stopAt)
+            {
+                Volatile.Write(ref measuring, true);
+                latencies[loop].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                statuses[loop][status] = statuses[loop].GetValueOrDefault(status) + 1;
+            }
+        }
+    }).ToList();
+    await Task.WhenAll(loops);
+    return Result.From(latencies.SelectMany(l => l).ToList(), statuses.SelectMany(s => s), seconds);
+}
+
+// The rate of durable single-row commits on the same SQLite settings: the ceiling for any durable write.
+static async Task<Result> StorageCeiling(int callers, int seconds, int warmup)
+{
+    var path = Path.Combine(Path.GetTempPath(), $"cratus-ceiling-{Guid.NewGuid():N}.db");
+    var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+    await using (var setup = new SqliteConnection(connectionString))
+    {
+        await setup.OpenAsync();
+        await using var create = setup.CreateCommand();
+        create.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);";
+        await create.ExecuteNonQueryAsync();
+    }
+    try
+    {
+        return await Measure(callers, seconds, warmup, [null!], async (_, i) =>
+        {
+            await using var connection = new SqliteConnection(connectionString);
+            await connection.OpenAsync();
+            await using (var pragma = connection.CreateCommand())
+            {
+                pragma.CommandText = "PRAGMA synchronous=FULL;";
+                await pragma.ExecuteNonQueryAsync();
+            }
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+            await using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO t (v) VALUES ($v)";
+            insert.Parameters.AddWithValue("$v", "row " + i.ToString(CultureInfo.InvariantCulture));
+            await insert.ExecuteNonQueryAsync();
+            await transaction.CommitAsync();
+        });
+    }
+    finally
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { path, path + "-wal", path + "-shm" }) File.Delete(f);
+    }
+}
+
+int Option(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+string OptionText(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+
+static string RepositoryRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "CratusRandomization.sln"))) return dir.FullName;
+    throw new InvalidOperationException("run the benchmark from inside the repository");
+}
+
+static string CpuModel() =>
+    File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) is { } line
+        ? line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim() : "unknown CPU";
+
+internal sealed record Result(double Rate, double P50, double P99, string Statuses)
+{
+    public static Result From(List<double> latencies, IEnumerable<KeyValuePair<StatusCode, int>> statuses, int seconds)
+    {
+        latencies.Sort();
+        double Percentile(double p) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(p * latencies.Count))];
+        var counts = statuses.GroupBy(s => s.Key).Select(g => $"{g.Key} {g.Sum(x => x.Value)}");
+        return new Result(latencies.Count / (double)seconds, Percentile(0.50), Percentile(0.99), string.Join(", ", counts));
+    }
+}
+
+/// <summary>The Release server as a process on a temporary SQLite file; optionally pre-filled with a large trial.</summary>
+internal sealed class BenchServer : IAsyncDisposable
+{
+    private const string Issuer = "cratus-benchmark";
+    private readonly Process _process;
+    private readonly string _folder;
+    private readonly string _signingKey;
+    private readonly string _address;
+
+    private BenchServer(Process process, string folder, string signingKey, string address)
+    {
+        _process = process;
+        _folder = folder;
+        _signingKey = signingKey;
+        _address = address;
+    }
+
+    public static async Task<BenchServer> StartAsync(int scaleParticipants)
+    {
+        var root = FindRoot();
+        var dll = Path.Combine(root, "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
+        if (!File.Exists(dll)) throw new InvalidOperationException($"build the server in Release first: dotnet build -c Release ({dll} is missing)");
+        var folder = Directory.CreateTempSubdirectory("cratus-bench-").FullName;
+        var target = scaleParticipants + 200_000;
+        File.WriteAllText(Path.Combine(folder, "trial.json"), File.ReadAllText(Path.Combine(Path.GetDirectoryName(dll)!, "trial-definitions", "cratus-phase2-only.json"))
+            .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {target}", StringComparison.Ordinal));
+        var signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet", dll) { WorkingDirectory = Path.GetDirectoryName(dll)!, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var settings = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Benchmark",
+            ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{port}",
+            ["Database__SqlitePath"] = Path.Combine(folder, "cratus.db"),
+            ["Token__Issuer"] = Issuer,
+            ["Token__SigningKey"] = signingKey,
+            ["Encryption__ActiveKeyId"] = "k1",
+            ["Encryption__Keys__k1"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            ["Identity__BootstrapSecret"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
+            ["Trial__DefinitionPath"] = Path.Combine(folder, "trial.json"),
+            ["Logging__FilePath"] = Path.Combine(folder, "logs", "cratus-.json"),
+            ["Serilog__MinimumLevel__Default"] = "Warning",
+            ["Limits__PermitsPerSecond"] = "1000000",
+            ["Limits__Burst"] = "1000000",
+        };
+        foreach (var (k, v) in settings) start.Environment[k] = v;
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var server = new BenchServer(process, folder, signingKey, $"http://127.0.0.1:{port}");
+        await server.WaitForHealthAsync();
+        await new ScheduleService.ScheduleServiceClient(server.Channel(server.Token("statistician"))).GenerateScheduleAsync(
+            new GenerateScheduleRequest { Reason = "benchmark" }, deadline: DateTime.UtcNow.AddMinutes(10));
+        if (scaleParticipants > 0) await server.PrefillAsync(scaleParticipants);
+        return server;
+    }
+
+    /// <summary>Writes randomizations straight into the database, as a long-running trial would have them (far
+    /// faster than through the service), using each stratum's entries in order.</summary>
+    private async Task PrefillAsync(int participants)
+    {
+        await using var db = new SqliteConnection($"Data Source={Path.Combine(_folder, "cratus.db")};Default Timeout=60");
+        await db.OpenAsync();
+        await using var transaction = (SqliteTransaction)await db.BeginTransactionAsync();
+        await using var insert = db.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = """
+            INSERT INTO "Participants" ("ParticipantId", "SiteCode", "ScreeningId", "RequestId", "Stratum", "StratumSequence", "ScheduleEntryId",
+                "ProductCode", "RandomizedAt", "RandomizedBy", "RandomizedByRole", "ConsentDate", "AgeAtConsent", "Sex", "ClinicalFrailtyScale", "MmseScore")
+            SELECT 'P-PRE' || printf('%07d', $n), 'UM', 'PRE' || $n, 'prefill-' || $n, e."Stratum", e."Sequence", e."Id",
+                'K-PRE' || printf('%07d', $n), '2026-01-01 00:00:00+00:00', 'prefill', 'site_coordinator', '2026-01-01', 70, $sex, 5, 28
+            FROM "ScheduleEntries" e WHERE e."Stratum" = $stratum AND e."Sequence" = $sequence
+            """;
+        var n = insert.Parameters.Add("$n", SqliteType.Integer);
+        var sex = insert.Parameters.Add("$sex", SqliteType.Text);
+        var stratum = insert.Parameters.Add("$stratum", SqliteType.Text);
+        var sequence = insert.Parameters.Add("$sequence", SqliteType.Integer);
+        for (var i = 0; i < participants; i++)
+        {
+            n.Value = i;
+            sex.Value = i % 2 == 0 ? "Female" : "Male";
+            stratum.Value = i % 2 == 0 ? "UM/F" : "UM/M";
+            sequence.Value = i / 2 + 1;
+            await insert.ExecuteNonQueryAsync();
+        }
+        await transaction.CommitAsync();
+    }
+
+    public async Task<string> RandomizeOneAsync() =>
+        (await new RandomizationService.RandomizationServiceClient(Channel(Token("site_coordinator", "UM"))).RandomizeAsync(Request("first"))).Assignment.ParticipantId;
+
+    public static RandomizeRequest Request(string screening) => new()
+    {
+        RequestId = "bench-" + screening.PadLeft(8, '0'),
+        SiteCode = "UM",
+        ScreeningId = screening,
+        Eligibility = new EligibilityData
+        {
+            ConsentDate = new CalendarDate { Year = 2026, Month = 1, Day = 5 },
+            AgeAtConsentYears = 75,
+            Sex = screening.GetHashCode(StringComparison.Ordinal) % 2 == 0 ? Sex.Female : Sex.Male,
+            ClinicalFrailtyScale = 5,
+            MmseScore = 28,
+            ExclusionAttestations =
+            {
+                new ExclusionAttestation { CriterionCode = "cannot-perform-assessments" },
+                new ExclusionAttestation { CriterionCode = "serious-comorbidity" },
+                new ExclusionAttestation { CriterionCode = "life-expectancy-under-1-year" },
+                new ExclusionAttestation { CriterionCode = "recent-malignancy" },
+            },
+        },
+    };
+
+    public GrpcChannel[] Channels(bool anonymous = false)
+    {
+        var token = anonymous ? null : Token("site_coordinator", "UM");
+        return [.. Enumerable.Range(0, 4).Select(_ => Channel(token))];
+    }
+
+    private GrpcChannel Channel(string? token) => GrpcChannel.ForAddress(_address, new GrpcChannelOptions
+    {
+        HttpHandler = token is null ? new SocketsHttpHandler() : new Bearer(token),
+    });
+
+    private string Token(string role, params string[] sites)
+    {
+        var claims = new List<Claim> { new("sub", "bench-" + role), new("role", role) };
+        claims.AddRange(sites.Select(s => new Claim("site", s)));
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = "cratus-randomization",
+            Subject = new ClaimsIdentity(claims),
+            Expires = DateTime.UtcNow.AddHours(2),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_signingKey)), SecurityAlgorithms.HmacSha256),
+        });
+    }
+
+    public double PeakMemoryMegabytes()
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+    }
+
+    private async Task WaitForHealthAsync()
+    {
+        using var channel = GrpcChannel.ForAddress(_address);
+        for (var i = 0; i < 300; i++)
+        {
+            if (_process.HasExited) throw new InvalidOperationException("the server exited at start-up");
+            try
+            {
+                if ((await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2))).Status == HealthCheckResponse.Types.ServingStatus.Serving) return;
+            }
+            catch (RpcException)
+            {
+                // not yet
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException("the server did not start");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+    }
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "CratusRandomization.sln"))) return dir.FullName;
+        throw new InvalidOperationException("run the benchmark from inside the repository");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed class Bearer(string token) : DelegatingHandler(new SocketsHttpHandler { EnableMultipleHttp2Connections = true })
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}
