@@ -221,7 +221,7 @@ internal sealed class BenchServer : IAsyncDisposable
         var dll = Path.Combine(root, "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
         if (!File.Exists(dll)) throw new InvalidOperationException($"build the server in Release first: dotnet build -c Release ({dll} is missing)");
         var folder = Directory.CreateTempSubdirectory("cratus-bench-").FullName;
-        var target = scaleParticipants + 200_000;
+        var target = scaleParticipants + 20_000;
         File.WriteAllText(Path.Combine(folder, "trial.json"), File.ReadAllText(Path.Combine(Path.GetDirectoryName(dll)!, "trial-definitions", "cratus-phase2-only.json"))
             .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {target}", StringComparison.Ordinal));
         var signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
@@ -240,8 +240,10 @@ internal sealed class BenchServer : IAsyncDisposable
             ["Trial__DefinitionPath"] = Path.Combine(folder, "trial.json"),
             ["Logging__FilePath"] = Path.Combine(folder, "logs", "cratus-.json"),
             ["Serilog__MinimumLevel__Default"] = "Warning",
-            ["Limits__PermitsPerSecond"] = "1000000",
-            ["Limits__Burst"] = "1000000",
+            ["Limits__PermitsPerSecond"] = "100000",
+            ["Limits__Burst"] = "100000",
+            // Generating a schedule of a quarter of a million entries takes longer than an ordinary call may.
+            ["Limits__CallTimeout"] = "00:10:00",
         };
         foreach (var (k, v) in settings) start.Environment[k] = v;
         var process = Process.Start(start)!;
@@ -285,6 +287,11 @@ internal sealed class BenchServer : IAsyncDisposable
             sequence.Value = i / 2 + 1;
             await insert.ExecuteNonQueryAsync();
         }
+        await using var totals = db.CreateCommand();
+        totals.Transaction = transaction;
+        totals.CommandText = """INSERT INTO "TrialTotals" ("TrialId", "Randomized") VALUES ('CRATUS', $n) ON CONFLICT ("TrialId") DO UPDATE SET "Randomized" = "Randomized" + $n""";
+        totals.Parameters.AddWithValue("$n", participants);
+        await totals.ExecuteNonQueryAsync();
         await transaction.CommitAsync();
     }
 

@@ -200,3 +200,13 @@ public sealed class DsmbDecisionRecord
     public required string DecidedBy { get; set; }
     public required string Reason { get; set; }
 }
+
+/// <summary>
+/// Running totals kept in the same transaction as the changes they count, so that "fewer than the target" costs one
+/// row read however large the trial grows (counting the participants would grow with it).
+/// </summary>
+public sealed class TrialTotalsRecord
+{
+    public required string TrialId { get; set; }
+    public int Randomized { get; set; }
+}

@@ -18,6 +18,7 @@ public static class Transactions
         {
             try
             {
+                using var turn = await db.EnterWriteAsync(ct);
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
                 var result = await work(ct);
                 await db.SaveChangesAsync(ct);

@@ -21,6 +21,19 @@ public abstract class TrialDbContext(DbContextOptions options) : IdentityUserCon
     public DbSet<CohortEnrolmentRecord> CohortEnrolments => Set<CohortEnrolmentRecord>();
     public DbSet<SafetyEventRecord> SafetyEvents => Set<SafetyEventRecord>();
     public DbSet<DsmbDecisionRecord> DsmbDecisions => Set<DsmbDecisionRecord>();
+    public DbSet<TrialTotalsRecord> TrialTotals => Set<TrialTotalsRecord>();
+
+    /// <summary>
+    /// Waits for this process's turn to write, before a write transaction begins. Providers whose database
+    /// serializes writers itself, with waiting that is not a busy loop, need not wait here.
+    /// </summary>
+    public virtual Task<IDisposable> EnterWriteAsync(CancellationToken ct) => Task.FromResult<IDisposable>(NoTurn.Instance);
+
+    private sealed class NoTurn : IDisposable
+    {
+        public static readonly NoTurn Instance = new();
+        public void Dispose() { }
+    }
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -210,5 +223,15 @@ internal sealed class DsmbDecisionRecordConfiguration : IEntityTypeConfiguration
         b.Property(d => d.Kind).HasConversion<string>().HasMaxLength(32);
         b.Property(d => d.DecidedBy).HasMaxLength(128);
         b.Property(d => d.Reason).HasMaxLength(1000);
+    }
+}
+
+internal sealed class TrialTotalsRecordConfiguration : IEntityTypeConfiguration<TrialTotalsRecord>
+{
+    public void Configure(EntityTypeBuilder<TrialTotalsRecord> b)
+    {
+        b.ToTable("TrialTotals");
+        b.HasKey(t => t.TrialId);
+        b.Property(t => t.TrialId).HasMaxLength(64);
     }
 }

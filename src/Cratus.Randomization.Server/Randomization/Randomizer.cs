@@ -56,8 +56,9 @@ public sealed partial class Randomizer(
             ?? throw new TrialRuleException(TrialFault.FailedPrecondition,
                 "No randomization schedule is in place yet. The trial statistician must generate or import it before the first randomization.");
 
-        var randomized = await db.Participants.CountAsync(ct);
-        if (randomized >= trial.RandomizedPhase.TargetParticipants)
+        var totals = await db.TrialTotals.SingleOrDefaultAsync(t => t.TrialId == trial.TrialId, ct);
+        if (totals is null) db.TrialTotals.Add(totals = new TrialTotalsRecord { TrialId = trial.TrialId });
+        if (totals.Randomized >= trial.RandomizedPhase.TargetParticipants)
             throw new TrialRuleException(TrialFault.FailedPrecondition,
                 $"The trial has reached its target of {trial.RandomizedPhase.TargetParticipants} randomized participants; no more can be randomized.");
 
@@ -91,6 +92,7 @@ public sealed partial class Randomizer(
             MmseScore = snapshot.MmseScore,
         };
         db.Participants.Add(participant);
+        totals.Randomized++;
         await audit.AppendAsync(AuditActor.From(caller), AuditActions.ParticipantRandomized, participant.ParticipantId, ct,
             site: participant.SiteCode, details: $"randomization number {entry.RandomizationNumber}; screening id {participant.ScreeningId}; stratum {stratum}");
         return (new BlindedAssignment(participant.ParticipantId, participant.SiteCode, participant.ScreeningId,

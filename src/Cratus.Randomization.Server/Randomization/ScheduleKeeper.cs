@@ -107,14 +107,20 @@ public sealed partial class ScheduleKeeper(
             // The schedule row first: its unique trial id makes a concurrent second schedule fail here.
             db.Schedules.Add(schedule);
             await db.SaveChangesAsync(t);
-            db.ScheduleEntries.AddRange(entries.Select(e => new ScheduleEntryRecord
+            // In batches, so that a long list never sits in the change tracker whole (peak memory stays flat).
+            foreach (var batch in entries.Chunk(5000))
             {
-                ScheduleId = schedule.Id,
-                Stratum = e.Stratum,
-                Sequence = e.Sequence,
-                RandomizationNumber = e.RandomizationNumber,
-                ArmSealed = secrets.Seal(e.ArmCode, SecretBox.ArmContext(e.Stratum, e.Sequence)),
-            }));
+                db.ScheduleEntries.AddRange(batch.Select(e => new ScheduleEntryRecord
+                {
+                    ScheduleId = schedule.Id,
+                    Stratum = e.Stratum,
+                    Sequence = e.Sequence,
+                    RandomizationNumber = e.RandomizationNumber,
+                    ArmSealed = secrets.Seal(e.ArmCode, SecretBox.ArmContext(e.Stratum, e.Sequence)),
+                }));
+                await db.SaveChangesAsync(t);
+                db.ChangeTracker.Clear();
+            }
             await audit.AppendAsync(AuditActor.From(caller), source == ScheduleSource.Generated ? AuditActions.ScheduleGenerated : AuditActions.ScheduleImported,
                 trial.TrialId, t, reason: reason.Trim(), details: $"commitment {commitment}; {entries.Count} entries");
             return schedule.Id;

@@ -8,7 +8,29 @@ using Microsoft.Extensions.Options;
 namespace Cratus.Randomization.Server.Persistence.Sqlite;
 
 /// <summary>The model on SQLite, with the migrations in this folder.</summary>
-public sealed class SqliteTrialDbContext(DbContextOptions<SqliteTrialDbContext> options) : TrialDbContext(options);
+public sealed class SqliteTrialDbContext(DbContextOptions<SqliteTrialDbContext> options) : TrialDbContext(options)
+{
+    // One writer at a time per database file in this process. SQLite allows one writer anyway, and a writer that
+    // finds the file locked polls for it with sleeps; queueing here instead keeps waits short and fair.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> Turns = new(StringComparer.Ordinal);
+
+    public override async Task<IDisposable> EnterWriteAsync(CancellationToken ct)
+    {
+        var turn = Turns.GetOrAdd(Database.GetConnectionString() ?? "", _ => new SemaphoreSlim(1, 1));
+        await turn.WaitAsync(ct);
+        return new Turn(turn);
+    }
+
+    private sealed class Turn(SemaphoreSlim turn) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) turn.Release();
+        }
+    }
+}
 
 internal static class SqlitePersistence
 {

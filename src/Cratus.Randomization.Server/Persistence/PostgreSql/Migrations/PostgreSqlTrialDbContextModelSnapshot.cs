@@ -523,6 +523,20 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.ToTable("Sites", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.TrialTotalsRecord", b =>
+                {
+                    b.Property<string>("TrialId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<int>("Randomized")
+                        .HasColumnType("integer");
+
+                    b.HasKey("TrialId");
+
+                    b.ToTable("TrialTotals", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.TrialUser", b =>
                 {
                     b.Property<string>("Id")

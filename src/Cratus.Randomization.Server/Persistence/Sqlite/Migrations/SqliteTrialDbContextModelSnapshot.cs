@@ -506,6 +506,20 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.ToTable("Sites", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.TrialTotalsRecord", b =>
+                {
+                    b.Property<string>("TrialId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Randomized")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("TrialId");
+
+                    b.ToTable("TrialTotals", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.TrialUser", b =>
                 {
                     b.Property<string>("Id")
