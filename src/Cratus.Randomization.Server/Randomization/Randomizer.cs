@@ -33,15 +33,21 @@ public sealed partial class Randomizer(
         if (await FindRetryAsync(command, ct) is { } earlier) return earlier;
         var snapshot = await intake.CheckSiteAndEligibilityAsync(command, ct);
         var stratum = Strata.KeyFor(trial, command.SiteCode, snapshot.Sex);
-        var (assignment, isNew) = await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, t), ct);
+        var attempt = 0;
+        var (assignment, isNew) = await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, ++attempt > 1, t), ct);
         if (isNew) LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject);
         return assignment;
     }
 
+    /// <summary>
+    /// One attempt at the allocation, inside the write transaction: the less done here, the more randomizations per
+    /// second. The same request id or the same participant racing in twice is caught by the unique indexes, and the
+    /// attempt after that (<paramref name="afterConflict"/>) answers it with the first answer or ALREADY_EXISTS.
+    /// </summary>
     private async Task<(BlindedAssignment, bool IsNew)> AllocateAsync(
-        Caller caller, IntakeRequest command, EligibilitySnapshot snapshot, string stratum, CancellationToken ct)
+        Caller caller, IntakeRequest command, EligibilitySnapshot snapshot, string stratum, bool afterConflict, CancellationToken ct)
     {
-        if (await FindRetryAsync(command, ct) is { } earlier) return (earlier, false);
+        if (afterConflict && await FindRetryAsync(command, ct) is { } earlier) return (earlier, false);
         await intake.RefuseIfAlreadyInTheTrialAsync(command, ct);
         if (await escalation.RandomizationRefusalAsync(ct) is { } notOpen)
             throw new TrialRuleException(TrialFault.FailedPrecondition, notOpen);
@@ -52,10 +58,6 @@ public sealed partial class Randomizer(
             throw new TrialRuleException(TrialFault.FailedPrecondition,
                 $"Randomization is closed for good: the final unblinding was approved on {closedAt:yyyy-MM-dd}.");
 
-        var schedule = await db.Schedules.AsNoTracking().Where(s => s.TrialId == trial.TrialId).Select(s => new { s.Id }).SingleOrDefaultAsync(ct)
-            ?? throw new TrialRuleException(TrialFault.FailedPrecondition,
-                "No randomization schedule is in place yet. The trial statistician must generate or import it before the first randomization.");
-
         var totals = await db.TrialTotals.SingleOrDefaultAsync(t => t.TrialId == trial.TrialId, ct);
         if (totals is null) db.TrialTotals.Add(totals = new TrialTotalsRecord { TrialId = trial.TrialId });
         if (totals.Randomized >= trial.RandomizedPhase.TargetParticipants)
@@ -64,12 +66,15 @@ public sealed partial class Randomizer(
 
         // The next entry is the one after the last used in the stratum: entries are used in sequence order, without gaps.
         var lastUsed = await db.Participants.Where(p => p.Stratum == stratum).MaxAsync(p => (int?)p.StratumSequence, ct) ?? 0;
+        // A trial has one schedule (unique index), so its entries are all there is to look in.
         var entry = await db.ScheduleEntries.AsNoTracking()
-            .Where(e => e.ScheduleId == schedule.Id && e.Stratum == stratum && e.Sequence == lastUsed + 1)
+            .Where(e => e.Stratum == stratum && e.Sequence == lastUsed + 1)
             .Select(e => new { e.Id, e.Sequence, e.RandomizationNumber })
-            .SingleOrDefaultAsync(ct)
-            ?? throw new TrialRuleException(TrialFault.FailedPrecondition,
-                $"The randomization list of stratum {stratum} is used up. Contact the trial statistician.");
+            .SingleOrDefaultAsync(ct);
+        if (entry is null)
+            throw new TrialRuleException(TrialFault.FailedPrecondition, await db.Schedules.AnyAsync(ct)
+                ? $"The randomization list of stratum {stratum} is used up. Contact the trial statistician."
+                : "No randomization schedule is in place yet. The trial statistician must generate or import it before the first randomization.");
 
         var participant = new ParticipantRecord
         {
