@@ -293,6 +293,10 @@ internal sealed class BenchServer : IAsyncDisposable
         totals.Parameters.AddWithValue("$n", participants);
         await totals.ExecuteNonQueryAsync();
         await transaction.CommitAsync();
+        // A trial that grew over months has its pages in the database file, not in one huge write-ahead log.
+        await using var checkpoint = db.CreateCommand();
+        checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+        await checkpoint.ExecuteNonQueryAsync();
     }
 
     public async Task<string> RandomizeOneAsync() =>

@@ -65,7 +65,9 @@ public sealed partial class Randomizer(
                 $"The trial has reached its target of {trial.RandomizedPhase.TargetParticipants} randomized participants; no more can be randomized.");
 
         // The next entry is the one after the last used in the stratum: entries are used in sequence order, without gaps.
-        var lastUsed = await db.Participants.Where(p => p.Stratum == stratum).MaxAsync(p => (int?)p.StratumSequence, ct) ?? 0;
+        // ORDER BY ... DESC LIMIT 1 walks the (stratum, sequence) index from its end: the cost does not grow with the trial.
+        var lastUsed = await db.Participants.Where(p => p.Stratum == stratum).OrderByDescending(p => p.StratumSequence)
+            .Select(p => p.StratumSequence).FirstOrDefaultAsync(ct);
         // A trial has one schedule (unique index), so its entries are all there is to look in.
         var entry = await db.ScheduleEntries.AsNoTracking()
             .Where(e => e.Stratum == stratum && e.Sequence == lastUsed + 1)
