@@ -25,3 +25,15 @@ public sealed class TrialRuleException(TrialFault fault, string message) : Excep
 {
     public TrialFault Fault { get; } = fault;
 }
+
+/// <summary>The rule for the reasons the audit trail records: every change that needs one says why, briefly.</summary>
+public static class Reasons
+{
+    public const int MaxLength = 1000;
+
+    /// <summary>Throws INVALID_ARGUMENT unless <paramref name="reason"/> has 1 to 1000 characters besides spaces.</summary>
+    public static string Require(string? reason) =>
+        !string.IsNullOrWhiteSpace(reason) && reason.Length <= MaxLength
+            ? reason.Trim()
+            : throw new TrialRuleException(TrialFault.InvalidArgument, $"A reason (1 to {MaxLength} characters) is required, for the record.");
+}

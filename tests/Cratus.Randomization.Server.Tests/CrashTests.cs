@@ -1,14 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Security.Claims;
-using System.Security.Cryptography;
-using System.Text;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
 using Grpc.Core;
 using Microsoft.Data.Sqlite;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
 namespace Cratus.Randomization.Server.Tests;
 
@@ -19,10 +14,14 @@ namespace Cratus.Randomization.Server.Tests;
 /// </summary>
 public sealed class CrashTests : IAsyncLifetime
 {
-    private readonly string _signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
     private readonly string _folder = Directory.CreateTempSubdirectory("cratus-crash-").FullName;
+    private ServerProcess.Deployment _deployment = null!;
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public Task InitializeAsync()
+    {
+        _deployment = new ServerProcess.Deployment(_folder, targetParticipants: 5000);
+        return Task.CompletedTask;
+    }
 
     public Task DisposeAsync()
     {
@@ -31,40 +30,13 @@ public sealed class CrashTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private Dictionary<string, string> Settings()
+    private Dictionary<string, string> Settings() => _deployment.Settings("node", new Dictionary<string, string>
     {
-        var definitionPath = Path.Combine(_folder, "trial.json");
-        File.WriteAllText(definitionPath, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus-phase2-only.json"))
-            .Replace("\"targetParticipants\": 30", "\"targetParticipants\": 5000", StringComparison.Ordinal));
-        return new Dictionary<string, string>
-        {
-            ["Database:Provider"] = "Sqlite",
-            ["Database:SqlitePath"] = Path.Combine(_folder, "cratus.db"),
-            ["Token:Issuer"] = "cratus-crash",
-            ["Token:SigningKey"] = _signingKey,
-            ["Encryption:ActiveKeyId"] = "k1",
-            ["Encryption:Keys:k1"] = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(_signingKey))),
-            ["Identity:BootstrapSecret"] = "crash-bootstrap-secret",
-            ["Trial:DefinitionPath"] = definitionPath,
-            ["Logging:FilePath"] = Path.Combine(_folder, "logs", "cratus-.json"),
-            ["Limits:PermitsPerSecond"] = "100000",
-            ["Limits:Burst"] = "100000",
-        };
-    }
+        ["Database:Provider"] = "Sqlite",
+        ["Database:SqlitePath"] = Path.Combine(_folder, "cratus.db"),
+    });
 
-    private string Token(TrialRole role, params string[] sites)
-    {
-        var claims = new List<Claim> { new("sub", "crash-" + TrialRoles.ClaimValue(role)), new("role", TrialRoles.ClaimValue(role)) };
-        claims.AddRange(sites.Select(s => new Claim("site", s)));
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = "cratus-crash",
-            Audience = "cratus-randomization",
-            Subject = new ClaimsIdentity(claims),
-            Expires = DateTime.UtcNow.AddMinutes(30),
-            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_signingKey)), SecurityAlgorithms.HmacSha256),
-        });
-    }
+    private string Token(TrialRole role, params string[] sites) => _deployment.Token(role, sites);
 
     [Fact]
     public async Task KilledUnderLoadTwentyTimes_LosesNoAcknowledgedRandomizationAndUsesNoEntryTwice()

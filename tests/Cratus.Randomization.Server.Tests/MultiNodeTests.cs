@@ -1,28 +1,22 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Security.Claims;
-using System.Security.Cryptography;
-using System.Text;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
 using Grpc.Core;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
 namespace Cratus.Randomization.Server.Tests;
 
 /// <summary>Two server processes on different ports sharing one PostgreSQL database: one truth.</summary>
 public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
 {
-    private readonly string _signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
     private string _database = "";
-    private string _folder = "";
+    private ServerProcess.Deployment _deployment = null!;
 
     public async Task InitializeAsync()
     {
         if (TestDatabases.PostgreSqlServer is null) return;
         _database = await TestDatabases.CreatePostgreSqlDatabaseAsync();
-        _folder = Directory.CreateTempSubdirectory("cratus-nodes-").FullName;
+        _deployment = new ServerProcess.Deployment(Directory.CreateTempSubdirectory("cratus-nodes-").FullName, targetParticipants: 300);
     }
 
     public async Task DisposeAsync()
@@ -30,41 +24,13 @@ public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
         if (_database.Length > 0) await TestDatabases.DropPostgreSqlDatabaseAsync(_database);
     }
 
-    private Dictionary<string, string> Settings(string node)
+    private Dictionary<string, string> Settings(string node) => _deployment.Settings(node, new Dictionary<string, string>
     {
-        var definition = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus-phase2-only.json"))
-            .Replace("\"targetParticipants\": 30", "\"targetParticipants\": 300", StringComparison.Ordinal);
-        var definitionPath = Path.Combine(_folder, "trial.json");
-        File.WriteAllText(definitionPath, definition);
-        return new Dictionary<string, string>
-        {
-            ["Database:Provider"] = "PostgreSql",
-            ["Database:ConnectionString"] = _database,
-            ["Token:Issuer"] = "cratus-nodes",
-            ["Token:SigningKey"] = _signingKey,
-            ["Encryption:ActiveKeyId"] = "k1",
-            ["Encryption:Keys:k1"] = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(_signingKey))),
-            ["Identity:BootstrapSecret"] = "nodes-bootstrap-secret",
-            ["Limits:PermitsPerSecond"] = "100000",
-            ["Limits:Burst"] = "100000",
-            ["Trial:DefinitionPath"] = definitionPath,
-            ["Logging:FilePath"] = Path.Combine(_folder, node, "cratus-.json"),
-        };
-    }
+        ["Database:Provider"] = "PostgreSql",
+        ["Database:ConnectionString"] = _database,
+    });
 
-    private string Token(TrialRole role, params string[] sites)
-    {
-        var claims = new List<Claim> { new("sub", "load-" + TrialRoles.ClaimValue(role)), new("role", TrialRoles.ClaimValue(role)) };
-        claims.AddRange(sites.Select(s => new Claim("site", s)));
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = "cratus-nodes",
-            Audience = "cratus-randomization",
-            Subject = new ClaimsIdentity(claims),
-            Expires = DateTime.UtcNow.AddMinutes(30),
-            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_signingKey)), SecurityAlgorithms.HmacSha256),
-        });
-    }
+    private string Token(TrialRole role, params string[] sites) => _deployment.Token(role, sites);
 
     [ProviderFact]
     public async Task ThreeHundredRandomizationsAcrossTwoNodes_FiftyCallers_OneConsistentAllocationAndOneAuditChain()

@@ -12,6 +12,53 @@ namespace Cratus.Randomization.Server.Tests;
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
+    /// <summary>Settings for server processes of one test: fresh keys, a copy of the Phase II-only definition with
+    /// its target raised, logs in <paramref name="folder"/>, and a rate limit no load test reaches.</summary>
+    public sealed class Deployment(string folder, int targetParticipants)
+    {
+        private readonly string _signingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
+        private readonly string _sealingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+        public Dictionary<string, string> Settings(string node, IReadOnlyDictionary<string, string> database)
+        {
+            var definitionPath = Path.Combine(folder, "trial.json");
+            File.WriteAllText(definitionPath, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus-phase2-only.json"))
+                .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {targetParticipants}", StringComparison.Ordinal));
+            var settings = new Dictionary<string, string>(database)
+            {
+                ["Token:Issuer"] = "cratus-process-tests",
+                ["Token:SigningKey"] = _signingKey,
+                ["Encryption:ActiveKeyId"] = "k1",
+                ["Encryption:Keys:k1"] = _sealingKey,
+                ["Identity:BootstrapSecret"] = "process-tests-bootstrap-secret",
+                ["Trial:DefinitionPath"] = definitionPath,
+                ["Logging:FilePath"] = Path.Combine(folder, node, "cratus-.json"),
+                ["Limits:PermitsPerSecond"] = "100000",
+                ["Limits:Burst"] = "100000",
+            };
+            return settings;
+        }
+
+        public string Token(Security.TrialRole role, params string[] sites)
+        {
+            var claims = new List<System.Security.Claims.Claim>
+            {
+                new("sub", "process-" + Security.TrialRoles.ClaimValue(role)), new("role", Security.TrialRoles.ClaimValue(role)),
+            };
+            claims.AddRange(sites.Select(s => new System.Security.Claims.Claim("site", s)));
+            return new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+            {
+                Issuer = "cratus-process-tests",
+                Audience = "cratus-randomization",
+                Subject = new System.Security.Claims.ClaimsIdentity(claims),
+                Expires = DateTime.UtcNow.AddMinutes(30),
+                SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                    new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(_signingKey)),
+                    Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256),
+            });
+        }
+    }
+
     private readonly Process _process;
     public string Address { get; }
 

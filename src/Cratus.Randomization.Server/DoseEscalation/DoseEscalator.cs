@@ -133,7 +133,7 @@ public sealed partial class DoseEscalator(
     public async Task<bool> RecordWithdrawalAsync(Caller caller, string participantId, string reason, CancellationToken ct)
     {
         var definition = Definition;
-        RequireReason(reason);
+        Reasons.Require(reason);
         return await db.InTransactionAsync(async t =>
         {
             var record = await VisibleAsync(caller, participantId, t);
@@ -153,7 +153,7 @@ public sealed partial class DoseEscalator(
     public async Task<EscalationReport> RecordDecisionAsync(Caller caller, DsmbDecisionKind kind, string reason, CancellationToken ct)
     {
         var definition = Definition;
-        RequireReason(reason);
+        Reasons.Require(reason);
         await db.InTransactionAsync(async t =>
         {
             var state = await StateAsync(t);
@@ -247,11 +247,6 @@ public sealed partial class DoseEscalator(
         return new CohortAssignment(r.ParticipantId, r.SiteCode, r.ScreeningId, r.Cohort, cohort.Dose, cohort.CellCount, r.ProductCode, r.EnrolledAt);
     }
 
-    private static void RequireReason(string reason)
-    {
-        if (string.IsNullOrWhiteSpace(reason) || reason.Length > 1000)
-            throw new TrialRuleException(TrialFault.InvalidArgument, "A reason (1 to 1000 characters) is required, for the record.");
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Enrolled participant {ParticipantId} at site {SiteCode} in cohort {Cohort}, by {Subject}")]
     private static partial void LogEnrolled(ILogger logger, string participantId, string siteCode, int cohort, string subject);

@@ -22,7 +22,7 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
         Caller caller, string userName, TrialRole role, IReadOnlyList<string> sites, string reason, CancellationToken ct)
     {
         RequireUserName(userName);
-        RequireReason(reason);
+        Reasons.Require(reason);
         await RequireSitesFitRoleAsync(role, sites, ct);
         var password = NewInitialPassword();
         var user = new TrialUser { UserName = userName, Role = TrialRoles.ClaimValue(role), Sites = string.Join(',', sites.Distinct()) };
@@ -44,7 +44,7 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
     /// <summary>Closes or reopens an account, and/or replaces its sites. A closed account's refresh tokens are revoked.</summary>
     public async Task<UserView> UpdateUserAsync(Caller caller, string userName, bool? active, IReadOnlyList<string>? sites, string reason, CancellationToken ct)
     {
-        RequireReason(reason);
+        Reasons.Require(reason);
         if (active is null && sites is null)
             throw new TrialRuleException(TrialFault.InvalidArgument, "Say what to change: active, sites or both.");
         if (active == false && userName == caller.Subject)
@@ -78,7 +78,7 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
     {
         if (!Identifiers.IsValidCode(code)) throw new TrialRuleException(TrialFault.InvalidArgument, "A site code is 1-16 letters, digits, '-' or '_'.");
         if (string.IsNullOrWhiteSpace(name) || name.Length > 200) throw new TrialRuleException(TrialFault.InvalidArgument, "A site name (1-200 characters) is required.");
-        RequireReason(reason);
+        Reasons.Require(reason);
         return await db.InTransactionAsync(async t =>
         {
             if (await db.Schedules.AnyAsync(t))
@@ -99,7 +99,7 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
     /// <summary>Closes a site to enrolment, or reopens it. Its participants stay as they are.</summary>
     public async Task<SiteView> SetSiteActiveAsync(Caller caller, string code, bool active, string reason, CancellationToken ct)
     {
-        RequireReason(reason);
+        Reasons.Require(reason);
         return await db.InTransactionAsync(async t =>
         {
             var site = await db.Sites.SingleOrDefaultAsync(s => s.Code == code, t) ?? throw new TrialRuleException(TrialFault.NotFound, $"No site {code}.");
@@ -127,11 +127,6 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
             throw new TrialRuleException(TrialFault.InvalidArgument, "A user name is 1-32 letters, digits, '-' or '_'.");
     }
 
-    private static void RequireReason(string reason)
-    {
-        if (string.IsNullOrWhiteSpace(reason) || reason.Length > 1000)
-            throw new TrialRuleException(TrialFault.InvalidArgument, "A reason (1 to 1000 characters) is required, for the record.");
-    }
 
     internal static void ThrowOnFailure(IdentityResult result)
     {

@@ -37,7 +37,7 @@ public sealed partial class ScheduleKeeper(
 
     public async Task<ScheduleReceipt> GenerateAsync(Caller caller, IReadOnlyList<int> requestedBlockSizes, string reason, CancellationToken ct)
     {
-        RequireReason(reason);
+        Reasons.Require(reason);
         var trial = await TrialWithCurrentSitesAsync(ct);
         var blockSizes = requestedBlockSizes.Count > 0 ? requestedBlockSizes : trial.RandomizedPhase.BlockSizes;
         var problems = trial.RandomizedPhase.ValidateBlockSizes(blockSizes);
@@ -51,7 +51,7 @@ public sealed partial class ScheduleKeeper(
 
     public async Task<ScheduleReceipt> ImportAsync(Caller caller, ReadOnlyMemory<byte> csv, string reason, CancellationToken ct)
     {
-        RequireReason(reason);
+        Reasons.Require(reason);
         var trial = await TrialWithCurrentSitesAsync(ct);
         string text;
         try
@@ -139,11 +139,6 @@ public sealed partial class ScheduleKeeper(
                 $"A schedule is already in place (commitment {existing.CommitmentSha256}, {existing.CommittedAt:u}). It can never be replaced or deleted.");
     }
 
-    private static void RequireReason(string reason)
-    {
-        if (string.IsNullOrWhiteSpace(reason) || reason.Length > 1000)
-            throw new TrialRuleException(TrialFault.InvalidArgument, "A reason (1 to 1000 characters) is required, for the record.");
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Source} and committed as {Commitment} by {Subject}")]
     private static partial void LogScheduleInPlace(ILogger logger, ScheduleSource source, string commitment, string subject);

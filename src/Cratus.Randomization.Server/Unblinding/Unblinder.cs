@@ -47,7 +47,7 @@ public sealed partial class Unblinder(
 {
     public async Task<DoseOrder> EmergencyUnblindAsync(Caller caller, string participantId, string reason, CancellationToken ct)
     {
-        RequireReason(reason);
+        Reasons.Require(reason);
         var revealed = await db.InTransactionAsync(async t =>
         {
             var participants = randomizer.VisibleParticipant(caller, participantId);
@@ -68,7 +68,7 @@ public sealed partial class Unblinder(
 
     public async Task<UnblindingRequestView> RequestAsync(Caller caller, UnblindingScope scope, string? participantId, string reason, CancellationToken ct)
     {
-        RequireReason(reason);
+        Reasons.Require(reason);
         if (scope == UnblindingScope.Participant)
         {
             if (!Identifiers.IsValidParticipantId(participantId))
@@ -102,7 +102,7 @@ public sealed partial class Unblinder(
 
     public async Task<UnblindingRequestView> ApproveAsync(Caller caller, string requestId, string reason, CancellationToken ct)
     {
-        RequireReason(reason);
+        Reasons.Require(reason);
         return await db.InTransactionAsync(async t =>
         {
             var record = await db.UnblindingRequests.SingleOrDefaultAsync(r => r.RequestId == requestId, t)
@@ -177,11 +177,6 @@ public sealed partial class Unblinder(
     private static string Describe(UnblindingRequestRecord r) =>
         r.Scope == UnblindingScope.Participant ? $"scope participant {r.ParticipantId}" : $"scope {r.Scope}";
 
-    private static void RequireReason(string reason)
-    {
-        if (string.IsNullOrWhiteSpace(reason) || reason.Length > 1000)
-            throw new TrialRuleException(TrialFault.InvalidArgument, "A reason (1 to 1000 characters) is required for every unblinding.");
-    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Emergency unblinding of participant {ParticipantId} by {Subject}")]
     private static partial void LogEmergencyUnblinding(ILogger logger, string participantId, string subject);
