@@ -55,6 +55,7 @@ public sealed record EscalationState(
     bool ProceededToRandomizedPhase,
     bool SafetyHold,
     bool DsmbHold,
+    string? HoldReason,
     IReadOnlyList<CohortView> Cohorts,
     IReadOnlyList<string> Blocking,
     string NextStep,
@@ -67,8 +68,7 @@ public sealed record EscalationState(
     public string? RandomizationRefusal =>
         Stopped ? Blocking[0]
         : !ProceededToRandomizedPhase ? $"The randomized phase is not open yet: Phase I must be complete and the DSMB must decide to proceed. Next step: {NextStep}"
-        : OnHold ? Blocking.First(b => b.Contains("on hold", StringComparison.Ordinal))
-        : null;
+        : HoldReason;
 }
 
 /// <summary>
@@ -126,17 +126,20 @@ public static class DoseEscalationRules
             refusal = $"The DSMB stopped the trial on {Day(stop.DecidedAt)}; no one can be enrolled or randomized.";
             blocking.Add(refusal);
         }
+        string? holdReason = null;
         if (pendingSafety.Count > 0)
         {
             var first = pendingSafety[0];
             var hold = $"Enrolment is on hold: a treatment-emergent serious adverse event ({Words(first.Type)}, onset {first.Onset:yyyy-MM-dd}) was reported for participant {first.ParticipantId} on {Day(first.ReportedAt)}; the DSMB must record a decision (continue, hold or stop).";
             refusal ??= hold;
+            holdReason = hold;
             blocking.Add(hold);
         }
         if (dsmbHold)
         {
             var hold = $"Enrolment is on hold by the DSMB's decision of {Day(last!.DecidedAt)} ({last.Reason}); the DSMB must record continue to lift it.";
             refusal ??= hold;
+            holdReason ??= hold;
             blocking.Add(hold);
         }
         if (proceeded)
@@ -156,7 +159,7 @@ public static class DoseEscalationRules
         }
 
         var nextStep = NextStep(definition, cohorts, current, proceeded, stop is not null, pendingSafety.Count > 0 || dsmbHold, now);
-        return new EscalationState(current, stop is not null, proceeded, pendingSafety.Count > 0, dsmbHold, cohorts, blocking, nextStep, refusal);
+        return new EscalationState(current, stop is not null, proceeded, pendingSafety.Count > 0, dsmbHold, holdReason, cohorts, blocking, nextStep, refusal);
     }
 
     /// <summary>Why the DSMB may not record <paramref name="kind"/> now; null when it may.</summary>

@@ -139,9 +139,13 @@ public sealed partial class Randomizer(
     }
 
     /// <summary>A participant with the arm opened from the sealed schedule, or null. For unblinded callers only.</summary>
-    internal async Task<DoseOrder?> UnblindedAsync(IQueryable<ParticipantRecord> participants, CancellationToken ct)
+    internal async Task<DoseOrder?> UnblindedAsync(IQueryable<ParticipantRecord> participants, CancellationToken ct) =>
+        (await UnblindedListAsync(participants.Take(2), ct)).SingleOrDefault();
+
+    /// <summary>Participants with their arms opened from the sealed schedule, in randomization order. For unblinded callers only.</summary>
+    internal async Task<IReadOnlyList<DoseOrder>> UnblindedListAsync(IQueryable<ParticipantRecord> participants, CancellationToken ct)
     {
-        var found = await participants
+        var rows = await participants.OrderBy(p => p.Id)
             .Select(p => new
             {
                 Assignment = new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
@@ -150,11 +154,11 @@ public sealed partial class Randomizer(
                 p.ScheduleEntry.Sequence,
                 p.ScheduleEntry.ArmSealed,
             })
-            .SingleOrDefaultAsync(ct);
-        return found is null ? null : new DoseOrder(found.Assignment, OpenArm(found.ArmSealed, found.Stratum, found.Sequence));
+            .ToListAsync(ct);
+        return [.. rows.Select(r => new DoseOrder(r.Assignment, OpenArm(r.ArmSealed, r.Stratum, r.Sequence)))];
     }
 
-    internal ArmDefinition OpenArm(string sealedArm, string stratum, int sequence) =>
+    private ArmDefinition OpenArm(string sealedArm, string stratum, int sequence) =>
         trial.RandomizedPhase.FindArm(secrets.Open(sealedArm, SecretBox.ArmContext(stratum, sequence)))
         ?? throw new InvalidOperationException("the schedule holds an arm the trial definition does not know");
 

@@ -71,8 +71,6 @@ public sealed class SecretBox(IOptions<EncryptionOptions> options)
         return Encoding.UTF8.GetString(plain);
     }
 
-    public static string KeyIdOf(string sealedValue) => sealedValue[..sealedValue.IndexOf(':', StringComparison.Ordinal)];
-
     private byte[] Key(string keyId) => options.Value.Keys.TryGetValue(keyId, out var key)
         ? Convert.FromBase64String(key)
         : throw new CryptographicException($"encryption key '{keyId}' is not configured");

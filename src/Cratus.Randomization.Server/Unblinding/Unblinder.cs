@@ -147,17 +147,7 @@ public sealed partial class Unblinder(
             var participants = record.Scope == UnblindingScope.Participant
                 ? db.Participants.AsNoTracking().Where(p => p.ParticipantId == record.ParticipantId)
                 : db.Participants.AsNoTracking();
-            var rows = await participants.OrderBy(p => p.Id)
-                .Select(p => new
-                {
-                    Assignment = new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
-                        p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null),
-                    p.ScheduleEntry.Stratum,
-                    p.ScheduleEntry.Sequence,
-                    p.ScheduleEntry.ArmSealed,
-                })
-                .ToListAsync(t);
-            var allocations = rows.Select(r => new DoseOrder(r.Assignment, randomizer.OpenArm(r.ArmSealed, r.Stratum, r.Sequence))).ToList();
+            var allocations = await randomizer.UnblindedListAsync(participants, t);
             var counts = trial.RandomizedPhase.Arms.Select(a => new ArmCount(a, allocations.Count(x => x.Arm.Code == a.Code))).ToList();
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.UnblindedAllocationsRead, record.RequestId, t, details: Describe(record));
             // The DSMB aggregate reveals counts only, never who is in which arm.
