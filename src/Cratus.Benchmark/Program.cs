@@ -22,6 +22,10 @@ var seconds = Option("--seconds", 5);
 var warmup = Option("--warmup", 2);
 var scale = Option("--scale", 100_000);
 var output = OptionText("--output", Path.Combine(RepositoryRoot(), "docs", "benchmarks.md"));
+// Which measurements to run (all by default); a subset is the quick loop for profiling, e.g. --only assignment.
+var only = OptionText("--only", "health,assignment,randomize,storage,scale").Split(',', StringSplitOptions.TrimEntries);
+// A fresh server process needs several seconds of calls before tiered compilation has settled.
+var scaleWarmup = Option("--scale-warmup", 10);
 int[] concurrencies = [1, 8, 32];
 
 var report = new StringBuilder();
@@ -37,50 +41,77 @@ Line($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount
 Line($"Server: Release build, SQLite on a temporary file (WAL, synchronous=FULL), loopback only. Window {seconds} s after a {warmup} s warm-up; 4 HTTP/2 connections.");
 Line();
 
-await using (var server = await BenchServer.StartAsync(scaleParticipants: 0))
+string[] measurements = ["health", "assignment", "randomize", "storage"];
+string[] names = [.. measurements.Where(only.Contains)];
+if (names.Length > 0)
 {
+    await using var server = await BenchServer.StartAsync(scaleParticipants: 0);
     var participant = await server.RandomizeOneAsync();
-    var rows = new List<string>();
     var results = new Dictionary<(string, int), Result>();
     foreach (var c in concurrencies)
-    {
-        results[("health", c)] = await Measure(c, seconds, warmup, server.Channels(anonymous: true), async (ch, _) =>
-            await new Health.HealthClient(ch).CheckAsync(new HealthCheckRequest()));
-        results[("assignment", c)] = await Measure(c, seconds, warmup, server.Channels(), async (ch, _) =>
-            await new RandomizationService.RandomizationServiceClient(ch).GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = participant }));
-        results[("randomize", c)] = await Measure(c, seconds, warmup, server.Channels(), async (ch, i) =>
-            await new RandomizationService.RandomizationServiceClient(ch).RandomizeAsync(BenchServer.Request($"E{c}-{i}")));
-        results[("storage", c)] = await StorageCeiling(c, seconds, warmup);
-    }
+        foreach (var name in names)
+        {
+            Console.WriteLine($"measuring {name} at {c} callers on server process {server.ProcessId}");
+            results[(name, c)] = name switch
+            {
+                "health" => await Measure(c, seconds, warmup, server.Channels(anonymous: true), async (ch, _) =>
+                    await new Health.HealthClient(ch).CheckAsync(new HealthCheckRequest())),
+                "assignment" => await Measure(c, seconds, warmup, server.Channels(), async (ch, _) =>
+                    await new RandomizationService.RandomizationServiceClient(ch).GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = participant })),
+                "randomize" => await Measure(c, seconds, warmup, server.Channels(), async (ch, i) =>
+                    await new RandomizationService.RandomizationServiceClient(ch).RandomizeAsync(BenchServer.Request($"E{c}-{i}"))),
+                _ => await StorageCeiling(c, seconds, warmup),
+            };
+        }
     Line("## Throughput and latency");
     Line();
     Line("| measurement | callers | calls/s | p50 ms | p99 ms | statuses |");
     Line("| --- | ---: | ---: | ---: | ---: | --- |");
-    foreach (var name in new[] { "health", "assignment", "randomize", "storage" })
+    foreach (var name in names)
         foreach (var c in concurrencies)
         {
             var r = results[(name, c)];
             Line($"| {Label(name)} | {c} | {r.Rate:F0} | {r.P50:F2} | {r.P99:F2} | {r.Statuses} |");
         }
     Line();
-    Line("## Ratios (same run)");
-    Line();
-    Line("| callers | Randomize / storage ceiling | GetAssignment / health check |");
-    Line("| ---: | ---: | ---: |");
-    foreach (var c in concurrencies)
-        Line($"| {c} | {results[("randomize", c)].Rate / results[("storage", c)].Rate:F2} | {results[("assignment", c)].Rate / results[("health", c)].Rate:F2} |");
-    Line();
+    if (names.Length == 4)
+    {
+        Line("## Ratios (same run)");
+        Line();
+        Line("| callers | Randomize / storage ceiling | GetAssignment / health check |");
+        Line("| ---: | ---: | ---: |");
+        foreach (var c in concurrencies)
+            Line($"| {c} | {results[("randomize", c)].Rate / results[("storage", c)].Rate:F2} | {results[("assignment", c)].Rate / results[("health", c)].Rate:F2} |");
+        Line();
+    }
     Line($"Server peak memory (VmHWM): {server.PeakMemoryMegabytes():F0} MB.");
     Line();
-    var emptyRate = results[("randomize", 32)].Rate;
-    await using var large = await BenchServer.StartAsync(scaleParticipants: scale);
-    var largeResult = await Measure(32, seconds, warmup, large.Channels(), async (ch, i) =>
-        await new RandomizationService.RandomizationServiceClient(ch).RandomizeAsync(BenchServer.Request($"L-{i}")));
+}
+
+if (only.Contains("scale"))
+{
+    // Two fresh servers measured alike: one on an empty trial, one on a trial already holding `scale` randomizations.
+    Result empty, full;
+    double fullMemory;
+    await using (var server = await BenchServer.StartAsync(scaleParticipants: 0))
+    {
+        Console.WriteLine($"measuring scale (empty) on server process {server.ProcessId}");
+        empty = await Measure(32, seconds, scaleWarmup, server.Channels(), async (ch, i) =>
+            await new RandomizationService.RandomizationServiceClient(ch).RandomizeAsync(BenchServer.Request($"S-{i}")));
+    }
+    await using (var server = await BenchServer.StartAsync(scaleParticipants: scale))
+    {
+        Console.WriteLine($"measuring scale (large) on server process {server.ProcessId}");
+        full = await Measure(32, seconds, scaleWarmup, server.Channels(), async (ch, i) =>
+            await new RandomizationService.RandomizationServiceClient(ch).RandomizeAsync(BenchServer.Request($"L-{i}")));
+        fullMemory = server.PeakMemoryMegabytes();
+    }
     Line("## Scale");
     Line();
-    Line($"Randomize with 32 callers on a trial already holding {scale:N0} randomizations: {largeResult.Rate:F0} calls/s " +
-         $"(p99 {largeResult.P99:F2} ms, {largeResult.Statuses}) against {emptyRate:F0} calls/s on an empty one: ratio {largeResult.Rate / emptyRate:F2}.");
-    Line($"Server peak memory on the large trial: {large.PeakMemoryMegabytes():F0} MB.");
+    Line($"Randomize with 32 callers, each on a fresh server after a {scaleWarmup} s warm-up: on a trial already holding {scale:N0} randomizations " +
+         $"{full.Rate:F0} calls/s (p99 {full.P99:F2} ms, {full.Statuses}), on an empty one {empty.Rate:F0} calls/s (p99 {empty.P99:F2} ms): " +
+         $"ratio {full.Rate / empty.Rate:F2}.");
+    Line($"Server peak memory on the large trial: {fullMemory:F0} MB.");
 }
 
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -298,6 +329,8 @@ internal sealed class BenchServer : IAsyncDisposable
         checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
         await checkpoint.ExecuteNonQueryAsync();
     }
+
+    public int ProcessId => _process.Id;
 
     public async Task<string> RandomizeOneAsync() =>
         (await new RandomizationService.RandomizationServiceClient(Channel(Token("site_coordinator", "UM"))).RandomizeAsync(Request("first"))).Assignment.ParticipantId;

@@ -1,6 +1,7 @@
 using Cratus.Randomization.Server.Persistence.PostgreSql;
 using Cratus.Randomization.Server.Persistence.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace Cratus.Randomization.Server.Persistence;
@@ -42,7 +43,14 @@ public static class PersistenceExtensions
         if (provider == DatabaseProvider.PostgreSql) builder.AddPostgreSqlPersistence();
         else builder.AddSqlitePersistence();
         builder.Services.AddHostedService<DatabaseMigrator>();
-        builder.Services.AddGrpcHealthChecks().AddDbContextCheck<TrialDbContext>();
+        // gRPC health answers from the result the health-check publisher refreshes every second (database reachable
+        // or not), so that load balancers polling it cost no database work and an outage shows within a second.
+        builder.Services.AddGrpcHealthChecks(o => o.UseHealthChecksCache = true).AddDbContextCheck<TrialDbContext>();
+        builder.Services.Configure<HealthCheckPublisherOptions>(o =>
+        {
+            o.Delay = TimeSpan.FromSeconds(1);
+            o.Period = TimeSpan.FromSeconds(1);
+        });
         return builder;
     }
 
@@ -56,7 +64,7 @@ public static class PersistenceExtensions
 /// <summary>
 /// Creates the database file's folder and applies every pending migration while the host is starting, before any
 /// hosted service (the web server among them) starts: no call is ever served on an old schema. Then seeds what a
-/// first start needs (see <see cref="Identity.FirstStart"/>).
+/// first start needs (see <see cref="Identity.FirstStart"/>) and publishes the first health result.
 /// </summary>
 internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<DatabaseOptions> options, IHostEnvironment environment) : IHostedLifecycleService
 {
@@ -67,6 +75,10 @@ internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<Datab
         await using var scope = services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<TrialDbContext>().Database.MigrateAsync(cancellationToken);
         await scope.ServiceProvider.GetRequiredService<Identity.FirstStart>().RunAsync(cancellationToken);
+        // gRPC health answers from published results: publish the first one now, so it is there before the first call.
+        var report = await scope.ServiceProvider.GetRequiredService<HealthCheckService>().CheckHealthAsync(cancellationToken);
+        foreach (var publisher in scope.ServiceProvider.GetServices<IHealthCheckPublisher>())
+            await publisher.PublishAsync(report, cancellationToken);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -48,7 +48,9 @@ public sealed partial class Randomizer(
         Caller caller, IntakeRequest command, EligibilitySnapshot snapshot, string stratum, bool afterConflict, CancellationToken ct)
     {
         if (afterConflict && await FindRetryAsync(command, ct) is { } earlier) return (earlier, false);
-        await intake.RefuseIfAlreadyInTheTrialAsync(command, ct);
+        // The same person randomized twice is refused by the unique index on (site, screening id), and the attempt
+        // after that conflict names the earlier participant; a Phase I enrolment has no such index, so it is looked for.
+        if (afterConflict || trial.DoseEscalation is not null) await intake.RefuseIfAlreadyInTheTrialAsync(command, ct);
         if (await escalation.RandomizationRefusalAsync(ct) is { } notOpen)
             throw new TrialRuleException(TrialFault.FailedPrecondition, notOpen);
 
@@ -64,13 +66,12 @@ public sealed partial class Randomizer(
             throw new TrialRuleException(TrialFault.FailedPrecondition,
                 $"The trial has reached its target of {trial.RandomizedPhase.TargetParticipants} randomized participants; no more can be randomized.");
 
-        // The next entry is the one after the last used in the stratum: entries are used in sequence order, without gaps.
-        // ORDER BY ... DESC LIMIT 1 walks the (stratum, sequence) index from its end: the cost does not grow with the trial.
-        var lastUsed = await db.Participants.Where(p => p.Stratum == stratum).OrderByDescending(p => p.StratumSequence)
-            .Select(p => p.StratumSequence).FirstOrDefaultAsync(ct);
-        // A trial has one schedule (unique index), so its entries are all there is to look in.
+        // The next entry is the one after the last used in the stratum: entries are used in sequence order, without
+        // gaps. The last used is found by walking the (stratum, sequence) index from its end, in the same statement:
+        // the cost does not grow with the trial. A trial has one schedule (unique index), so its entries are all there is.
         var entry = await db.ScheduleEntries.AsNoTracking()
-            .Where(e => e.Stratum == stratum && e.Sequence == lastUsed + 1)
+            .Where(e => e.Stratum == stratum && e.Sequence == (db.Participants.Where(p => p.Stratum == stratum)
+                .OrderByDescending(p => p.StratumSequence).Select(p => (int?)p.StratumSequence).FirstOrDefault() ?? 0) + 1)
             .Select(e => new { e.Id, e.Sequence, e.RandomizationNumber })
             .SingleOrDefaultAsync(ct);
         if (entry is null)
@@ -106,7 +107,6 @@ public sealed partial class Randomizer(
             entry.RandomizationNumber, participant.ProductCode, participant.RandomizedAt, false), true);
     }
 
-    /// <summary>The earlier answer to the same request id, or to the same participant; null when there is none.</summary>
     /// <summary>The earlier answer to the same request id; null when there is none.</summary>
     private async Task<BlindedAssignment?> FindRetryAsync(IntakeRequest command, CancellationToken ct)
     {

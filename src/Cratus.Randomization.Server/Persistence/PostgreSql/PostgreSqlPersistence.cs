@@ -14,7 +14,8 @@ internal static class PostgreSqlPersistence
     public static void AddPostgreSqlPersistence(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<SerializedWritesInterceptor>();
-        builder.Services.AddDbContext<TrialDbContext, PostgreSqlTrialDbContext>((services, options) =>
+        // Pooled contexts: the options are built once, not on every call.
+        builder.Services.AddDbContextPool<TrialDbContext, PostgreSqlTrialDbContext>((services, options) =>
             options.UseNpgsql(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString)
                 .AddInterceptors(services.GetRequiredService<SerializedWritesInterceptor>()));
     }
