@@ -110,7 +110,7 @@ public sealed partial class Randomizer(
     /// <summary>The earlier answer to the same request id; null when there is none.</summary>
     private async Task<BlindedAssignment?> FindRetryAsync(IntakeRequest command, CancellationToken ct)
     {
-        var byRequest = await Blinded(db.Participants.Where(p => p.RequestId == command.RequestId)).SingleOrDefaultAsync(ct);
+        var byRequest = await AssignmentByRequestId(db, command.RequestId, ct);
         if (byRequest is null) return null;
         if (byRequest.SiteCode == command.SiteCode && byRequest.ScreeningId == command.ScreeningId) return byRequest;
         throw new TrialRuleException(TrialFault.InvalidArgument,
@@ -119,9 +119,26 @@ public sealed partial class Randomizer(
 
     public async Task<BlindedAssignment> GetAssignmentAsync(Caller caller, string participantId, CancellationToken ct)
     {
-        var found = await Blinded(VisibleParticipant(caller, participantId)).SingleOrDefaultAsync(ct);
-        return found ?? throw NotVisible(participantId);
+        if (!Identifiers.IsValidParticipantId(participantId)) throw InvalidParticipantId();
+        var found = await AssignmentByParticipantId(db, participantId, ct);
+        // A site user asking for another site's participant gets the same NOT_FOUND as for one that does not exist.
+        return found is not null && caller.MaySee(found.SiteCode) ? found : throw NotVisible(participantId);
     }
+
+    // The reads on every call, compiled once: EF Core then skips translating the query on each call.
+    private static readonly Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>> AssignmentByParticipantId =
+        EF.CompileAsyncQuery((TrialDbContext db, string participantId, CancellationToken ct) =>
+            db.Participants.AsNoTracking().Where(p => p.ParticipantId == participantId)
+                .Select(p => new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
+                    p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null))
+                .SingleOrDefault());
+
+    private static readonly Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>> AssignmentByRequestId =
+        EF.CompileAsyncQuery((TrialDbContext db, string requestId, CancellationToken ct) =>
+            db.Participants.AsNoTracking().Where(p => p.RequestId == requestId)
+                .Select(p => new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
+                    p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null))
+                .SingleOrDefault());
 
     /// <summary>The pharmacy's unblinded read, for a randomized or a Phase I participant. Every read is an audited event.</summary>
     public async Task<PharmacyOrder> GetDoseOrderAsync(Caller caller, string participantId, CancellationToken ct)
@@ -169,8 +186,7 @@ public sealed partial class Randomizer(
 
     internal IQueryable<ParticipantRecord> VisibleParticipant(Caller caller, string participantId)
     {
-        if (!Identifiers.IsValidParticipantId(participantId))
-            throw new TrialRuleException(TrialFault.InvalidArgument, "participant_id is required: the id Randomize returned, such as P-4TABMY0XCA.");
+        if (!Identifiers.IsValidParticipantId(participantId)) throw InvalidParticipantId();
         var query = db.Participants.AsNoTracking().Where(p => p.ParticipantId == participantId);
         // A site user asking for another site's participant gets the same NOT_FOUND as for one that does not exist.
         if (!TrialRoles.IsSiteRole(caller.Role)) return query;
@@ -178,10 +194,8 @@ public sealed partial class Randomizer(
         return query.Where(p => sites.Contains(p.SiteCode));
     }
 
-    private static IQueryable<BlindedAssignment> Blinded(IQueryable<ParticipantRecord> participants) =>
-        participants.AsNoTracking().Select(p => new BlindedAssignment(
-            p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber, p.ProductCode, p.RandomizedAt,
-            p.EmergencyUnblindedAt != null));
+    private static TrialRuleException InvalidParticipantId() =>
+        new(TrialFault.InvalidArgument, "participant_id is required: the id Randomize returned, such as P-4TABMY0XCA.");
 
     internal static TrialRuleException NotVisible(string participantId) =>
         new(TrialFault.NotFound, $"No participant {participantId} is visible to you. Check the participant id.");
