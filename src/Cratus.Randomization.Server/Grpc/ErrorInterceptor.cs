@@ -40,6 +40,9 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
             case DbException or DbUpdateException or TimeoutException or InvalidOperationException { InnerException: DbException or TimeoutException }:
                 LogDatabaseFailure(logger, context.Method, ex);
                 return new RpcException(new Status(StatusCode.Unavailable, "The trial database is busy or unavailable; nothing was stored. Retry in a moment with the same request_id."));
+            case IOException:
+                LogDatabaseFailure(logger, context.Method, ex);
+                return new RpcException(new Status(StatusCode.Unavailable, "The trial database could not confirm the write on disk. Retry in a moment with the same request_id: you get the stored answer if the write was kept."));
             default:
                 var reference = context.GetHttpContext().TraceIdentifier;
                 LogUnexpected(logger, context.Method, reference, ex);

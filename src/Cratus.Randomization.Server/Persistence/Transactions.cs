@@ -11,6 +11,7 @@ public static class Transactions
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction and commits it with everything it added, or nothing at all.
     /// On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE), so writers queue instead of failing.
+    /// It returns once the commit is durable.
     /// </summary>
     public static async Task<T> InTransactionAsync<T>(this TrialDbContext db, Func<CancellationToken, Task<T>> work, CancellationToken ct)
     {
@@ -18,12 +19,7 @@ public static class Transactions
         {
             try
             {
-                using var turn = await db.EnterWriteAsync(ct);
-                await using var transaction = await db.Database.BeginTransactionAsync(ct);
-                var result = await work(ct);
-                await db.SaveChangesAsync(ct);
-                await transaction.CommitAsync(ct);
-                return result;
+                return await db.WriteAsync(work, ct);
             }
             catch (DbUpdateException) when (attempt < MaxAttempts)
             {

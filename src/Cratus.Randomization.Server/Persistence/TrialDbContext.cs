@@ -24,15 +24,17 @@ public abstract class TrialDbContext(DbContextOptions options) : IdentityUserCon
     public DbSet<TrialTotalsRecord> TrialTotals => Set<TrialTotalsRecord>();
 
     /// <summary>
-    /// Waits for this process's turn to write, before a write transaction begins. Providers whose database
-    /// serializes writers itself, with waiting that is not a busy loop, need not wait here.
+    /// Runs one unit of writing in a transaction and commits it with everything it added, returning once the commit is
+    /// durable. By default the database serializes writers itself (PostgreSQL: see SerializedWritesInterceptor) and
+    /// the commit waits for the disk (synchronous_commit=on).
     /// </summary>
-    public virtual Task<IDisposable> EnterWriteAsync(CancellationToken ct) => Task.FromResult<IDisposable>(NoTurn.Instance);
-
-    private sealed class NoTurn : IDisposable
+    public virtual async Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken ct)
     {
-        public static readonly NoTurn Instance = new();
-        public void Dispose() { }
+        await using var transaction = await Database.BeginTransactionAsync(ct);
+        var result = await work(ct);
+        await SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        return result;
     }
 
     protected override void OnModelCreating(ModelBuilder builder)

@@ -110,7 +110,7 @@ public sealed partial class Randomizer(
     /// <summary>The earlier answer to the same request id; null when there is none.</summary>
     private async Task<BlindedAssignment?> FindRetryAsync(IntakeRequest command, CancellationToken ct)
     {
-        var byRequest = await AssignmentByRequestId(db, command.RequestId, ct);
+        var byRequest = await AssignmentByRequestId.For(db)(db, command.RequestId, ct);
         if (byRequest is null) return null;
         if (byRequest.SiteCode == command.SiteCode && byRequest.ScreeningId == command.ScreeningId) return byRequest;
         throw new TrialRuleException(TrialFault.InvalidArgument,
@@ -120,25 +120,24 @@ public sealed partial class Randomizer(
     public async Task<BlindedAssignment> GetAssignmentAsync(Caller caller, string participantId, CancellationToken ct)
     {
         if (!Identifiers.IsValidParticipantId(participantId)) throw InvalidParticipantId();
-        var found = await AssignmentByParticipantId(db, participantId, ct);
+        var found = await AssignmentByParticipantId.For(db)(db, participantId, ct);
         // A site user asking for another site's participant gets the same NOT_FOUND as for one that does not exist.
         return found is not null && caller.MaySee(found.SiteCode) ? found : throw NotVisible(participantId);
     }
 
-    // The reads on every call, compiled once: EF Core then skips translating the query on each call.
-    private static readonly Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>> AssignmentByParticipantId =
-        EF.CompileAsyncQuery((TrialDbContext db, string participantId, CancellationToken ct) =>
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>>> AssignmentByParticipantId =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, string participantId, CancellationToken ct) =>
             db.Participants.AsNoTracking().Where(p => p.ParticipantId == participantId)
                 .Select(p => new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
                     p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null))
-                .SingleOrDefault());
+                .SingleOrDefault()));
 
-    private static readonly Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>> AssignmentByRequestId =
-        EF.CompileAsyncQuery((TrialDbContext db, string requestId, CancellationToken ct) =>
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>>> AssignmentByRequestId =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, string requestId, CancellationToken ct) =>
             db.Participants.AsNoTracking().Where(p => p.RequestId == requestId)
                 .Select(p => new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
                     p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null))
-                .SingleOrDefault());
+                .SingleOrDefault()));
 
     /// <summary>The pharmacy's unblinded read, for a randomized or a Phase I participant. Every read is an audited event.</summary>
     public async Task<PharmacyOrder> GetDoseOrderAsync(Caller caller, string participantId, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
@@ -13,22 +14,132 @@ public sealed class SqliteTrialDbContext(DbContextOptions<SqliteTrialDbContext> 
 {
     // One writer at a time per database file in this process. SQLite allows one writer anyway, and a writer that
     // finds the file locked polls for it with sleeps; queueing here instead keeps waits short and fair.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> Turns = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> Turns = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, WriteAheadLogFlusher> Flushers = new(StringComparer.Ordinal);
 
-    public override async Task<IDisposable> EnterWriteAsync(CancellationToken ct)
+    /// <summary>
+    /// Writers take turns, and commit as a group. In its turn a writer commits to the write-ahead log without waiting
+    /// for the disk (synchronous=NORMAL for this one transaction) and hands the turn on; then the log is flushed to
+    /// disk (fsync) before the caller hears of the commit. Commits made while a flush runs share the next flush, so
+    /// one flush covers many commits and the next writer's work overlaps this one's wait for the disk. A commit is
+    /// acknowledged only after a flush that began after it: the guarantee of synchronous=FULL. The log is one file
+    /// written in order, so a commit that is on disk has every earlier commit on disk with it.
+    /// </summary>
+    public override async Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken ct)
     {
-        var turn = Turns.GetOrAdd(Database.GetConnectionString() ?? "", _ => new SemaphoreSlim(1, 1));
+        var connection = (SqliteConnection)Database.GetDbConnection();
+        var turn = Turns.GetOrAdd(connection.ConnectionString, _ => new SemaphoreSlim(1, 1));
         await turn.WaitAsync(ct);
-        return new Turn(turn);
+        T result;
+        try
+        {
+            await Database.OpenConnectionAsync(ct);
+            try
+            {
+                // The level can only change outside a transaction.
+                await SetSynchronousAsync(connection, "NORMAL", ct);
+                await using var transaction = await Database.BeginTransactionAsync(ct);
+                result = await work(ct);
+                await SaveChangesAsync(ct);
+                await transaction.CommitAsync(ct);
+            }
+            finally
+            {
+                await RestoreDurableCommitsAsync(connection);
+                await Database.CloseConnectionAsync();
+            }
+        }
+        finally
+        {
+            turn.Release();
+        }
+        await Flushers.GetOrAdd(connection.DataSource, path => new WriteAheadLogFlusher(path + "-wal")).FlushAsync();
+        return result;
     }
 
-    private sealed class Turn(SemaphoreSlim turn) : IDisposable
+    /// <summary>Every other write on this connection waits for the disk in its commit, as before.</summary>
+    private static async Task RestoreDurableCommitsAsync(SqliteConnection connection)
     {
-        private int _released;
-
-        public void Dispose()
+        try
         {
-            if (Interlocked.Exchange(ref _released, 1) == 0) turn.Release();
+            await SetSynchronousAsync(connection, "FULL", CancellationToken.None);
+        }
+        catch (SqliteException)
+        {
+            // A connection that cannot be set back is closed rather than handed out again.
+            SqliteConnection.ClearPool(connection);
+        }
+    }
+
+    private static async Task SetSynchronousAsync(SqliteConnection connection, string level, CancellationToken ct)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous=" + level;
+        await command.ExecuteNonQueryAsync(ct);
+    }
+}
+
+/// <summary>
+/// Flushes a write-ahead log file to disk for everyone waiting, one flush at a time: whoever asks while a flush runs
+/// is served by the next one, which begins after their commit was written.
+/// </summary>
+internal sealed class WriteAheadLogFlusher(string path)
+{
+    private readonly Lock _gate = new();
+    private List<TaskCompletionSource>? _waiting;
+    private bool _flushing;
+
+    public Task FlushAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            (_waiting ??= []).Add(done);
+            if (_flushing) return done.Task;
+            _flushing = true;
+        }
+        _ = Task.Run(FlushWhileAsked);
+        return done.Task;
+    }
+
+    private void Flush()
+    {
+        try
+        {
+            using var log = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            log.Flush(flushToDisk: true);
+        }
+        catch (FileNotFoundException)
+        {
+            // SQLite removes the log only when its last connection closes, after copying every commit into the
+            // database file and flushing that file: the commits are on disk already.
+        }
+    }
+
+    private void FlushWhileAsked()
+    {
+        while (true)
+        {
+            List<TaskCompletionSource> batch;
+            lock (_gate)
+            {
+                if (_waiting is null)
+                {
+                    _flushing = false;
+                    return;
+                }
+                (batch, _waiting) = (_waiting, null);
+            }
+            try
+            {
+                Flush();
+                foreach (var waiter in batch) waiter.SetResult();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                var failure = new IOException("The write-ahead log could not be flushed to disk.", ex);
+                foreach (var waiter in batch) waiter.SetException(failure);
+            }
         }
     }
 }
@@ -57,15 +168,15 @@ internal static class SqlitePersistence
 
 /// <summary>
 /// Every SQLite connection runs in WAL mode with synchronous=FULL, so a commit that returned is on disk and
-/// survives a crash or power loss (synchronous=NORMAL in WAL mode may lose the last commits). Transactions begin
-/// IMMEDIATE (Microsoft.Data.Sqlite's default), so writers queue for the one write lock instead of failing.
-/// Reads go through a memory map: a write by one connection empties the page cache of all the others, and the map
-/// makes reading the pages again cheap. The settings belong to the native connection, which the pool keeps open, so
-/// they are applied once per native connection, not on every open from the pool.
+/// survives a crash or power loss (synchronous=NORMAL in WAL mode may lose the last commits; the write turn uses it
+/// only with a flush of its own, see <see cref="SqliteTrialDbContext.WriteAsync{T}"/>). Transactions begin
+/// IMMEDIATE (Microsoft.Data.Sqlite's default), so writers queue for the one write lock instead of failing. The
+/// settings belong to the native connection, which the pool keeps open, so they are applied once per native
+/// connection, not on every open from the pool.
 /// </summary>
 internal sealed class DurableSqliteInterceptor : DbConnectionInterceptor
 {
-    private const string Pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456;";
+    private const string Pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
 
     private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _configured = [];
 
