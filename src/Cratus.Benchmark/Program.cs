@@ -252,7 +252,7 @@ internal sealed class BenchServer : IAsyncDisposable
         var dll = Path.Combine(root, "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
         if (!File.Exists(dll)) throw new InvalidOperationException($"build the server in Release first: dotnet build -c Release ({dll} is missing)");
         var folder = Directory.CreateTempSubdirectory("cratus-bench-").FullName;
-        var target = scaleParticipants + 20_000;
+        var target = scaleParticipants + 40_000;
         File.WriteAllText(Path.Combine(folder, "trial.json"), File.ReadAllText(Path.Combine(Path.GetDirectoryName(dll)!, "trial-definitions", "cratus-phase2-only.json"))
             .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {target}", StringComparison.Ordinal));
         var signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));

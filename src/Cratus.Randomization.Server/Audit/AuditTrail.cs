@@ -62,9 +62,7 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock)
             .Select(e => e.Entity).MaxBy(e => e.Sequence);
         var last = pending is not null
             ? new AuditHead(pending.Sequence, pending.Hash)
-            : await db.AuditEvents.AsNoTracking().OrderByDescending(e => e.Sequence)
-                .Select(e => new AuditHead(e.Sequence, e.Hash)).FirstOrDefaultAsync(ct)
-              ?? new AuditHead(0, AuditChain.GenesisHash);
+            : await NewestStored.For(db)(db, ct) ?? new AuditHead(0, AuditChain.GenesisHash);
         var sequence = last.Sequence + 1;
         var at = clock.GetUtcNow().ToUnixTimeMilliseconds();
         db.AuditEvents.Add(new AuditEventRecord
@@ -82,6 +80,10 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock)
             Hash = AuditChain.ComputeHash(sequence, at, actor.User, actor.Role, site, action, target, reason, details, last.Hash),
         });
     }
+
+    private static readonly CompiledQuery<Func<TrialDbContext, CancellationToken, Task<AuditHead?>>> NewestStored =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, CancellationToken ct) =>
+            db.AuditEvents.AsNoTracking().OrderByDescending(e => e.Sequence).Select(e => new AuditHead(e.Sequence, e.Hash)).FirstOrDefault()));
 
     public async Task<AuditPage> ListAsync(AuditFilter filter, CancellationToken ct)
     {

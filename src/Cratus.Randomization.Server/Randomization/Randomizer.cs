@@ -54,13 +54,12 @@ public sealed partial class Randomizer(
         if (await escalation.RandomizationRefusalAsync(ct) is { } notOpen)
             throw new TrialRuleException(TrialFault.FailedPrecondition, notOpen);
 
-        var closedAt = await db.UnblindingRequests.Where(r => r.Scope == UnblindingScope.Final && r.ApprovedAt != null)
-            .Select(r => r.ApprovedAt).FirstOrDefaultAsync(ct);
+        var closedAt = await FinalUnblindingApprovedAt.For(db)(db, ct);
         if (closedAt is not null)
             throw new TrialRuleException(TrialFault.FailedPrecondition,
                 $"Randomization is closed for good: the final unblinding was approved on {closedAt:yyyy-MM-dd}.");
 
-        var totals = await db.TrialTotals.SingleOrDefaultAsync(t => t.TrialId == trial.TrialId, ct);
+        var totals = await TotalsOfTrial.For(db)(db, trial.TrialId, ct);
         if (totals is null) db.TrialTotals.Add(totals = new TrialTotalsRecord { TrialId = trial.TrialId });
         if (totals.Randomized >= trial.RandomizedPhase.TargetParticipants)
             throw new TrialRuleException(TrialFault.FailedPrecondition,
@@ -69,11 +68,7 @@ public sealed partial class Randomizer(
         // The next entry is the one after the last used in the stratum: entries are used in sequence order, without
         // gaps. The last used is found by walking the (stratum, sequence) index from its end, in the same statement:
         // the cost does not grow with the trial. A trial has one schedule (unique index), so its entries are all there is.
-        var entry = await db.ScheduleEntries.AsNoTracking()
-            .Where(e => e.Stratum == stratum && e.Sequence == (db.Participants.Where(p => p.Stratum == stratum)
-                .OrderByDescending(p => p.StratumSequence).Select(p => (int?)p.StratumSequence).FirstOrDefault() ?? 0) + 1)
-            .Select(e => new { e.Id, e.Sequence, e.RandomizationNumber })
-            .SingleOrDefaultAsync(ct);
+        var entry = await NextEntryOfStratum.For(db)(db, stratum, ct);
         if (entry is null)
             throw new TrialRuleException(TrialFault.FailedPrecondition, await db.Schedules.AnyAsync(ct)
                 ? $"The randomization list of stratum {stratum} is used up. Contact the trial statistician."
@@ -124,6 +119,25 @@ public sealed partial class Randomizer(
         // A site user asking for another site's participant gets the same NOT_FOUND as for one that does not exist.
         return found is not null && caller.MaySee(found.SiteCode) ? found : throw NotVisible(participantId);
     }
+
+    private static readonly CompiledQuery<Func<TrialDbContext, CancellationToken, Task<DateTimeOffset?>>> FinalUnblindingApprovedAt =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, CancellationToken ct) =>
+            db.UnblindingRequests.Where(r => r.Scope == UnblindingScope.Final && r.ApprovedAt != null).Select(r => r.ApprovedAt).FirstOrDefault()));
+
+    // Tracked: the running total is updated in the same transaction.
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<TrialTotalsRecord?>>> TotalsOfTrial =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, string trialId, CancellationToken ct) =>
+            db.TrialTotals.SingleOrDefault(t => t.TrialId == trialId)));
+
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<NextEntry?>>> NextEntryOfStratum =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, string stratum, CancellationToken ct) =>
+            db.ScheduleEntries.AsNoTracking()
+                .Where(e => e.Stratum == stratum && e.Sequence == (db.Participants.Where(p => p.Stratum == stratum)
+                    .OrderByDescending(p => p.StratumSequence).Select(p => (int?)p.StratumSequence).FirstOrDefault() ?? 0) + 1)
+                .Select(e => new NextEntry(e.Id, e.Sequence, e.RandomizationNumber))
+                .SingleOrDefault()));
+
+    private sealed record NextEntry(long Id, int Sequence, string RandomizationNumber);
 
     private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>>> AssignmentByParticipantId =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, string participantId, CancellationToken ct) =>
