@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Cratus.Randomization.Protos.V1;
 using Grpc.Core;
+using Grpc.Health.V1;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -42,6 +43,22 @@ public abstract class OutageTests : OnEachDatabase
         }
     }
 
+    private static async Task AssertHealthBecomesAsync(TrialServer server, HealthCheckResponse.Types.ServingStatus expected)
+    {
+        // Health answers from a result published every second; the database check itself may take its connect timeout.
+        var health = new Health.HealthClient(server.Channel(token: null));
+        var until = DateTime.UtcNow.AddSeconds(15);
+        HealthCheckResponse.Types.ServingStatus seen;
+        do
+        {
+            seen = (await health.CheckAsync(new HealthCheckRequest())).Status;
+            if (seen == expected) return;
+            await Task.Delay(250);
+        }
+        while (DateTime.UtcNow < until);
+        Assert.Equal(expected, seen);
+    }
+
     [ProviderFact]
     public async Task DatabaseGone_CallsAreUnavailableInTime_NothingIsAllocated_AndServiceResumes()
     {
@@ -80,7 +97,9 @@ public abstract class OutageTests : OnEachDatabase
 
             proxy.Cut();
             await AssertUnavailableWithinDeadlineAsync(pg, "DURING");
+            await AssertHealthBecomesAsync(pg, HealthCheckResponse.Types.ServingStatus.NotServing);
             proxy.Restore();
+            await AssertHealthBecomesAsync(pg, HealthCheckResponse.Types.ServingStatus.Serving);
 
             var after = await RandomizeWhenBackAsync(pg, Requests.Randomize("AFTER"));
             Assert.Equal("R01-002", after.Assignment.RandomizationNumber);
