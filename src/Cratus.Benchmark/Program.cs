@@ -283,7 +283,7 @@ internal sealed class BenchServer : IAsyncDisposable
         foreach (var (k, v) in settings) start.Environment[k] = v;
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { if (e.Data?.StartsWith("PROF", StringComparison.Ordinal) == true) Console.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var server = new BenchServer(process, folder, signingKey, $"http://127.0.0.1:{port}");
