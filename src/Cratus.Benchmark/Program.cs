@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -118,10 +119,102 @@ if (only.Contains("scale"))
     Line($"Server peak memory on the large trial: {fullMemory:F0} MB.");
 }
 
+if (only.Contains("crash"))
+{
+    var cycles = Option("--crash-cycles", 100);
+    Line("## Crash cycles");
+    Line();
+    Line(await CrashCyclesAsync(cycles));
+    Line();
+}
+
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
 await File.WriteAllTextAsync(output, report.ToString());
 Console.WriteLine($"written to {output}");
 return 0;
+
+// SIGKILL the server at a random moment under a load of Randomize calls, restart it on the same file, retry what got
+// no answer; at the end every acknowledged randomization must be stored as acknowledged, no schedule entry used
+// twice, every stratum used in order without gaps, and the audit trail intact. Throws (exit code non-zero) if not.
+static async Task<string> CrashCyclesAsync(int cycles)
+{
+    var deployment = BenchServer.Deploy(0);
+    var acknowledged = new ConcurrentDictionary<string, BlindedAssignment>();
+    var unacknowledged = new ConcurrentDictionary<string, RandomizeRequest>();
+    var random = new Random(20261122);
+    var next = 0;
+    var started = Stopwatch.GetTimestamp();
+    try
+    {
+        for (var cycle = 0; ; cycle++)
+        {
+            await using var server = await BenchServer.LaunchAsync(deployment, deleteFolderOnDispose: false);
+            if (cycle == 0) await server.GenerateScheduleAsync();
+            var site = new RandomizationService.RandomizationServiceClient(server.Channel(server.Token("site_coordinator", "UM")));
+            foreach (var (id, request) in unacknowledged)
+            {
+                acknowledged[id] = (await site.RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(20))).Assignment;
+                unacknowledged.TryRemove(id, out _);
+            }
+            if (cycle == cycles) return await VerifyAfterCrashesAsync(server, deployment, acknowledged, cycles, Stopwatch.GetElapsedTime(started));
+
+            using var stop = new CancellationTokenSource();
+            var load = Enumerable.Range(0, 8).Select(async _ =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    var request = BenchServer.Request($"K{Interlocked.Increment(ref next)}");
+                    try
+                    {
+                        acknowledged[request.RequestId] = (await site.RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(20))).Assignment;
+                    }
+                    catch (RpcException)
+                    {
+                        unacknowledged[request.RequestId] = request;
+                        return;
+                    }
+                }
+            }).ToList();
+            await Task.Delay(random.Next(150, 700));
+            await server.KillAsync();
+            stop.Cancel();
+            await Task.WhenAll(load);
+        }
+    }
+    finally
+    {
+        SqliteConnection.ClearAllPools();
+        BenchServer.DeleteFolder(deployment.Folder);
+    }
+}
+
+static async Task<string> VerifyAfterCrashesAsync(BenchServer server, BenchDeployment deployment, ConcurrentDictionary<string, BlindedAssignment> acknowledged, int cycles, TimeSpan took)
+{
+    var monitor = new RandomizationService.RandomizationServiceClient(server.Channel(server.Token("monitor")));
+    foreach (var (_, assignment) in acknowledged)
+    {
+        var found = (await monitor.GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = assignment.ParticipantId })).Assignment;
+        if (!found.Equals(assignment)) throw new InvalidOperationException($"participant {assignment.ParticipantId} is stored differently from what was acknowledged");
+    }
+    var audit = await new AuditService.AuditServiceClient(server.Channel(server.Token("monitor"))).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
+    if (!audit.Intact) throw new InvalidOperationException("the audit trail does not verify: " + audit.Problem);
+    await using var db = new SqliteConnection($"Data Source={deployment.Settings["Database__SqlitePath"]};Pooling=False");
+    await db.OpenAsync();
+    await using var check = db.CreateCommand();
+    check.CommandText = """
+        SELECT COUNT(*), COUNT(DISTINCT "ScheduleEntryId"),
+               (SELECT COUNT(*) FROM (SELECT "Stratum", MAX("StratumSequence") - COUNT(*) AS gap FROM "Participants" GROUP BY "Stratum") WHERE gap <> 0)
+        FROM "Participants"
+        """;
+    await using var reader = await check.ExecuteReaderAsync();
+    await reader.ReadAsync();
+    var (stored, entries, gaps) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    if (stored != acknowledged.Count || entries != stored || gaps != 0)
+        throw new InvalidOperationException($"{acknowledged.Count} acknowledged, {stored} stored, {entries} distinct entries, {gaps} strata with gaps");
+    return $"{cycles} SIGKILLs under 8 callers of Randomize, each at a random moment, the server restarted on the same file every time " +
+           $"({took.TotalSeconds:F0} s): {acknowledged.Count:N0} acknowledged randomizations, all stored as acknowledged, {entries:N0} distinct " +
+           "schedule entries, every stratum used in order without gaps, the audit trail intact.";
+}
 
 static string Label(string name) => name switch
 {
@@ -233,6 +326,9 @@ internal sealed record Result(double Rate, double P50, double P99, string Status
     }
 }
 
+/// <summary>A folder with a trial definition, and the settings every server on it runs with.</summary>
+internal sealed record BenchDeployment(string Folder, string SigningKey, Dictionary<string, string> Settings);
+
 /// <summary>The Release server as a process on a temporary SQLite file; optionally pre-filled with a large trial.</summary>
 internal sealed class BenchServer : IAsyncDisposable
 {
@@ -242,30 +338,35 @@ internal sealed class BenchServer : IAsyncDisposable
     private readonly string _signingKey;
     private readonly string _address;
 
-    private BenchServer(Process process, string folder, string signingKey, string address)
+    private readonly bool _deleteFolderOnDispose;
+
+    private BenchServer(Process process, string folder, string signingKey, string address, bool deleteFolderOnDispose)
     {
         _process = process;
         _folder = folder;
         _signingKey = signingKey;
         _address = address;
+        _deleteFolderOnDispose = deleteFolderOnDispose;
     }
 
     public static async Task<BenchServer> StartAsync(int scaleParticipants)
     {
-        var root = FindRoot();
-        var dll = Path.Combine(root, "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
-        if (!File.Exists(dll)) throw new InvalidOperationException($"build the server in Release first: dotnet build -c Release ({dll} is missing)");
+        var server = await LaunchAsync(Deploy(scaleParticipants), deleteFolderOnDispose: true);
+        await server.GenerateScheduleAsync();
+        if (scaleParticipants > 0) await server.PrefillAsync(scaleParticipants);
+        return server;
+    }
+
+    /// <summary>A folder with a trial definition, and the settings (keys included) every server on it runs with.</summary>
+    public static BenchDeployment Deploy(int scaleParticipants)
+    {
         var folder = Directory.CreateTempSubdirectory("cratus-bench-").FullName;
-        var target = Target(scaleParticipants);
-        File.WriteAllText(Path.Combine(folder, "trial.json"), File.ReadAllText(Path.Combine(Path.GetDirectoryName(dll)!, "trial-definitions", "cratus-phase2-only.json"))
-            .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {target}", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(folder, "trial.json"), File.ReadAllText(Path.Combine(Path.GetDirectoryName(ServerDll())!, "trial-definitions", "cratus-phase2-only.json"))
+            .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {Target(scaleParticipants)}", StringComparison.Ordinal));
         var signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
-        var port = FreePort();
-        var start = new ProcessStartInfo("dotnet", dll) { WorkingDirectory = Path.GetDirectoryName(dll)!, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        var settings = new Dictionary<string, string>
+        return new BenchDeployment(folder, signingKey, new Dictionary<string, string>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Benchmark",
-            ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{port}",
             ["Database__SqlitePath"] = Path.Combine(folder, "cratus.db"),
             ["Token__Issuer"] = Issuer,
             ["Token__SigningKey"] = signingKey,
@@ -279,19 +380,35 @@ internal sealed class BenchServer : IAsyncDisposable
             ["Limits__Burst"] = "100000",
             // Generating a schedule of a quarter of a million entries takes longer than an ordinary call may.
             ["Limits__CallTimeout"] = "00:10:00",
-        };
-        foreach (var (k, v) in settings) start.Environment[k] = v;
+        });
+    }
+
+    /// <summary>Starts a server process on a deployment: the first time, or again after it was killed.</summary>
+    public static async Task<BenchServer> LaunchAsync(BenchDeployment deployment, bool deleteFolderOnDispose)
+    {
+        var dll = ServerDll();
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet", dll) { WorkingDirectory = Path.GetDirectoryName(dll)!, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in deployment.Settings) start.Environment[k] = v;
+        start.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{port}";
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new BenchServer(process, folder, signingKey, $"http://127.0.0.1:{port}");
+        var server = new BenchServer(process, deployment.Folder, deployment.SigningKey, $"http://127.0.0.1:{port}", deleteFolderOnDispose);
         await server.WaitForHealthAsync();
-        await new ScheduleService.ScheduleServiceClient(server.Channel(server.Token("statistician"))).GenerateScheduleAsync(
-            new GenerateScheduleRequest { Reason = "benchmark" }, deadline: DateTime.UtcNow.AddMinutes(10));
-        if (scaleParticipants > 0) await server.PrefillAsync(scaleParticipants);
         return server;
+    }
+
+    public async Task GenerateScheduleAsync() =>
+        await new ScheduleService.ScheduleServiceClient(Channel(Token("statistician"))).GenerateScheduleAsync(
+            new GenerateScheduleRequest { Reason = "benchmark" }, deadline: DateTime.UtcNow.AddMinutes(10));
+
+    private static string ServerDll()
+    {
+        var dll = Path.Combine(FindRoot(), "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"build the server in Release first: dotnet build -c Release ({dll} is missing)");
     }
 
     /// <summary>Writes randomizations straight into the database, as a long-running trial would have them (far
@@ -367,12 +484,12 @@ internal sealed class BenchServer : IAsyncDisposable
         return [.. Enumerable.Range(0, 4).Select(_ => Channel(token))];
     }
 
-    private GrpcChannel Channel(string? token) => GrpcChannel.ForAddress(_address, new GrpcChannelOptions
+    public GrpcChannel Channel(string? token) => GrpcChannel.ForAddress(_address, new GrpcChannelOptions
     {
         HttpHandler = token is null ? new SocketsHttpHandler() : new Bearer(token),
     });
 
-    private string Token(string role, params string[] sites)
+    public string Token(string role, params string[] sites)
     {
         var claims = new List<Claim> { new("sub", "bench-" + role), new("role", role) };
         claims.AddRange(sites.Select(s => new Claim("site", s)));
@@ -420,12 +537,23 @@ internal sealed class BenchServer : IAsyncDisposable
         throw new TimeoutException("the server did not start");
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>SIGKILL: the process ends wherever it is, as in a crash.</summary>
+    public async Task KillAsync()
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
         _process.Dispose();
-        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+        if (_deleteFolderOnDispose) DeleteFolder(_folder);
+    }
+
+    public static void DeleteFolder(string folder)
+    {
+        try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
     }
 
     private static string FindRoot()
