@@ -135,8 +135,9 @@ internal sealed class WriteAheadLogFlusher(string path)
                 Flush();
                 foreach (var waiter in batch) waiter.SetResult();
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex)
             {
+                // Whatever went wrong, the waiters hear of it (as UNAVAILABLE) and the next flush is tried afresh.
                 var failure = new IOException("The write-ahead log could not be flushed to disk.", ex);
                 foreach (var waiter in batch) waiter.SetException(failure);
             }
