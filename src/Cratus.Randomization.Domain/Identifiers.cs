@@ -20,6 +20,9 @@ public static class Identifiers
     /// <summary>A participant id as the service mints it, or as a caller may mistype it: 1-32 token characters.</summary>
     public static bool IsValidParticipantId(string? id) => IsToken(id, 32);
 
+    /// <summary>An unblinding request id as RequestUnblinding returns it (U- and a code).</summary>
+    public static bool IsValidUnblindingRequestId(string? id) => IsToken(id, 32);
+
     private static bool IsToken(string? value, int maxLength) =>
         !string.IsNullOrEmpty(value) && value.Length <= maxLength &&
         value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');

@@ -31,9 +31,12 @@ public static class Reasons
 {
     public const int MaxLength = 1000;
 
-    /// <summary>Throws INVALID_ARGUMENT unless <paramref name="reason"/> has 1 to 1000 characters besides spaces.</summary>
+    /// <summary>
+    /// Throws INVALID_ARGUMENT unless <paramref name="reason"/> has 1 to 1000 characters besides spaces, none of them
+    /// a control character other than line breaks and tabs (PostgreSQL cannot store a NUL in text).
+    /// </summary>
     public static string Require(string? reason) =>
-        !string.IsNullOrWhiteSpace(reason) && reason.Length <= MaxLength
+        !string.IsNullOrWhiteSpace(reason) && reason.Length <= MaxLength && !reason.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t'))
             ? reason.Trim()
-            : throw new TrialRuleException(TrialFault.InvalidArgument, $"A reason (1 to {MaxLength} characters) is required, for the record.");
+            : throw new TrialRuleException(TrialFault.InvalidArgument, $"A reason (1 to {MaxLength} characters, no control characters) is required, for the record.");
 }

@@ -8,8 +8,15 @@ namespace Cratus.Randomization.Server.Persistence;
 /// The trial's data, the same model on every provider. Each provider has a subclass of its own (in its folder,
 /// with its own migrations); everything else asks for this type.
 /// </summary>
-public abstract class TrialDbContext(DbContextOptions options) : IdentityUserContext<TrialUser>(options)
+public abstract class TrialDbContext : IdentityUserContext<TrialUser>
 {
+    protected TrialDbContext(DbContextOptions options) : base(options)
+    {
+        // A write that fails rolls its whole transaction back and runs again from fresh reads (InTransactionAsync),
+        // so SaveChanges needs no savepoint of its own: two statements fewer in every write.
+        Database.AutoSavepointsEnabled = false;
+    }
+
     public DbSet<ScheduleRecord> Schedules => Set<ScheduleRecord>();
     public DbSet<ScheduleEntryRecord> ScheduleEntries => Set<ScheduleEntryRecord>();
     public DbSet<ParticipantRecord> Participants => Set<ParticipantRecord>();

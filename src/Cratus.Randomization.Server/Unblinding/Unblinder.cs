@@ -103,6 +103,8 @@ public sealed partial class Unblinder(
     public async Task<UnblindingRequestView> ApproveAsync(Caller caller, string requestId, string reason, CancellationToken ct)
     {
         Reasons.Require(reason);
+        if (!Identifiers.IsValidUnblindingRequestId(requestId))
+            throw new TrialRuleException(TrialFault.InvalidArgument, "request_id is required: the id RequestUnblinding returned, such as U-4TABMY0X.");
         return await db.InTransactionAsync(async t =>
         {
             var record = await db.UnblindingRequests.SingleOrDefaultAsync(r => r.RequestId == requestId, t)
