@@ -55,20 +55,21 @@ public sealed record EscalationState(
     bool ProceededToRandomizedPhase,
     bool SafetyHold,
     bool DsmbHold,
-    string? HoldReason,
+    Refusal? Hold,
     IReadOnlyList<CohortView> Cohorts,
     IReadOnlyList<string> Blocking,
     string NextStep,
-    string? EnrolmentRefusal)
+    Refusal? EnrolmentRefusal)
 {
     public bool OnHold => SafetyHold || DsmbHold;
     public bool EnrolmentOpen => EnrolmentRefusal is null;
 
     /// <summary>Why the randomized phase may not randomize now; null when it may.</summary>
-    public string? RandomizationRefusal =>
-        Stopped ? Blocking[0]
-        : !ProceededToRandomizedPhase ? $"The randomized phase is not open yet: Phase I must be complete and the DSMB must decide to proceed. Next step: {NextStep}"
-        : HoldReason;
+    public Refusal? RandomizationRefusal =>
+        Stopped ? new Refusal(RefusalReason.TrialStopped, Blocking[0])
+        : !ProceededToRandomizedPhase ? new Refusal(RefusalReason.RandomizedPhaseNotOpen,
+            $"The randomized phase is not open yet: Phase I must be complete and the DSMB must decide to proceed. Next step: {NextStep}")
+        : Hold;
 }
 
 /// <summary>
@@ -120,41 +121,41 @@ public static class DoseEscalationRules
 
         var blocking = new List<string>();
         var open = cohorts[current - 1];
-        string? refusal = null;
+        Refusal? refusal = null;
         if (stop is not null)
         {
-            refusal = $"The DSMB stopped the trial on {Day(stop.DecidedAt)}; no one can be enrolled or randomized.";
-            blocking.Add(refusal);
+            refusal = new(RefusalReason.TrialStopped, $"The DSMB stopped the trial on {Day(stop.DecidedAt)}; no one can be enrolled or randomized.");
+            blocking.Add(refusal.Message);
         }
-        string? holdReason = null;
+        Refusal? holdReason = null;
         if (pendingSafety.Count > 0)
         {
             var first = pendingSafety[0];
             var hold = $"Enrolment is on hold: a treatment-emergent serious adverse event ({Words(first.Type)}, onset {first.Onset:yyyy-MM-dd}) was reported for participant {first.ParticipantId} on {Day(first.ReportedAt)}; the DSMB must record a decision (continue, hold or stop).";
-            refusal ??= hold;
-            holdReason = hold;
+            refusal ??= new(RefusalReason.EnrolmentOnSafetyHold, hold);
+            holdReason = new(RefusalReason.EnrolmentOnSafetyHold, hold);
             blocking.Add(hold);
         }
         if (dsmbHold)
         {
             var hold = $"Enrolment is on hold by the DSMB's decision of {Day(last!.DecidedAt)} ({last.Reason}); the DSMB must record continue to lift it.";
-            refusal ??= hold;
-            holdReason ??= hold;
+            refusal ??= new(RefusalReason.EnrolmentOnSafetyHold, hold);
+            holdReason ??= new(RefusalReason.EnrolmentOnSafetyHold, hold);
             blocking.Add(hold);
         }
         if (proceeded)
         {
-            refusal ??= "Phase I is complete and the DSMB has opened the randomized phase; randomize participants instead.";
+            refusal ??= new(RefusalReason.DoseEscalationComplete, "Phase I is complete and the DSMB has opened the randomized phase; randomize participants instead.");
         }
         else if (open.Enrolled >= open.Definition.Participants)
         {
             var full = $"Cohort {open.Definition.Number} ({open.Definition.Dose}) is full: {open.Enrolled} of {open.Definition.Participants} places taken.";
-            refusal ??= full;
+            refusal ??= new(RefusalReason.CohortNotOpen, full);
             blocking.Add(full);
         }
         else if (SentinelRefusal(definition, participants, open, now) is { } sentinel)
         {
-            refusal ??= sentinel;
+            refusal ??= new(RefusalReason.CohortNotOpen, sentinel);
             blocking.Add(sentinel);
         }
 
@@ -163,7 +164,12 @@ public static class DoseEscalationRules
     }
 
     /// <summary>Why the DSMB may not record <paramref name="kind"/> now; null when it may.</summary>
-    public static string? DecisionRefusal(DoseEscalationDefinition definition, EscalationState state, DsmbDecisionKind kind, DateTimeOffset now)
+    public static Refusal? DecisionRefusal(DoseEscalationDefinition definition, EscalationState state, DsmbDecisionKind kind, DateTimeOffset now) =>
+        DecisionProblem(definition, state, kind, now) is { } problem
+            ? new Refusal(RefusalReason.DsmbDecisionNotAllowed, $"The decision '{kind}' cannot be recorded now: {problem}")
+            : null;
+
+    private static string? DecisionProblem(DoseEscalationDefinition definition, EscalationState state, DsmbDecisionKind kind, DateTimeOffset now)
     {
         if (state.Stopped) return "The trial has been stopped; no further decision can be recorded.";
         var cohort = state.Cohorts[state.CurrentCohort - 1];

@@ -1,6 +1,6 @@
 namespace Cratus.Randomization.Domain;
 
-/// <summary>Why a request cannot be carried out, in terms a site coordinator can act on.</summary>
+/// <summary>Which kind of refusal a request meets; each maps to one gRPC status code.</summary>
 public enum TrialFault
 {
     /// <summary>The request itself is malformed or incomplete.</summary>
@@ -18,12 +18,152 @@ public enum TrialFault
 }
 
 /// <summary>
-/// A refusal under the trial's rules. Its message is shown to the caller as it is, so it must never carry an arm,
-/// a dose or a cell count when the caller may be blinded.
+/// Why a request was refused, as a stable value a program can act on. Each has exactly one <see cref="TrialFault"/>
+/// (see <see cref="Refusals.FaultOf"/>). The wire carries the same names as the ErrorReason enum of the protos
+/// (errors.proto); a test keeps the two lists equal.
 /// </summary>
-public sealed class TrialRuleException(TrialFault fault, string message) : Exception(message)
+public enum RefusalReason
 {
-    public TrialFault Fault { get; } = fault;
+    // INVALID_ARGUMENT
+    /// <summary>One or more fields are missing or malformed; each is named.</summary>
+    RequestInvalid,
+    /// <summary>The site code is not a site of this trial.</summary>
+    SiteUnknown,
+    /// <summary>A schedule to generate or import breaks the trial's rules; every problem is named.</summary>
+    ScheduleInvalid,
+    /// <summary>The authenticator (TOTP) code does not match.</summary>
+    AuthenticatorCodeInvalid,
+
+    // FAILED_PRECONDITION
+    /// <summary>The participant fails one or more eligibility criteria; each is named.</summary>
+    ParticipantIneligible,
+    /// <summary>The site is closed to enrolment.</summary>
+    SiteClosed,
+    /// <summary>The trial has reached its target of randomized participants.</summary>
+    TrialTargetReached,
+    /// <summary>The stratum's randomization list is used up.</summary>
+    StratumListExhausted,
+    /// <summary>No randomization schedule is in place yet.</summary>
+    ScheduleNotInPlace,
+    /// <summary>A schedule is in place already; it is never replaced.</summary>
+    ScheduleAlreadyInPlace,
+    /// <summary>The schedule is in place, so its strata (and the sites) are fixed.</summary>
+    StrataFixed,
+    /// <summary>The final unblinding was approved: randomization is closed for good.</summary>
+    RandomizationClosed,
+    /// <summary>The randomized phase is not open yet (Phase I not complete or the DSMB has not decided to proceed).</summary>
+    RandomizedPhaseNotOpen,
+    /// <summary>This trial has no dose-escalation phase.</summary>
+    NoDoseEscalationPhase,
+    /// <summary>The current cohort takes no one now (full, or the sentinel interval has not passed).</summary>
+    CohortNotOpen,
+    /// <summary>Phase I is complete and the randomized phase is open: randomize instead of enrolling in a cohort.</summary>
+    DoseEscalationComplete,
+    /// <summary>Enrolment is on hold after a treatment-emergent serious adverse event or by the DSMB's decision.</summary>
+    EnrolmentOnSafetyHold,
+    /// <summary>The DSMB stopped the trial.</summary>
+    TrialStopped,
+    /// <summary>The DSMB decision cannot be recorded in the trial's present state.</summary>
+    DsmbDecisionNotAllowed,
+    /// <summary>The participant has withdrawn.</summary>
+    ParticipantWithdrawn,
+    /// <summary>The participant's infusion was recorded already.</summary>
+    InfusionAlreadyRecorded,
+    /// <summary>The unblinding request awaits approval by a second statistician.</summary>
+    UnblindingNotApproved,
+    /// <summary>The unblinding request was approved already.</summary>
+    UnblindingAlreadyApproved,
+    /// <summary>The unblinding approval has expired; a new request is needed.</summary>
+    UnblindingApprovalExpired,
+    /// <summary>An administrator exists already; the bootstrap secret is spent.</summary>
+    AdministratorExists,
+    /// <summary>Users sign in at the external identity provider, not here.</summary>
+    ExternalIdentityProvider,
+    /// <summary>An administrator cannot close their own account.</summary>
+    OwnAccount,
+
+    // NOT_FOUND
+    /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>
+    ParticipantNotFound,
+    /// <summary>No such user.</summary>
+    UserNotFound,
+    /// <summary>No such site.</summary>
+    SiteNotFound,
+    /// <summary>No such unblinding request is visible to the caller.</summary>
+    UnblindingRequestNotFound,
+
+    // ALREADY_EXISTS
+    /// <summary>The person is in the trial already (enrolled or randomized); a participant takes part once.</summary>
+    ParticipantAlreadyInTrial,
+    /// <summary>A user of that name exists already.</summary>
+    UserExists,
+    /// <summary>A site with that code exists already.</summary>
+    SiteExists,
+    /// <summary>The request_id was used before for a different request.</summary>
+    RequestIdReused,
+
+    // PERMISSION_DENIED
+    /// <summary>The caller does not serve the site.</summary>
+    SiteNotServed,
+    /// <summary>The caller's role may not call this method.</summary>
+    RoleNotPermitted,
+    /// <summary>The requester of a controlled unblinding cannot approve it: a second statistician must.</summary>
+    SecondStatisticianRequired,
+
+    // UNAUTHENTICATED
+    /// <summary>User name, password, authenticator code or bootstrap secret is wrong.</summary>
+    CredentialsInvalid,
+    /// <summary>The account is locked after repeated failed sign-ins.</summary>
+    AccountLocked,
+    /// <summary>The refresh token is spent, expired or unknown.</summary>
+    RefreshTokenInvalid,
+}
+
+/// <summary>One malformed or missing field, named by its path in the request (for example "eligibility.mmse_score").</summary>
+public sealed record FieldViolation(string Field, string Description);
+
+/// <summary>One unmet precondition: its kind (for example "ELIGIBILITY"), what it concerns, and what is wrong.</summary>
+public sealed record PreconditionViolation(string Type, string Subject, string Description);
+
+/// <summary>A refusal under the trial's rules as a value: the domain returns these, the caller decides to throw.</summary>
+public sealed record Refusal(RefusalReason Reason, string Message)
+{
+    public TrialRuleException ToException() => new(Reason, Message);
+}
+
+/// <summary>
+/// A refusal under the trial's rules. Its message is shown to the caller as it is, so it must never carry an arm,
+/// a dose or a cell count when the caller may be blinded; nor may its violations.
+/// </summary>
+public sealed class TrialRuleException(
+    RefusalReason reason, string message, IReadOnlyList<FieldViolation>? fields = null, IReadOnlyList<PreconditionViolation>? preconditions = null)
+    : Exception(message)
+{
+    public RefusalReason Reason { get; } = reason;
+    public TrialFault Fault => Refusals.FaultOf(Reason);
+    public IReadOnlyList<FieldViolation> Fields { get; } = fields ?? [];
+    public IReadOnlyList<PreconditionViolation> Preconditions { get; } = preconditions ?? [];
+
+    /// <summary>A malformed request: the message names the field, and so does the violation.</summary>
+    public static TrialRuleException Invalid(string field, string message) => new(RefusalReason.RequestInvalid, message, [new FieldViolation(field, message)]);
+}
+
+public static class Refusals
+{
+    public static TrialFault FaultOf(RefusalReason reason) => reason switch
+    {
+        RefusalReason.RequestInvalid or RefusalReason.SiteUnknown or RefusalReason.ScheduleInvalid or RefusalReason.AuthenticatorCodeInvalid
+            => TrialFault.InvalidArgument,
+        RefusalReason.ParticipantNotFound or RefusalReason.UserNotFound or RefusalReason.SiteNotFound or RefusalReason.UnblindingRequestNotFound
+            => TrialFault.NotFound,
+        RefusalReason.ParticipantAlreadyInTrial or RefusalReason.UserExists or RefusalReason.SiteExists or RefusalReason.RequestIdReused
+            => TrialFault.AlreadyExists,
+        RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired
+            => TrialFault.PermissionDenied,
+        RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.RefreshTokenInvalid
+            => TrialFault.Unauthenticated,
+        _ => TrialFault.FailedPrecondition,
+    };
 }
 
 /// <summary>The rule for the reasons the audit trail records: every change that needs one says why, briefly.</summary>
@@ -32,11 +172,12 @@ public static class Reasons
     public const int MaxLength = 1000;
 
     /// <summary>
-    /// Throws INVALID_ARGUMENT unless <paramref name="reason"/> has 1 to 1000 characters besides spaces, none of them
-    /// a control character other than line breaks and tabs (PostgreSQL cannot store a NUL in text).
+    /// Throws INVALID_ARGUMENT (naming the field "reason") unless <paramref name="reason"/> has 1 to 1000 characters
+    /// besides spaces, none of them a control character other than line breaks and tabs (PostgreSQL cannot store a
+    /// NUL in text).
     /// </summary>
-    public static string Require(string? reason) =>
+    public static string Require(string? reason, string field = "reason") =>
         !string.IsNullOrWhiteSpace(reason) && reason.Length <= MaxLength && !reason.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t'))
             ? reason.Trim()
-            : throw new TrialRuleException(TrialFault.InvalidArgument, $"A reason (1 to {MaxLength} characters, no control characters) is required, for the record.");
+            : throw TrialRuleException.Invalid(field, $"A reason (1 to {MaxLength} characters, no control characters) is required in {field}, for the record.");
 }

@@ -39,7 +39,7 @@ public sealed class EligibilityCheckTests
 
         var failures = EligibilityCheck.Evaluate(Rules, data, Today);
 
-        Assert.Contains("age at consent 59 is below the minimum of 60", failures);
+        Assert.Contains("age at consent 59 is below the minimum of 60", failures.Select(f => f.Description));
     }
 
     [Theory]

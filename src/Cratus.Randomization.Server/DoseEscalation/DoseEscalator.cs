@@ -27,20 +27,20 @@ public sealed partial class DoseEscalator(
     ILogger<DoseEscalator> logger)
 {
     private DoseEscalationDefinition Definition => trial.DoseEscalation
-        ?? throw new TrialRuleException(TrialFault.FailedPrecondition, "This trial has no dose-escalation phase.");
+        ?? throw new TrialRuleException(RefusalReason.NoDoseEscalationPhase, "This trial has no dose-escalation phase.");
 
     public async Task<CohortAssignment> EnrollAsync(Caller caller, IntakeRequest request, CancellationToken ct)
     {
         var definition = Definition;
         intake.Validate(caller, request);
         if (await FindRetryAsync(request, ct) is { } earlier) return earlier;
-        var snapshot = await intake.CheckSiteAndEligibilityAsync(request, ct);
-        var assignment = await db.InTransactionAsync(async t =>
+        var assignment = await intake.IdentityBeforeRefusalAsync(request, async () => await db.InTransactionAsync(async t =>
         {
             if (await FindRetryAsync(request, t) is { } concurrent) return concurrent;
             await intake.RefuseIfAlreadyInTheTrialAsync(request, t);
+            var snapshot = await intake.CheckSiteAndEligibilityAsync(request, t);
             var state = await StateAsync(t);
-            if (state.EnrolmentRefusal is { } refusal) throw new TrialRuleException(TrialFault.FailedPrecondition, refusal);
+            if (state.EnrolmentRefusal is { } refusal) throw refusal.ToException();
             var cohort = definition.Cohorts[state.CurrentCohort - 1];
             var taken = await db.CohortEnrolments.Where(e => e.Cohort == cohort.Number && e.Place != null).Select(e => e.Place!.Value).ToListAsync(t);
             var place = Enumerable.Range(1, cohort.Participants).First(p => !taken.Contains(p));
@@ -65,7 +65,7 @@ public sealed partial class DoseEscalator(
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.EnrolledInCohort, record.ParticipantId, t, site: record.SiteCode,
                 details: $"cohort {cohort.Number} ({cohort.Dose}), place {place}; screening id {record.ScreeningId}");
             return ToAssignment(record);
-        }, ct);
+        }, ct), ct);
         LogEnrolled(logger, assignment.ParticipantId, assignment.SiteCode, assignment.Cohort, caller.Subject);
         return assignment;
     }
@@ -74,19 +74,19 @@ public sealed partial class DoseEscalator(
         Caller caller, string participantId, DateTimeOffset? infusedAt, CancellationToken ct)
     {
         var definition = Definition;
-        if (infusedAt is not { } at) throw new TrialRuleException(TrialFault.InvalidArgument, "infused_at is required: when the infusion was given.");
-        if (at > clock.GetUtcNow().AddMinutes(5)) throw new TrialRuleException(TrialFault.InvalidArgument, "infused_at is in the future.");
+        if (infusedAt is not { } at) throw TrialRuleException.Invalid("infused_at", "infused_at is required: when the infusion was given.");
+        if (at > clock.GetUtcNow().AddMinutes(5)) throw TrialRuleException.Invalid("infused_at", "infused_at is in the future.");
         return await db.InTransactionAsync(async t =>
         {
             var record = await VisibleAsync(caller, participantId, t);
             if (record.WithdrawnAt is not null)
-                throw new TrialRuleException(TrialFault.FailedPrecondition, $"Participant {participantId} withdrew on {record.WithdrawnAt:yyyy-MM-dd}; no infusion can be recorded.");
+                throw new TrialRuleException(RefusalReason.ParticipantWithdrawn, $"Participant {participantId} withdrew on {record.WithdrawnAt:yyyy-MM-dd}; no infusion can be recorded.");
             if (at < record.EnrolledAt)
-                throw new TrialRuleException(TrialFault.InvalidArgument, $"infused_at is before the participant's enrolment ({record.EnrolledAt:u}).");
+                throw TrialRuleException.Invalid("infused_at", $"infused_at is before the participant's enrolment ({record.EnrolledAt:u}).");
             if (record.InfusedAt is { } recorded)
             {
                 if (recorded == at) return (recorded, recorded + TimeSpan.FromDays(definition.SafetyWindowDays));
-                throw new TrialRuleException(TrialFault.FailedPrecondition, $"An infusion was already recorded for {participantId} at {recorded:u}.");
+                throw new TrialRuleException(RefusalReason.InfusionAlreadyRecorded, $"An infusion was already recorded for {participantId} at {recorded:u}.");
             }
             record.InfusedAt = at;
             record.InfusionRecordedBy = caller.Subject;
@@ -99,9 +99,9 @@ public sealed partial class DoseEscalator(
     public async Task<SafetyReport> ReportSafetyEventAsync(Caller caller, string participantId, SafetyEventType? type, DateOnly? onset, bool serious, CancellationToken ct)
     {
         var definition = Definition;
-        if (type is not { } kind) throw new TrialRuleException(TrialFault.InvalidArgument, "type is required: the kind of serious adverse event.");
-        if (onset is not { } onsetDate) throw new TrialRuleException(TrialFault.InvalidArgument, "onset_date is required and must be a real date.");
-        if (onsetDate > trial.Today(clock)) throw new TrialRuleException(TrialFault.InvalidArgument, "onset_date is in the future.");
+        if (type is not { } kind) throw TrialRuleException.Invalid("type", "type is required: the kind of serious adverse event.");
+        if (onset is not { } onsetDate) throw TrialRuleException.Invalid("onset_date", "onset_date is required and must be a real date.");
+        if (onsetDate > trial.Today(clock)) throw TrialRuleException.Invalid("onset_date", "onset_date is in the future.");
         var report = await db.InTransactionAsync(async t =>
         {
             var record = await VisibleAsync(caller, participantId, t);
@@ -138,7 +138,7 @@ public sealed partial class DoseEscalator(
         {
             var record = await VisibleAsync(caller, participantId, t);
             if (record.WithdrawnAt is not null)
-                throw new TrialRuleException(TrialFault.FailedPrecondition, $"Participant {participantId} was already recorded as withdrawn on {record.WithdrawnAt:yyyy-MM-dd}.");
+                throw new TrialRuleException(RefusalReason.ParticipantWithdrawn, $"Participant {participantId} was already recorded as withdrawn on {record.WithdrawnAt:yyyy-MM-dd}.");
             record.WithdrawnAt = clock.GetUtcNow();
             record.WithdrawalReason = reason.Trim();
             // An infused participant always counts toward the cohort and its safety window.
@@ -158,7 +158,7 @@ public sealed partial class DoseEscalator(
         {
             var state = await StateAsync(t);
             if (DoseEscalationRules.DecisionRefusal(definition, state, kind, clock.GetUtcNow()) is { } refusal)
-                throw new TrialRuleException(TrialFault.FailedPrecondition, $"The decision '{kind}' cannot be recorded now: {refusal}");
+                throw refusal.ToException();
             db.DsmbDecisions.Add(new DsmbDecisionRecord
             {
                 Kind = kind,
@@ -187,11 +187,11 @@ public sealed partial class DoseEscalator(
     }
 
     /// <summary>Why the randomized phase may not randomize now, or null. Consulted inside the randomization's transaction.</summary>
-    public async Task<string?> RandomizationRefusalAsync(CancellationToken ct)
+    public async Task<Refusal?> RandomizationRefusalAsync(CancellationToken ct)
     {
         if (trial.DoseEscalation is null) return null;
         var state = await StateAsync(ct);
-        if (state.Stopped) return state.Blocking[0];
+        if (state.Stopped) return state.RandomizationRefusal;
         return trial.RandomizedPhase.RequiresDoseEscalationFirst ? state.RandomizationRefusal : null;
     }
 
@@ -229,16 +229,16 @@ public sealed partial class DoseEscalator(
         var record = await db.CohortEnrolments.AsNoTracking().SingleOrDefaultAsync(e => e.RequestId == request.RequestId, ct);
         if (record is null) return null;
         if (record.SiteCode == request.SiteCode && record.ScreeningId == request.ScreeningId) return ToAssignment(record);
-        throw new TrialRuleException(TrialFault.InvalidArgument, "This request_id was already used for another request. Use a new request_id for each participant.");
+        throw new TrialRuleException(RefusalReason.RequestIdReused, "This request_id was already used for another request. Use a new request_id for each participant.");
     }
 
     private async Task<CohortEnrolmentRecord> VisibleAsync(Caller caller, string participantId, CancellationToken ct)
     {
         if (!Identifiers.IsValidParticipantId(participantId))
-            throw new TrialRuleException(TrialFault.InvalidArgument, "participant_id is required: the id EnrollInCohort returned.");
+            throw TrialRuleException.Invalid("participant_id", "participant_id is required: the id EnrollInCohort returned.");
         var record = await db.CohortEnrolments.SingleOrDefaultAsync(e => e.ParticipantId == participantId, ct);
         return record is not null && caller.MaySee(record.SiteCode) ? record
-            : throw new TrialRuleException(TrialFault.NotFound, $"No dose-escalation participant {participantId} is visible to you. Check the participant id.");
+            : throw new TrialRuleException(RefusalReason.ParticipantNotFound, $"No dose-escalation participant {participantId} is visible to you. Check the participant id.");
     }
 
     private CohortAssignment ToAssignment(CohortEnrolmentRecord r)

@@ -11,7 +11,7 @@ public sealed class AdministrationGrpcService(UserAdministration administration)
     public override async Task<CreateUserResponse> CreateUser(CreateUserRequest request, ServerCallContext context)
     {
         if (!TrialRoles.TryParse(request.Role, out var role))
-            throw new TrialRuleException(TrialFault.InvalidArgument,
+            throw TrialRuleException.Invalid("role",
                 $"role must be one of: {string.Join(", ", Enum.GetValues<TrialRole>().Select(TrialRoles.ClaimValue))}.");
         var (user, password) = await administration.CreateUserAsync(AccessInterceptor.CallerOf(context), request.UserName, role, request.Sites, request.Reason, context.CancellationToken);
         return new CreateUserResponse { User = ToProto(user), InitialPassword = password };

@@ -14,11 +14,11 @@ public sealed class AuditGrpcService(AuditTrail trail) : AuditService.AuditServi
     {
         long after = 0;
         if (request.PageToken.Length > 0 && !long.TryParse(request.PageToken, NumberStyles.None, CultureInfo.InvariantCulture, out after))
-            throw new TrialRuleException(TrialFault.InvalidArgument, "page_token is not one this service gave out.");
+            throw TrialRuleException.Invalid("page_token", "page_token is not one this service gave out.");
         if (request.PageSize is < 0 or > 500)
-            throw new TrialRuleException(TrialFault.InvalidArgument, "page_size must be 1 to 500 (0 for the default of 50).");
+            throw TrialRuleException.Invalid("page_size", "page_size must be 1 to 500 (0 for the default of 50).");
         var page = await trail.ListAsync(new AuditFilter(request.Action, request.User, request.Target,
-            request.FromTime?.ToDateTimeOffset(), request.ToTime?.ToDateTimeOffset(), after, request.PageSize == 0 ? 50 : request.PageSize), context.CancellationToken);
+            ProtoMapping.ToTime(request.FromTime, "from_time"), ProtoMapping.ToTime(request.ToTime, "to_time"), after, request.PageSize == 0 ? 50 : request.PageSize), context.CancellationToken);
         return new ListAuditEventsResponse
         {
             Events = { page.Events.Select(e => new AuditEvent
@@ -45,7 +45,7 @@ public sealed class AuditGrpcService(AuditTrail trail) : AuditService.AuditServi
         if (request.ExpectedHead is { } head)
         {
             if (head.Sequence < 1 || head.Hash.Length != 64)
-                throw new TrialRuleException(TrialFault.InvalidArgument, "expected_head needs the sequence number (1 or more) and the 64-character hash you recorded.");
+                throw TrialRuleException.Invalid("expected_head", "expected_head needs the sequence number (1 or more) and the 64-character hash you recorded.");
             expected = new Domain.AuditHead(head.Sequence, head.Hash.ToLowerInvariant());
         }
         var result = trail.Verify(expected);

@@ -28,7 +28,7 @@ public sealed class DoseEscalationGrpcService(DoseEscalator escalator) : Proto.D
     public override async Task<RecordInfusionResponse> RecordInfusion(RecordInfusionRequest request, ServerCallContext context)
     {
         var (infusedAt, closes) = await escalator.RecordInfusionAsync(AccessInterceptor.CallerOf(context), request.ParticipantId,
-            request.InfusedAt?.ToDateTimeOffset(), context.CancellationToken);
+            ProtoMapping.ToTime(request.InfusedAt, "infused_at"), context.CancellationToken);
         return new RecordInfusionResponse
         {
             ParticipantId = request.ParticipantId,
@@ -56,7 +56,7 @@ public sealed class DoseEscalationGrpcService(DoseEscalator escalator) : Proto.D
             Proto.DsmbDecisionKind.Hold => Domain.DsmbDecisionKind.Hold,
             Proto.DsmbDecisionKind.Stop => Domain.DsmbDecisionKind.Stop,
             Proto.DsmbDecisionKind.ProceedToRandomizedPhase => Domain.DsmbDecisionKind.ProceedToRandomizedPhase,
-            _ => throw new TrialRuleException(TrialFault.InvalidArgument, "decision is required: escalate, continue, hold, stop or proceed to the randomized phase."),
+            _ => throw TrialRuleException.Invalid("decision", "decision is required: escalate, continue, hold, stop or proceed to the randomized phase."),
         };
         var report = await escalator.RecordDecisionAsync(AccessInterceptor.CallerOf(context), kind, request.Reason, context.CancellationToken);
         return new RecordDsmbDecisionResponse { Status = ToProto(report) };

@@ -1,4 +1,5 @@
 using Cratus.Randomization.Domain;
+using Cratus.Randomization.Protos.V1;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using System.Data.Common;
@@ -31,35 +32,34 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
         switch (ex)
         {
             case TrialRuleException rule:
-                return new RpcException(new Status(ToStatusCode(rule.Fault), rule.Message));
+                // An expected outcome (a refusal under the trial's rules), not a fault: no stack trace, no Error entry.
+                LogRefused(logger, context.Method, rule.Reason);
+                return RichStatus.From(rule);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
-                return new RpcException(new Status(StatusCode.DeadlineExceeded, "The call was cancelled or ran out of time before it completed; nothing was stored. Retry with the same request_id."));
+                return RichStatus.Exception(StatusCode.DeadlineExceeded, ErrorReason.DeadlineExceeded,
+                    "The call was cancelled or ran out of time before it completed; nothing was stored. Retry with the same request_id.");
             case System.Security.Cryptography.CryptographicException:
                 LogIntegrityFailure(logger, context.Method, ex);
-                return new RpcException(new Status(StatusCode.DataLoss, "A stored allocation failed its integrity check (it was altered, or its encryption key is missing). Nothing was changed; tell the trial's data manager."));
+                return RichStatus.Exception(StatusCode.DataLoss, ErrorReason.AllocationIntegrityFailed,
+                    "A stored allocation failed its integrity check (it was altered, or its encryption key is missing). Nothing was changed; tell the trial's data manager.");
             case DbException or DbUpdateException or TimeoutException or InvalidOperationException { InnerException: DbException or TimeoutException }:
                 LogDatabaseFailure(logger, context.Method, ex);
-                return new RpcException(new Status(StatusCode.Unavailable, "The trial database is busy or unavailable; nothing was stored. Retry in a moment with the same request_id."));
+                return RichStatus.Exception(StatusCode.Unavailable, ErrorReason.DatabaseUnavailable,
+                    "The trial database is busy or unavailable; nothing was stored. Retry in a moment with the same request_id.");
             case IOException:
                 LogDatabaseFailure(logger, context.Method, ex);
-                return new RpcException(new Status(StatusCode.Unavailable, "The trial database could not confirm the write on disk. Retry in a moment with the same request_id: you get the stored answer if the write was kept."));
+                return RichStatus.Exception(StatusCode.Unavailable, ErrorReason.DatabaseUnavailable,
+                    "The trial database could not confirm the write on disk. Retry in a moment with the same request_id: you get the stored answer if the write was kept.");
             default:
                 var reference = context.GetHttpContext().TraceIdentifier;
                 LogUnexpected(logger, context.Method, reference, ex);
-                return new RpcException(new Status(StatusCode.Internal, $"The service failed unexpectedly; nothing was stored. Retry with the same request_id, and quote reference {reference} to support if it persists."));
+                return RichStatus.Exception(StatusCode.Internal, ErrorReason.InternalFailure,
+                    $"The service failed unexpectedly; nothing was stored. Retry with the same request_id, and quote reference {reference} to support if it persists.");
         }
     }
 
-    private static StatusCode ToStatusCode(TrialFault fault) => fault switch
-    {
-        TrialFault.InvalidArgument => StatusCode.InvalidArgument,
-        TrialFault.FailedPrecondition => StatusCode.FailedPrecondition,
-        TrialFault.NotFound => StatusCode.NotFound,
-        TrialFault.AlreadyExists => StatusCode.AlreadyExists,
-        TrialFault.PermissionDenied => StatusCode.PermissionDenied,
-        TrialFault.Unauthenticated => StatusCode.Unauthenticated,
-        _ => StatusCode.Unknown,
-    };
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refused {Method}: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string method, RefusalReason reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Integrity check of sealed data failed in {Method}")]
     private static partial void LogIntegrityFailure(ILogger logger, string method, Exception exception);

@@ -44,6 +44,22 @@ internal static class ProtoMapping
         return new DateOnly(date.Year, date.Month, date.Day);
     }
 
+    // The range google.protobuf.Timestamp allows: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+    private const long MinTimestampSeconds = -62_135_596_800;
+    private const long MaxTimestampSeconds = 253_402_300_799;
+
+    /// <summary>
+    /// A request's time, or null when absent. A time outside the range a Timestamp may hold (or with nanoseconds
+    /// outside 0 to 999,999,999) is refused as INVALID_ARGUMENT naming <paramref name="field"/>, never converted.
+    /// </summary>
+    public static DateTimeOffset? ToTime(Timestamp? time, string field)
+    {
+        if (time is null) return null;
+        if (time.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds || time.Nanos is < 0 or > 999_999_999)
+            throw TrialRuleException.Invalid(field, $"{field} must be a time between 0001-01-01 and 9999-12-31 (UTC).");
+        return time.ToDateTimeOffset();
+    }
+
     public static Proto.BlindedAssignment ToProto(this Randomization.BlindedAssignment a) => new()
     {
         ParticipantId = a.ParticipantId,

@@ -1,5 +1,6 @@
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Randomization;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -7,7 +8,7 @@ using Grpc.Core;
 namespace Cratus.Randomization.Server.Grpc;
 
 /// <summary>The blinded view of the trial: no arm, dose, ratio or block size ever leaves here.</summary>
-public sealed class TrialGrpcService(TrialDefinition trial, Randomizer randomizer, ScheduleKeeper schedules) : TrialService.TrialServiceBase
+public sealed class TrialGrpcService(TrialDefinition trial, Randomizer randomizer, ScheduleKeeper schedules, UserAdministration administration) : TrialService.TrialServiceBase
 {
     public override async Task<GetTrialResponse> GetTrial(GetTrialRequest request, ServerCallContext context)
     {
@@ -32,12 +33,18 @@ public sealed class TrialGrpcService(TrialDefinition trial, Randomizer randomize
             },
             StratificationFactors = { trial.RandomizedPhase.StratificationFactors.Select(f => f.ToString().ToLowerInvariant()) },
         };
-        response.Sites.AddRange(trial.Sites.Select(s => new SiteEnrolment
-        {
-            SiteCode = s.Code,
-            Name = s.Name,
-            RandomizedParticipants = counts.GetValueOrDefault(s.Code),
-        }));
+        // The database is the source of truth for sites (administrators add and close them while the trial runs);
+        // the definition's sites come first, in its order, then those added later.
+        var sites = await administration.ListSitesAsync(context.CancellationToken);
+        var definitionOrder = trial.Sites.Select((s, i) => (s.Code, i)).ToDictionary(x => x.Code, x => x.i, StringComparer.Ordinal);
+        response.Sites.AddRange(sites.OrderBy(s => definitionOrder.GetValueOrDefault(s.Code, int.MaxValue)).ThenBy(s => s.Code, StringComparer.Ordinal)
+            .Select(s => new SiteEnrolment
+            {
+                SiteCode = s.Code,
+                Name = s.Name,
+                RandomizedParticipants = counts.GetValueOrDefault(s.Code),
+                Active = s.Active,
+            }));
         return response;
     }
 

@@ -23,7 +23,7 @@ public sealed class UnblindingGrpcService(Unblinder unblinder) : UnblindingServi
             UnblindingScope.Participant => Scope.Participant,
             UnblindingScope.DsmbAggregate => Scope.DsmbAggregate,
             UnblindingScope.Final => Scope.Final,
-            _ => throw new TrialRuleException(TrialFault.InvalidArgument, "scope is required: participant, DSMB aggregate or final."),
+            _ => throw TrialRuleException.Invalid("scope", "scope is required: participant, DSMB aggregate or final."),
         };
         var created = await unblinder.RequestAsync(AccessInterceptor.CallerOf(context), scope, request.ParticipantId, request.Reason, context.CancellationToken);
         return new RequestUnblindingResponse { Request = ToProto(created) };

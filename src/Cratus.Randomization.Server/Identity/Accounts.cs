@@ -32,7 +32,7 @@ public sealed partial class Accounts(
         var user = await users.FindByNameAsync(userName);
         if (user is null || !user.Active) throw Unauthenticated(WrongCredentials);
         if (await users.IsLockedOutAsync(user))
-            throw Unauthenticated($"This account is locked after repeated failed sign-ins until {(await users.GetLockoutEndDateAsync(user))!.Value.UtcDateTime:u}. Try again then, or ask an administrator.");
+            throw new TrialRuleException(RefusalReason.AccountLocked, $"This account is locked after repeated failed sign-ins until {(await users.GetLockoutEndDateAsync(user))!.Value.UtcDateTime:u}. Try again then, or ask an administrator.");
 
         var passwordOk = await users.CheckPasswordAsync(user, password);
         var secondFactorOk = !passwordOk || !user.TwoFactorEnabled ||
@@ -88,7 +88,7 @@ public sealed partial class Accounts(
             db.RefreshTokens.Add(next);
             return new SignedIn(tokens, user.Role, user.SiteList);
         }, ct);
-        return outcome ?? throw Unauthenticated("The refresh token is not valid any more. Sign in again.");
+        return outcome ?? throw new TrialRuleException(RefusalReason.RefreshTokenInvalid, "The refresh token is not valid any more. Sign in again.");
     }
 
     /// <summary>Creates the first administrator from the one-time bootstrap secret, which is then spent.</summary>
@@ -100,7 +100,7 @@ public sealed partial class Accounts(
         {
             var record = await db.BootstrapSecrets.SingleOrDefaultAsync(t);
             if (record is null || record.UsedAt is not null || await db.Users.AnyAsync(u => u.Role == "administrator", t))
-                throw new TrialRuleException(TrialFault.FailedPrecondition, "An administrator exists already; ask them for an account.");
+                throw new TrialRuleException(RefusalReason.AdministratorExists, "An administrator exists already; ask them for an account.");
             if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(record.SecretHash), Encoding.ASCII.GetBytes(TokenIssuer.HashOf(secret ?? ""))))
                 throw Unauthenticated("The bootstrap secret is not right.");
             record.UsedAt = clock.GetUtcNow();
@@ -127,7 +127,8 @@ public sealed partial class Accounts(
         RequireEmbedded();
         var user = await CurrentAsync(caller);
         if (!await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, code ?? ""))
-            throw new TrialRuleException(TrialFault.InvalidArgument, "The authenticator code is not right; check the device's clock and try the next code.");
+            throw new TrialRuleException(RefusalReason.AuthenticatorCodeInvalid, "The authenticator code is not right; check the device's clock and try the next code.",
+                [new FieldViolation("code", "the authenticator code is not right")]);
         await db.InTransactionAsync(async t =>
         {
             await users.SetTwoFactorEnabledAsync(user, true);
@@ -151,15 +152,15 @@ public sealed partial class Accounts(
     }
 
     private async Task<TrialUser> CurrentAsync(Caller caller) =>
-        await users.FindByNameAsync(caller.Subject) ?? throw new TrialRuleException(TrialFault.NotFound, "Your account is not in this service's user store.");
+        await users.FindByNameAsync(caller.Subject) ?? throw new TrialRuleException(RefusalReason.UserNotFound, "Your account is not in this service's user store.");
 
     private void RequireEmbedded()
     {
         if (tokenOptions.Value.Mode != IdentityMode.Embedded)
-            throw new TrialRuleException(TrialFault.FailedPrecondition, "This service takes its users from an external identity provider; sign in there.");
+            throw new TrialRuleException(RefusalReason.ExternalIdentityProvider, "This service takes its users from an external identity provider; sign in there.");
     }
 
-    private static TrialRuleException Unauthenticated(string message) => new(TrialFault.Unauthenticated, message);
+    private static TrialRuleException Unauthenticated(string message) => new(RefusalReason.CredentialsInvalid, message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Failed sign-in for {UserName}")]
     private static partial void LogFailedSignIn(ILogger logger, string userName);

@@ -29,7 +29,7 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
         await db.InTransactionAsync(async t =>
         {
             if (await users.FindByNameAsync(userName) is not null)
-                throw new TrialRuleException(TrialFault.AlreadyExists, $"A user named {userName} exists already. Accounts are personal and never reused.");
+                throw new TrialRuleException(RefusalReason.UserExists, $"A user named {userName} exists already. Accounts are personal and never reused.");
             ThrowOnFailure(await users.CreateAsync(user, password));
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.UserCreated, userName, t, reason: reason.Trim(),
                 details: $"role {user.Role}; sites {user.Sites}");
@@ -46,12 +46,13 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
     {
         Reasons.Require(reason);
         if (active is null && sites is null)
-            throw new TrialRuleException(TrialFault.InvalidArgument, "Say what to change: active, sites or both.");
+            throw new TrialRuleException(RefusalReason.RequestInvalid, "Say what to change: active, sites or both.",
+                [new FieldViolation("active", "set active, replace_sites or both"), new FieldViolation("replace_sites", "set active, replace_sites or both")]);
         if (active == false && userName == caller.Subject)
-            throw new TrialRuleException(TrialFault.FailedPrecondition, "You cannot close your own account; ask another administrator.");
+            throw new TrialRuleException(RefusalReason.OwnAccount, "You cannot close your own account; ask another administrator.");
         return await db.InTransactionAsync(async t =>
         {
-            var user = await users.FindByNameAsync(userName) ?? throw new TrialRuleException(TrialFault.NotFound, $"No user named {userName}.");
+            var user = await users.FindByNameAsync(userName) ?? throw new TrialRuleException(RefusalReason.UserNotFound, $"No user named {userName}.");
             var role = RoleOf(user);
             var changes = new List<string>();
             if (sites is not null)
@@ -76,16 +77,16 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
 
     public async Task<SiteView> CreateSiteAsync(Caller caller, string code, string name, string reason, CancellationToken ct)
     {
-        if (!Identifiers.IsValidCode(code)) throw new TrialRuleException(TrialFault.InvalidArgument, "A site code is 1-16 letters, digits, '-' or '_'.");
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 200) throw new TrialRuleException(TrialFault.InvalidArgument, "A site name (1-200 characters) is required.");
+        if (!Identifiers.IsValidCode(code)) throw TrialRuleException.Invalid("code", "A site code is 1-16 letters, digits, '-' or '_'.");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 200 || name.Any(char.IsControl)) throw TrialRuleException.Invalid("name", "A site name (1-200 characters, no control characters) is required.");
         Reasons.Require(reason);
         return await db.InTransactionAsync(async t =>
         {
             if (await db.Schedules.AnyAsync(t))
-                throw new TrialRuleException(TrialFault.FailedPrecondition,
+                throw new TrialRuleException(RefusalReason.StrataFixed,
                     "The schedule is in place and its strata are fixed, so no site can be added. A new site needs a schedule amendment by the trial statistician.");
             if (await db.Sites.AnyAsync(s => s.Code == code, t))
-                throw new TrialRuleException(TrialFault.AlreadyExists, $"Site {code} exists already.");
+                throw new TrialRuleException(RefusalReason.SiteExists, $"Site {code} exists already.");
             var site = new SiteRecord { Code = code, Name = name.Trim() };
             db.Sites.Add(site);
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.SiteCreated, code, t, site: code, reason: reason.Trim(), details: site.Name);
@@ -102,7 +103,7 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
         Reasons.Require(reason);
         return await db.InTransactionAsync(async t =>
         {
-            var site = await db.Sites.SingleOrDefaultAsync(s => s.Code == code, t) ?? throw new TrialRuleException(TrialFault.NotFound, $"No site {code}.");
+            var site = await db.Sites.SingleOrDefaultAsync(s => s.Code == code, t) ?? throw new TrialRuleException(RefusalReason.SiteNotFound, $"No site {code}.");
             site.Active = active;
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.SiteUpdated, code, t, site: code, reason: reason.Trim(),
                 details: active ? "open to enrolment" : "closed to enrolment");
@@ -113,25 +114,26 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
     private async Task RequireSitesFitRoleAsync(TrialRole role, IReadOnlyList<string> sites, CancellationToken ct)
     {
         if (TrialRoles.IsSiteRole(role) && sites.Count == 0)
-            throw new TrialRuleException(TrialFault.InvalidArgument, "A site coordinator or investigator needs at least one site.");
+            throw TrialRuleException.Invalid("sites", "A site coordinator or investigator needs at least one site.");
         if (!TrialRoles.IsSiteRole(role) && sites.Count > 0)
-            throw new TrialRuleException(TrialFault.InvalidArgument, "Only site coordinators and investigators serve sites.");
+            throw TrialRuleException.Invalid("sites", "Only site coordinators and investigators serve sites.");
         var known = await db.Sites.Select(s => s.Code).ToListAsync(ct);
         var unknown = sites.Where(s => !known.Contains(s)).ToList();
-        if (unknown.Count > 0) throw new TrialRuleException(TrialFault.InvalidArgument, $"Unknown sites: {string.Join(", ", unknown)}.");
+        if (unknown.Count > 0) throw TrialRuleException.Invalid("sites", $"Unknown sites: {string.Join(", ", unknown)}.");
     }
 
     internal static void RequireUserName(string userName)
     {
         if (!Identifiers.IsValidScreeningId(userName))
-            throw new TrialRuleException(TrialFault.InvalidArgument, "A user name is 1-32 letters, digits, '-' or '_'.");
+            throw TrialRuleException.Invalid("user_name", "A user name is 1-32 letters, digits, '-' or '_'.");
     }
 
 
     internal static void ThrowOnFailure(IdentityResult result)
     {
         if (!result.Succeeded)
-            throw new TrialRuleException(TrialFault.InvalidArgument, string.Join(" ", result.Errors.Select(e => e.Description)));
+            throw new TrialRuleException(RefusalReason.RequestInvalid, string.Join(" ", result.Errors.Select(e => e.Description)),
+                [.. result.Errors.Select(e => new FieldViolation(e.Code.Contains("Password", StringComparison.Ordinal) ? "password" : "user_name", e.Description))]);
     }
 
     /// <summary>A random first password (given once to the administrator, to hand to the user, who changes it).</summary>

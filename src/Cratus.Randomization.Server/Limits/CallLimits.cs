@@ -4,6 +4,9 @@ using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.RateLimiting;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Grpc;
+using Grpc.Core;
 using Microsoft.Extensions.Options;
 
 namespace Cratus.Randomization.Server.Limits;
@@ -57,7 +60,7 @@ public static class CallLimits
             });
             o.OnRejected = (context, _) =>
             {
-                WriteGrpcStatus(context.HttpContext.Response, 8, "Too many requests from this user; slow down and retry in a second (RESOURCE_EXHAUSTED).");
+                RichStatus.Write(context.HttpContext.Response, StatusCode.ResourceExhausted, ErrorReason.RateLimited, "Too many requests from this user; slow down and retry in a second (RESOURCE_EXHAUSTED).");
                 return ValueTask.CompletedTask;
             };
         });
@@ -71,15 +74,6 @@ public static class CallLimits
         app.UseMiddleware<GrpcFrameGuard>();
         return app;
     }
-
-    /// <summary>A trailers-only gRPC reply carrying just a status: what a gRPC client reads as that status.</summary>
-    internal static void WriteGrpcStatus(HttpResponse response, int status, string message)
-    {
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/grpc";
-        response.Headers["grpc-status"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        response.Headers["grpc-message"] = Uri.EscapeDataString(message);
-    }
 }
 
 /// <summary>
@@ -90,8 +84,6 @@ public static class CallLimits
 /// </summary>
 internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<LimitOptions> options)
 {
-    private const int InvalidArgument = 3;
-    private const int ResourceExhausted = 8;
 
     public async Task InvokeAsync(HttpContext http)
     {
@@ -105,7 +97,7 @@ internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<LimitOptions
         var header = new byte[5];
         var read = await ReadAsync(http.Request.Body, header, http.RequestAborted);
         string? problem = null;
-        var status = InvalidArgument;
+        var status = StatusCode.InvalidArgument;
         if (read is > 0 and < 5)
         {
             problem = "The request ends inside the gRPC message header.";
@@ -121,7 +113,7 @@ internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<LimitOptions
             else if (compressed == 1)
                 problem = "Compressed requests are not accepted: the messages of this service are small; send them uncompressed.";
             else if (length > limit)
-                (problem, status) = ($"The message is {length} bytes; the limit is {limit}.", ResourceExhausted);
+                (problem, status) = ($"The message is {length} bytes; the limit is {limit}.", StatusCode.ResourceExhausted);
             else
             {
                 var body = new byte[length];
@@ -134,7 +126,7 @@ internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<LimitOptions
         }
         if (problem is not null)
         {
-            CallLimits.WriteGrpcStatus(http.Response, status, problem);
+            RichStatus.Write(http.Response, status, status == StatusCode.ResourceExhausted ? ErrorReason.RequestTooLarge : ErrorReason.MalformedMessage, problem);
             return;
         }
         http.Request.Body.Position = 0;

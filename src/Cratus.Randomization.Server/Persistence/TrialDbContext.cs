@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Cratus.Randomization.Server.Persistence;
@@ -43,6 +44,19 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
         await transaction.CommitAsync(ct);
         return result;
     }
+
+    /// <summary>
+    /// A unique index refusing the loser of a race (two calls for one participant, one request id, one schedule entry)
+    /// is an expected outcome that the write retries or answers; EF Core would log each as an Error with a stack
+    /// trace. Its failure events go to Debug; real faults are logged once, by the gRPC error interceptor, at Warning
+    /// (database unavailable) or Error (unexpected).
+    /// </summary>
+    protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
+        optionsBuilder.ConfigureWarnings(w => w.Log(
+            (CoreEventId.SaveChangesFailed, LogLevel.Debug),
+            (CoreEventId.QueryIterationFailed, LogLevel.Debug),
+            (RelationalEventId.CommandError, LogLevel.Debug),
+            (RelationalEventId.TransactionError, LogLevel.Debug)));
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

@@ -17,35 +17,36 @@ public sealed partial class ParticipantIntake(TrialDbContext db, TrialDefinition
     /// <summary>A complete, well-formed request from a caller who serves the site. Comes first, before a retry is answered.</summary>
     public void Validate(Caller caller, IntakeRequest request)
     {
-        var problems = new List<string>();
+        var problems = new List<FieldViolation>();
         if (!Identifiers.IsValidRequestId(request.RequestId))
-            problems.Add("request_id must be 8 to 64 letters, digits, '-' or '_' (a UUID works)");
+            problems.Add(new("request_id", "request_id must be 8 to 64 letters, digits, '-' or '_' (a UUID works)"));
         if (!Identifiers.IsValidCode(request.SiteCode))
-            problems.Add("site_code must be a site code of this trial (see GetTrial)");
+            problems.Add(new("site_code", "site_code must be a site code of this trial (see GetTrial)"));
         if (!Identifiers.IsValidScreeningId(request.ScreeningId))
-            problems.Add("screening_id must be 1 to 32 letters, digits, '-' or '_' (no names or dates)");
+            problems.Add(new("screening_id", "screening_id must be 1 to 32 letters, digits, '-' or '_' (no names or dates)"));
         problems.AddRange(EligibilityCheck.FindMissingData(trial.Eligibility, request.Eligibility));
         if (problems.Count > 0)
-            throw new TrialRuleException(TrialFault.InvalidArgument, $"The request is incomplete: {string.Join("; ", problems)}.");
+            throw new TrialRuleException(RefusalReason.RequestInvalid,
+                $"The request is incomplete: {string.Join("; ", problems.Select(p => p.Description))}.", problems);
 
         if (!caller.Serves(request.SiteCode))
-            throw new TrialRuleException(TrialFault.PermissionDenied, $"You are not registered at site {request.SiteCode}.");
+            throw new TrialRuleException(RefusalReason.SiteNotServed, $"You are not registered at site {request.SiteCode}.");
     }
 
     /// <summary>An open site of the trial and an eligible participant; returns the eligibility snapshot to keep.</summary>
     public async Task<EligibilitySnapshot> CheckSiteAndEligibilityAsync(IntakeRequest request, CancellationToken ct)
     {
         var site = await db.Sites.AsNoTracking().SingleOrDefaultAsync(s => s.Code == request.SiteCode, ct)
-            ?? throw new TrialRuleException(TrialFault.InvalidArgument, $"Site {request.SiteCode} is not a site of this trial.");
+            ?? throw new TrialRuleException(RefusalReason.SiteUnknown, $"Site {request.SiteCode} is not a site of this trial.",
+                [new FieldViolation("site_code", $"Site {request.SiteCode} is not a site of this trial.")]);
         if (!site.Active)
-            throw new TrialRuleException(TrialFault.FailedPrecondition, $"Site {site.Code} is closed to enrolment. Contact the trial administrator.");
+            throw new TrialRuleException(RefusalReason.SiteClosed, $"Site {site.Code} is closed to enrolment. Contact the trial administrator.");
 
         var failures = EligibilityCheck.Evaluate(trial.Eligibility, request.Eligibility, trial.Today(clock));
         if (failures.Count > 0)
         {
             LogIneligible(logger, request.ScreeningId, request.SiteCode, failures.Count);
-            throw new TrialRuleException(TrialFault.FailedPrecondition,
-                $"Participant {request.ScreeningId} is not eligible: {string.Join("; ", failures)}.");
+            throw EligibilityCheck.Refuse(request.ScreeningId, failures);
         }
         return EligibilityCheck.Snapshot(request.Eligibility);
     }
@@ -58,9 +59,27 @@ public sealed partial class ParticipantIntake(TrialDbContext db, TrialDefinition
         var enrolled = await db.CohortEnrolments.Where(p => p.SiteCode == request.SiteCode && p.ScreeningId == request.ScreeningId)
             .Select(p => p.ParticipantId).FirstOrDefaultAsync(ct);
         if ((randomized ?? enrolled) is { } existing)
-            throw new TrialRuleException(TrialFault.AlreadyExists,
+            throw new TrialRuleException(RefusalReason.ParticipantAlreadyInTrial,
                 $"Participant {request.ScreeningId} at site {request.SiteCode} is already in the trial as participant {existing} " +
                 $"({(randomized is not null ? "randomized" : "enrolled in a dose-escalation cohort")}); a participant takes part once.");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="admission"/>; if it refuses (site closed, ineligible, cohort full, trial target reached,
+    /// randomization closed, ...), a person already in the trial hears ALREADY_EXISTS instead: identity comes before
+    /// capacity. The look-up runs only on the refusal path, so admitting a new participant costs nothing more.
+    /// </summary>
+    public async Task<T> IdentityBeforeRefusalAsync<T>(IntakeRequest request, Func<Task<T>> admission, CancellationToken ct)
+    {
+        try
+        {
+            return await admission();
+        }
+        catch (TrialRuleException refusal) when (refusal.Reason is not (RefusalReason.ParticipantAlreadyInTrial or RefusalReason.RequestIdReused))
+        {
+            await RefuseIfAlreadyInTheTrialAsync(request, ct);
+            throw;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Refused screening id {ScreeningId} at site {SiteCode}: {FailedCriteria} eligibility criteria not met")]

@@ -31,10 +31,13 @@ public sealed partial class Randomizer(
     {
         intake.Validate(caller, command);
         if (await FindRetryAsync(command, ct) is { } earlier) return earlier;
-        var snapshot = await intake.CheckSiteAndEligibilityAsync(command, ct);
-        var stratum = Strata.KeyFor(trial, command.SiteCode, snapshot.Sex);
-        var attempt = 0;
-        var (assignment, isNew) = await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, ++attempt > 1, t), ct);
+        var (assignment, isNew) = await intake.IdentityBeforeRefusalAsync(command, async () =>
+        {
+            var snapshot = await intake.CheckSiteAndEligibilityAsync(command, ct);
+            var stratum = Strata.KeyFor(trial, command.SiteCode, snapshot.Sex);
+            var attempt = 0;
+            return await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, ++attempt > 1, t), ct);
+        }, ct);
         if (isNew) LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject);
         return assignment;
     }
@@ -52,17 +55,17 @@ public sealed partial class Randomizer(
         // after that conflict names the earlier participant; a Phase I enrolment has no such index, so it is looked for.
         if (afterConflict || trial.DoseEscalation is not null) await intake.RefuseIfAlreadyInTheTrialAsync(command, ct);
         if (await escalation.RandomizationRefusalAsync(ct) is { } notOpen)
-            throw new TrialRuleException(TrialFault.FailedPrecondition, notOpen);
+            throw notOpen.ToException();
 
         var closedAt = await FinalUnblindingApprovedAt.For(db)(db, ct);
         if (closedAt is not null)
-            throw new TrialRuleException(TrialFault.FailedPrecondition,
+            throw new TrialRuleException(RefusalReason.RandomizationClosed,
                 $"Randomization is closed for good: the final unblinding was approved on {closedAt:yyyy-MM-dd}.");
 
         var totals = await TotalsOfTrial.For(db)(db, trial.TrialId, ct);
         if (totals is null) db.TrialTotals.Add(totals = new TrialTotalsRecord { TrialId = trial.TrialId });
         if (totals.Randomized >= trial.RandomizedPhase.TargetParticipants)
-            throw new TrialRuleException(TrialFault.FailedPrecondition,
+            throw new TrialRuleException(RefusalReason.TrialTargetReached,
                 $"The trial has reached its target of {trial.RandomizedPhase.TargetParticipants} randomized participants; no more can be randomized.");
 
         // The next entry is the one after the last used in the stratum: entries are used in sequence order, without
@@ -70,9 +73,10 @@ public sealed partial class Randomizer(
         // the cost does not grow with the trial. A trial has one schedule (unique index), so its entries are all there is.
         var entry = await NextEntryOfStratum.For(db)(db, stratum, ct);
         if (entry is null)
-            throw new TrialRuleException(TrialFault.FailedPrecondition, await db.Schedules.AnyAsync(ct)
-                ? $"The randomization list of stratum {stratum} is used up. Contact the trial statistician."
-                : "No randomization schedule is in place yet. The trial statistician must generate or import it before the first randomization.");
+            throw await db.Schedules.AnyAsync(ct)
+                ? new TrialRuleException(RefusalReason.StratumListExhausted, $"The randomization list of stratum {stratum} is used up. Contact the trial statistician.")
+                : new TrialRuleException(RefusalReason.ScheduleNotInPlace,
+                    "No randomization schedule is in place yet. The trial statistician must generate or import it before the first randomization.");
 
         var participant = new ParticipantRecord
         {
@@ -108,7 +112,7 @@ public sealed partial class Randomizer(
         var byRequest = await AssignmentByRequestId.For(db)(db, command.RequestId, ct);
         if (byRequest is null) return null;
         if (byRequest.SiteCode == command.SiteCode && byRequest.ScreeningId == command.ScreeningId) return byRequest;
-        throw new TrialRuleException(TrialFault.InvalidArgument,
+        throw new TrialRuleException(RefusalReason.RequestIdReused,
             "This request_id was already used for another request. Use a new request_id for each participant.");
     }
 
@@ -208,10 +212,10 @@ public sealed partial class Randomizer(
     }
 
     private static TrialRuleException InvalidParticipantId() =>
-        new(TrialFault.InvalidArgument, "participant_id is required: the id Randomize returned, such as P-4TABMY0XCA.");
+        TrialRuleException.Invalid("participant_id", "participant_id is required: the id Randomize returned, such as P-4TABMY0XCA.");
 
     internal static TrialRuleException NotVisible(string participantId) =>
-        new(TrialFault.NotFound, $"No participant {participantId} is visible to you. Check the participant id.");
+        new(RefusalReason.ParticipantNotFound, $"No participant {participantId} is visible to you. Check the participant id.");
 
     private static DateTimeOffset TruncateToSeconds(DateTimeOffset time) =>
         new(time.Ticks - time.Ticks % TimeSpan.TicksPerSecond, time.Offset);

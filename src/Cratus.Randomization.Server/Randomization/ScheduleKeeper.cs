@@ -42,7 +42,8 @@ public sealed partial class ScheduleKeeper(
         var blockSizes = requestedBlockSizes.Count > 0 ? requestedBlockSizes : trial.RandomizedPhase.BlockSizes;
         var problems = trial.RandomizedPhase.ValidateBlockSizes(blockSizes);
         if (problems.Count > 0)
-            throw new TrialRuleException(TrialFault.InvalidArgument, $"The block sizes cannot be used: {string.Join("; ", problems)}.");
+            throw new TrialRuleException(RefusalReason.ScheduleInvalid, $"The block sizes cannot be used: {string.Join("; ", problems)}.",
+                [.. problems.Select(p => new FieldViolation("block_sizes", p))]);
         var seed = new byte[ScheduleGenerator.SeedLength];
         random.GetBytes(seed);
         var generated = ScheduleGenerator.Generate(trial, seed, blockSizes);
@@ -60,14 +61,16 @@ public sealed partial class ScheduleKeeper(
         }
         catch (DecoderFallbackException)
         {
-            throw new TrialRuleException(TrialFault.InvalidArgument, "The list was rejected and nothing was stored: the file is not UTF-8 text.");
+            throw new TrialRuleException(RefusalReason.ScheduleInvalid, "The list was rejected and nothing was stored: the file is not UTF-8 text.",
+                [new FieldViolation("csv", "the file is not UTF-8 text")]);
         }
         var parsed = ScheduleCsv.Parse(text);
         var problems = parsed.Problems.Count > 0
             ? parsed.Problems
             : ScheduleValidator.Validate(trial, parsed.Entries, trial.RandomizedPhase.BlockSizes);
         if (problems.Count > 0)
-            throw new TrialRuleException(TrialFault.InvalidArgument, $"The list was rejected and nothing was stored: {string.Join("; ", problems)}.");
+            throw new TrialRuleException(RefusalReason.ScheduleInvalid, $"The list was rejected and nothing was stored: {string.Join("; ", problems)}.",
+                [.. problems.Select(p => new FieldViolation("csv", p))]);
         return await StoreAsync(caller, trial, ScheduleSource.Imported, null, trial.RandomizedPhase.BlockSizes, parsed.Entries, reason, ct);
     }
 
@@ -75,7 +78,7 @@ public sealed partial class ScheduleKeeper(
     {
         var schedule = await db.Schedules.AsNoTracking().Where(s => s.TrialId == definition.TrialId)
             .Select(s => new ScheduleCommitmentView(s.CommitmentSha256, s.CommittedAt)).SingleOrDefaultAsync(ct);
-        return schedule ?? throw new TrialRuleException(TrialFault.FailedPrecondition,
+        return schedule ?? throw new TrialRuleException(RefusalReason.ScheduleNotInPlace,
             "No randomization schedule is in place yet, so there is no commitment to show.");
     }
 
@@ -135,7 +138,7 @@ public sealed partial class ScheduleKeeper(
         var existing = await db.Schedules.AsNoTracking().Where(s => s.TrialId == definition.TrialId)
             .Select(s => new { s.CommitmentSha256, s.CommittedAt }).SingleOrDefaultAsync(ct);
         if (existing is not null)
-            throw new TrialRuleException(TrialFault.FailedPrecondition,
+            throw new TrialRuleException(RefusalReason.ScheduleAlreadyInPlace,
                 $"A schedule is already in place (commitment {existing.CommitmentSha256}, {existing.CommittedAt:u}). It can never be replaced or deleted.");
     }
 

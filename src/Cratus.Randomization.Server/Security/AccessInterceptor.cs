@@ -1,3 +1,5 @@
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Grpc;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 
@@ -20,13 +22,13 @@ public sealed partial class AccessInterceptor(CallerResolver resolver, ILogger<A
         if (RpcPermissions.Anonymous.Contains(context.Method)) return;
         var http = context.GetHttpContext();
         var caller = resolver.Resolve(http.User)
-            ?? throw new RpcException(new Status(StatusCode.Unauthenticated,
-                "The access token does not name exactly one known role and a subject. Sign in again."));
+            ?? throw RichStatus.Exception(StatusCode.Unauthenticated, ErrorReason.TokenClaimsInvalid,
+                "The access token does not name exactly one known role and a subject. Sign in again.");
         if (!RpcPermissions.Allows(context.Method, caller.Role))
         {
             LogDenied(logger, caller.Subject, caller.Role, context.Method);
-            throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"Your role ({TrialRoles.ClaimValue(caller.Role)}) may not call {context.Method}."));
+            throw RichStatus.Exception(StatusCode.PermissionDenied, ErrorReason.RoleNotPermitted,
+                $"Your role ({TrialRoles.ClaimValue(caller.Role)}) may not call {context.Method}.");
         }
         http.Items[CallerKey] = caller;
     }

@@ -1,4 +1,6 @@
 using System.Text;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Grpc;
 using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Persistence;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -13,6 +15,35 @@ public static partial class SecurityExtensions
 {
     [LoggerMessage(Level = LogLevel.Warning, Message = "Access token refused ({Kind}): {Reason}")]
     private static partial void LogTokenRefused(ILogger logger, string kind, string reason);
+
+    /// <summary>
+    /// A call without a usable token hears why as a gRPC status a client can act on (UNAUTHENTICATED with an
+    /// ErrorInfo reason: no token, expired, invalid signature, wrong issuer or audience) and the RFC 6750 challenge,
+    /// never which keys or users exist. Without any token the challenge carries no error code (RFC 6750 3.1).
+    /// </summary>
+    private static void WriteChallenge(HttpResponse response, string realm, Exception? failure, bool hasToken)
+    {
+        var (reason, message) = failure switch
+        {
+            _ when !hasToken => (ErrorReason.TokenMissing, "No access token was sent. Sign in and send it as 'authorization: Bearer <token>'."),
+            SecurityTokenExpiredException => (ErrorReason.TokenExpired, "The access token has expired. Refresh it or sign in again."),
+            SecurityTokenInvalidAudienceException or SecurityTokenInvalidIssuerException =>
+                (ErrorReason.TokenWrongAudience, "The access token was issued by another issuer or for another service. Sign in to this service."),
+            SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException =>
+                (ErrorReason.TokenInvalid, "The access token's signature is not valid. Sign in again."),
+            _ => (ErrorReason.TokenInvalid, "The access token is not valid. Sign in again."),
+        };
+        var challenge = reason == ErrorReason.TokenMissing
+            ? $"Bearer realm=\"{realm}\""
+            : $"Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{message}\"";
+        response.Headers.WWWAuthenticate = challenge;
+        if (response.HttpContext.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
+        {
+            RichStatus.Write(response, global::Grpc.Core.StatusCode.Unauthenticated, reason, message);
+            return;
+        }
+        response.StatusCode = StatusCodes.Status401Unauthorized;
+    }
 
     /// <summary>
     /// Access tokens (JWT bearer, fully validated) from the embedded user store or an external OpenID Connect
@@ -120,6 +151,12 @@ public static partial class SecurityExtensions
                     {
                         var logger = context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SecurityExtensions));
                         LogTokenRefused(logger, context.Exception.GetType().Name, context.Exception.Message);
+                        return Task.CompletedTask;
+                    },
+                    OnChallenge = context =>
+                    {
+                        context.HandleResponse();
+                        WriteChallenge(context.Response, o.Audience, context.AuthenticateFailure, hasToken: context.Request.Headers.Authorization.Count > 0);
                         return Task.CompletedTask;
                     },
                 };

@@ -72,13 +72,13 @@ public sealed partial class Unblinder(
         if (scope == UnblindingScope.Participant)
         {
             if (!Identifiers.IsValidParticipantId(participantId))
-                throw new TrialRuleException(TrialFault.InvalidArgument, "participant_id is required for a one-participant unblinding.");
+                throw TrialRuleException.Invalid("participant_id", "participant_id is required for a one-participant unblinding.");
             if (!await db.Participants.AnyAsync(p => p.ParticipantId == participantId, ct))
                 throw Randomizer.NotVisible(participantId!);
         }
         else if (!string.IsNullOrEmpty(participantId))
         {
-            throw new TrialRuleException(TrialFault.InvalidArgument, "participant_id is only given for a one-participant unblinding.");
+            throw TrialRuleException.Invalid("participant_id", "participant_id is only given for a one-participant unblinding.");
         }
 
         var request = await db.InTransactionAsync(async t =>
@@ -104,15 +104,15 @@ public sealed partial class Unblinder(
     {
         Reasons.Require(reason);
         if (!Identifiers.IsValidUnblindingRequestId(requestId))
-            throw new TrialRuleException(TrialFault.InvalidArgument, "request_id is required: the id RequestUnblinding returned, such as U-4TABMY0X.");
+            throw TrialRuleException.Invalid("unblinding_id", "unblinding_id is required: the id RequestUnblinding returned, such as U-4TABMY0X.");
         return await db.InTransactionAsync(async t =>
         {
             var record = await db.UnblindingRequests.SingleOrDefaultAsync(r => r.RequestId == requestId, t)
-                ?? throw new TrialRuleException(TrialFault.NotFound, $"No unblinding request {requestId}.");
+                ?? throw new TrialRuleException(RefusalReason.UnblindingRequestNotFound, $"No unblinding request {requestId}.");
             if (record.RequestedBy == caller.Subject)
-                throw new TrialRuleException(TrialFault.PermissionDenied, "You made this request; a different statistician must approve it.");
+                throw new TrialRuleException(RefusalReason.SecondStatisticianRequired, "You made this request; a different statistician must approve it.");
             if (record.ApprovedAt is not null)
-                throw new TrialRuleException(TrialFault.FailedPrecondition, $"Request {requestId} was already approved by {record.ApprovedBy}.");
+                throw new TrialRuleException(RefusalReason.UnblindingAlreadyApproved, $"Request {requestId} was already approved by {record.ApprovedBy}.");
             var now = clock.GetUtcNow();
             record.ApprovedBy = caller.Subject;
             record.ApprovedAt = now;
@@ -139,12 +139,12 @@ public sealed partial class Unblinder(
         {
             var record = await db.UnblindingRequests.AsNoTracking().SingleOrDefaultAsync(r => r.RequestId == requestId, t);
             if (record is null || (caller.Role == TrialRole.DsmbMember && record.Scope != UnblindingScope.DsmbAggregate))
-                throw new TrialRuleException(TrialFault.NotFound, $"No unblinding request {requestId} is visible to you.");
+                throw new TrialRuleException(RefusalReason.UnblindingRequestNotFound, $"No unblinding request {requestId} is visible to you.");
             var view = View(record);
             if (view.Status == UnblindingStatus.Pending)
-                throw new TrialRuleException(TrialFault.FailedPrecondition, $"Request {requestId} awaits approval by a second statistician.");
+                throw new TrialRuleException(RefusalReason.UnblindingNotApproved, $"Request {requestId} awaits approval by a second statistician.");
             if (view.Status == UnblindingStatus.Expired)
-                throw new TrialRuleException(TrialFault.FailedPrecondition, $"The approval of request {requestId} expired at {view.ExpiresAt:u}; make a new request.");
+                throw new TrialRuleException(RefusalReason.UnblindingApprovalExpired, $"The approval of request {requestId} expired at {view.ExpiresAt:u}; make a new request.");
 
             var participants = record.Scope == UnblindingScope.Participant
                 ? db.Participants.AsNoTracking().Where(p => p.ParticipantId == record.ParticipantId)
