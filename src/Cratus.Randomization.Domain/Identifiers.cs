@@ -14,8 +14,8 @@ public static class Identifiers
     /// <summary>A site's screening identifier: 1-32 letters, digits, '-' or '_' (no names, no dates).</summary>
     public static bool IsValidScreeningId(string? id) => IsToken(id, 32);
 
-    /// <summary>A client's request identifier: 8-64 letters, digits, '-' or '_' (a UUID fits).</summary>
-    public static bool IsValidRequestId(string? id) => id is { Length: >= 8 } && IsToken(id, 64);
+    /// <summary>A client's request identifier (AIP-155): a UUID in its usual 36-character form.</summary>
+    public static bool IsValidRequestId(string? id) => Guid.TryParseExact(id, "D", out _);
 
     /// <summary>A participant id as the service mints it, or as a caller may mistype it: 1-32 token characters.</summary>
     public static bool IsValidParticipantId(string? id) => IsToken(id, 32);

@@ -66,6 +66,7 @@ public static class HostingExtensions
     public static WebApplicationBuilder AddTrialGrpc(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ErrorInterceptor>();
+        builder.Services.AddSingleton<RetrySafeWrites>();
         builder.AddCallLimits();
         var maxRequest = builder.Configuration.GetValue("Limits:MaxRequestBytes", new LimitOptions().MaxRequestBytes);
         builder.Services.AddGrpc(options =>
@@ -77,6 +78,8 @@ public static class HostingExtensions
             // Errors first, so an access refusal or any failure below is translated once.
             options.Interceptors.Add<ErrorInterceptor>();
             options.Interceptors.Add<AccessInterceptor>();
+            // After access: a write's retry is answered only to the caller who made it.
+            options.Interceptors.Add<RetrySafeWrites>();
         });
         builder.Services.AddGrpcReflection();
         return builder;

@@ -210,3 +210,21 @@ public sealed class TrialTotalsRecord
     public required string TrialId { get; set; }
     public int Randomized { get; set; }
 }
+
+/// <summary>
+/// The first answer to a write, kept under its client-chosen request id (AIP-155) so that a retry gets the same
+/// answer and nothing is written twice. Stored in the transaction of the write itself: the write and its answer
+/// are kept together or not at all. The request id is the key, so the database refuses a second write under it.
+/// The answer is sealed (it may hold an arm, a seed or a first password), bound to its request id and method.
+/// </summary>
+public sealed class WriteRequestRecord
+{
+    public required string RequestId { get; set; }
+    /// <summary>The gRPC method, such as /cratus.randomization.v1.RandomizationService/Randomize.</summary>
+    public required string Method { get; set; }
+    /// <summary>Who sent it (user or client) and the SHA-256 of the request without its request id, in hex.</summary>
+    public required string CallerSubject { get; set; }
+    public required string RequestSha256 { get; set; }
+    public required string ReplySealed { get; set; }
+    public DateTimeOffset RecordedAt { get; set; }
+}

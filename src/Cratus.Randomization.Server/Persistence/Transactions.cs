@@ -13,12 +13,16 @@ public static class Transactions
     /// On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE), so writers queue instead of failing.
     /// It returns once the commit is durable.
     /// </summary>
+    /// A unit started inside another (a write that the retry-safe writes interceptor already runs in a transaction)
+    /// joins it: the outer unit commits, and after a conflict runs everything again, inner units included.
     public static async Task<T> InTransactionAsync<T>(this TrialDbContext db, Func<CancellationToken, Task<T>> work, CancellationToken ct)
     {
+        if (db.Database.CurrentTransaction is not null) return await work(ct);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
+                db.WriteAttempt = attempt;
                 return await db.WriteAsync(work, ct);
             }
             catch (DbUpdateException) when (attempt < MaxAttempts)
@@ -29,6 +33,7 @@ public static class Transactions
             finally
             {
                 db.ChangeTracker.Clear();
+                db.WriteAttempt = 0;
             }
         }
     }

@@ -30,6 +30,10 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     public DbSet<SafetyEventRecord> SafetyEvents => Set<SafetyEventRecord>();
     public DbSet<DsmbDecisionRecord> DsmbDecisions => Set<DsmbDecisionRecord>();
     public DbSet<TrialTotalsRecord> TrialTotals => Set<TrialTotalsRecord>();
+    public DbSet<WriteRequestRecord> WriteRequests => Set<WriteRequestRecord>();
+
+    /// <summary>The attempt of the outermost write now running (1, then 2 and up after a conflict); 0 outside one.</summary>
+    public int WriteAttempt { get; internal set; }
 
     /// <summary>
     /// Runs one unit of writing in a transaction and commits it with everything it added, returning once the commit is
@@ -45,19 +49,6 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
         return result;
     }
 
-    /// <summary>
-    /// A unique index refusing the loser of a race (two calls for one participant, one request id, one schedule entry)
-    /// is an expected outcome that the write retries or answers; EF Core would log each as an Error with a stack
-    /// trace. Its failure events go to Debug; real faults are logged once, by the gRPC error interceptor, at Warning
-    /// (database unavailable) or Error (unexpected).
-    /// </summary>
-    protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
-        optionsBuilder.ConfigureWarnings(w => w.Log(
-            (CoreEventId.SaveChangesFailed, LogLevel.Debug),
-            (CoreEventId.QueryIterationFailed, LogLevel.Debug),
-            (RelationalEventId.CommandError, LogLevel.Debug),
-            (RelationalEventId.TransactionError, LogLevel.Debug)));
-
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
@@ -72,6 +63,19 @@ internal sealed class TrialUserConfiguration : IEntityTypeConfiguration<TrialUse
         b.Property(u => u.Role).HasMaxLength(32);
         b.Property(u => u.Sites).HasMaxLength(1000);
         b.Ignore(u => u.SiteList);
+    }
+}
+
+internal sealed class WriteRequestRecordConfiguration : IEntityTypeConfiguration<WriteRequestRecord>
+{
+    public void Configure(EntityTypeBuilder<WriteRequestRecord> b)
+    {
+        b.ToTable("WriteRequests");
+        b.HasKey(r => r.RequestId);
+        b.Property(r => r.RequestId).HasMaxLength(36);
+        b.Property(r => r.Method).HasMaxLength(200);
+        b.Property(r => r.CallerSubject).HasMaxLength(200);
+        b.Property(r => r.RequestSha256).HasMaxLength(64);
     }
 }
 
@@ -257,4 +261,20 @@ internal sealed class TrialTotalsRecordConfiguration : IEntityTypeConfiguration<
         b.HasKey(t => t.TrialId);
         b.Property(t => t.TrialId).HasMaxLength(64);
     }
+}
+
+public static class TrialDbContextOptions
+{
+    /// <summary>
+    /// A unique index refusing the loser of a race (two calls for one participant, one request id, one schedule entry)
+    /// is an expected outcome that the write retries or answers; EF Core would log each as an Error with a stack
+    /// trace. Its failure events go to Debug; real faults are logged once, by the gRPC error interceptor, at Warning
+    /// (database unavailable) or Error (unexpected). Every provider's options call this.
+    /// </summary>
+    public static DbContextOptionsBuilder QuietExpectedConflicts(this DbContextOptionsBuilder options) =>
+        options.ConfigureWarnings(w => w.Log(
+            (CoreEventId.SaveChangesFailed, LogLevel.Debug),
+            (CoreEventId.QueryIterationFailed, LogLevel.Debug),
+            (RelationalEventId.CommandError, LogLevel.Debug),
+            (RelationalEventId.TransactionError, LogLevel.Debug)));
 }

@@ -19,7 +19,7 @@ public sealed partial class ParticipantIntake(TrialDbContext db, TrialDefinition
     {
         var problems = new List<FieldViolation>();
         if (!Identifiers.IsValidRequestId(request.RequestId))
-            problems.Add(new("request_id", "request_id must be 8 to 64 letters, digits, '-' or '_' (a UUID works)"));
+            problems.Add(new("request_id", "request_id must be a UUID chosen by the client (send the same one to retry)"));
         if (!Identifiers.IsValidCode(request.SiteCode))
             problems.Add(new("site_code", "site_code must be a site code of this trial (see GetTrial)"));
         if (!Identifiers.IsValidScreeningId(request.ScreeningId))

@@ -35,8 +35,7 @@ public sealed partial class Randomizer(
         {
             var snapshot = await intake.CheckSiteAndEligibilityAsync(command, ct);
             var stratum = Strata.KeyFor(trial, command.SiteCode, snapshot.Sex);
-            var attempt = 0;
-            return await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, ++attempt > 1, t), ct);
+            return await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, afterConflict: db.WriteAttempt > 1, t), ct);
         }, ct);
         if (isNew) LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject);
         return assignment;

@@ -17,7 +17,7 @@ internal static class PostgreSqlPersistence
         // Pooled contexts: the options are built once, not on every call.
         builder.Services.AddDbContextPool<TrialDbContext, PostgreSqlTrialDbContext>((services, options) =>
             options.UseNpgsql(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString)
-                .AddInterceptors(services.GetRequiredService<SerializedWritesInterceptor>()));
+                .AddInterceptors(services.GetRequiredService<SerializedWritesInterceptor>()).QuietExpectedConflicts());
     }
 }
 

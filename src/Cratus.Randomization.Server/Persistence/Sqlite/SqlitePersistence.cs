@@ -154,7 +154,7 @@ internal static class SqlitePersistence
         builder.Services.AddDbContextPool<TrialDbContext, SqliteTrialDbContext>((services, options) =>
         {
             var path = Path.GetFullPath(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.SqlitePath, builder.Environment.ContentRootPath);
-            options.UseSqlite(ConnectionString(path)).AddInterceptors(services.GetRequiredService<DurableSqliteInterceptor>());
+            options.UseSqlite(ConnectionString(path)).AddInterceptors(services.GetRequiredService<DurableSqliteInterceptor>()).QuietExpectedConflicts();
         });
     }
 

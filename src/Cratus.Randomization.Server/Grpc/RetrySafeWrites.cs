@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Security;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cratus.Randomization.Server.Grpc;
+
+/// <summary>
+/// Makes every write safe to retry (AIP-155). A write is an RPC whose request has a <c>request_id</c> field: a UUID
+/// the client chooses once per intended change and sends again on every retry. The whole call runs in one database
+/// transaction that also stores the sealed reply under that id, so:
+/// the same id with the same request (same method, same caller, same fields) returns the first reply and writes
+/// nothing, audit trail included; the same id with anything else is ALREADY_EXISTS (REQUEST_ID_REUSED); two calls
+/// racing with one id are serialized by the database (and its primary key on the id), so only one writes.
+/// A refused call stores nothing, so its retry is judged afresh.
+/// </summary>
+public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock) : Interceptor
+{
+    private static readonly ConcurrentDictionary<Type, FieldDescriptor?> RequestIdFields = new();
+
+    /// <summary>The request_id field of a request message, or null when the RPC is not a write.</summary>
+    public static FieldDescriptor? RequestIdField(MessageDescriptor request) =>
+        request.FindFieldByName("request_id") is { FieldType: FieldType.String } field ? field : null;
+
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        if (request is not IMessage message || RequestIdFields.GetOrAdd(typeof(TRequest), _ => RequestIdField(message.Descriptor)) is not { } idField)
+            return await continuation(request, context);
+
+        var requestId = (string)idField.Accessor.GetValue(message);
+        if (!Identifiers.IsValidRequestId(requestId))
+            throw TrialRuleException.Invalid("request_id",
+                "request_id must be a UUID chosen by the client for this change (for example 3f2b6c1e-8d4a-4f5e-9b7c-2a1d0e9f8c7b); send the same one on every retry.");
+        requestId = requestId.ToLowerInvariant();
+        var caller = AccessInterceptor.CallerOf(context).Subject;
+        var fingerprint = Fingerprint(context.Method, caller, message, idField);
+        var db = context.GetHttpContext().RequestServices.GetRequiredService<TrialDbContext>();
+
+        return await db.InTransactionAsync(async ct =>
+        {
+            var earlier = await db.WriteRequests.AsNoTracking().SingleOrDefaultAsync(r => r.RequestId == requestId, ct);
+            if (earlier is not null)
+            {
+                if (earlier.Method != context.Method || earlier.CallerSubject != caller || earlier.RequestSha256 != fingerprint)
+                    throw new TrialRuleException(RefusalReason.RequestIdReused,
+                        "This request_id was already used for a different request. Use a new request_id for each change; reuse one only to retry the same request.");
+                var parser = ((IMessage)Activator.CreateInstance<TResponse>()!).Descriptor.Parser;
+                return (TResponse)parser.ParseFrom(Convert.FromBase64String(secrets.Open(earlier.ReplySealed, ReplyContext(requestId, context.Method))));
+            }
+            var reply = await continuation(request, context);
+            db.WriteRequests.Add(new WriteRequestRecord
+            {
+                RequestId = requestId,
+                Method = context.Method,
+                CallerSubject = caller,
+                RequestSha256 = fingerprint,
+                ReplySealed = secrets.Seal(Convert.ToBase64String(((IMessage)reply!).ToByteArray()), ReplyContext(requestId, context.Method)),
+                RecordedAt = clock.GetUtcNow(),
+            });
+            return reply;
+        }, context.CancellationToken);
+    }
+
+    /// <summary>The sealed reply opens only under its own request id and method.</summary>
+    public static string ReplyContext(string requestId, string method) => $"reply|{requestId}|{method}";
+
+    private static string Fingerprint(string method, string caller, IMessage message, FieldDescriptor idField)
+    {
+        var copy = message.Descriptor.Parser.ParseFrom(message.ToByteArray());
+        idField.Accessor.Clear(copy);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var part in new[] { method, caller })
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(part);
+            hash.AppendData(BitConverter.GetBytes(bytes.Length));
+            hash.AppendData(bytes);
+        }
+        hash.AppendData(copy.ToByteArray());
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+}
