@@ -66,6 +66,7 @@ public static class HostingExtensions
     public static WebApplicationBuilder AddTrialGrpc(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ErrorInterceptor>();
+        builder.Services.AddSingleton<CallDeadlineInterceptor>();
         builder.AddCallLimits();
         var maxRequest = builder.Configuration.GetValue("Limits:MaxRequestBytes", new LimitOptions().MaxRequestBytes);
         builder.Services.AddGrpc(options =>
@@ -76,6 +77,8 @@ public static class HostingExtensions
             options.MaxSendMessageSize = 16 * 1024 * 1024;
             // Errors first, so an access refusal or any failure below is translated once.
             options.Interceptors.Add<ErrorInterceptor>();
+            // Inside the error translation, so that its DEADLINE_EXCEEDED passes through unchanged.
+            options.Interceptors.Add<CallDeadlineInterceptor>();
             options.Interceptors.Add<AccessInterceptor>();
         });
         builder.Services.AddGrpcReflection();
