@@ -67,6 +67,7 @@ public static class HostingExtensions
     {
         builder.Services.AddSingleton<ErrorInterceptor>();
         builder.Services.AddSingleton<RetrySafeWrites>();
+        builder.Services.AddSingleton<CallDeadlineInterceptor>();
         builder.AddCallLimits();
         var maxRequest = builder.Configuration.GetValue("Limits:MaxRequestBytes", new LimitOptions().MaxRequestBytes);
         builder.Services.AddGrpc(options =>
@@ -77,6 +78,8 @@ public static class HostingExtensions
             options.MaxSendMessageSize = 16 * 1024 * 1024;
             // Errors first, so an access refusal or any failure below is translated once.
             options.Interceptors.Add<ErrorInterceptor>();
+            // Inside the error translation, so that its DEADLINE_EXCEEDED passes through unchanged.
+            options.Interceptors.Add<CallDeadlineInterceptor>();
             options.Interceptors.Add<AccessInterceptor>();
             // After access: a write's retry is answered only to the caller who made it.
             options.Interceptors.Add<RetrySafeWrites>();

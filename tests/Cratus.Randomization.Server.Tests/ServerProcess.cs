@@ -83,13 +83,39 @@ public sealed class ServerProcess : IAsyncDisposable
         start.Environment["Kestrel__Endpoints__Grpc__Url"] = address;
         foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException("the server process did not start");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var server = new ServerProcess(process, address);
+        process.OutputDataReceived += (_, line) => server.Keep(line.Data);
+        process.ErrorDataReceived += (_, line) => server.Keep(line.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new ServerProcess(process, address);
-        await server.WaitUntilServingAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await server.WaitUntilServingAsync(TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
         return server;
+    }
+
+    // The last lines the process wrote, to say why it did not start.
+    private readonly Queue<string> _lastLines = new();
+
+    private void Keep(string? line)
+    {
+        if (line is null) return;
+        lock (_lastLines)
+        {
+            _lastLines.Enqueue(line);
+            if (_lastLines.Count > 40) _lastLines.Dequeue();
+        }
+    }
+
+    private string LastLines()
+    {
+        lock (_lastLines) return string.Join(Environment.NewLine, _lastLines);
     }
 
     private async Task WaitUntilServingAsync(TimeSpan limit)
@@ -99,7 +125,7 @@ public sealed class ServerProcess : IAsyncDisposable
         var until = DateTime.UtcNow + limit;
         while (DateTime.UtcNow < until)
         {
-            if (_process.HasExited) throw new InvalidOperationException($"the server at {Address} exited with code {_process.ExitCode}");
+            if (_process.HasExited) throw new InvalidOperationException($"the server at {Address} exited with code {_process.ExitCode}:{Environment.NewLine}{LastLines()}");
             try
             {
                 var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2));
@@ -111,7 +137,7 @@ public sealed class ServerProcess : IAsyncDisposable
             }
             await Task.Delay(200);
         }
-        throw new TimeoutException($"the server at {Address} did not serve within {limit}");
+        throw new TimeoutException($"the server at {Address} did not serve within {limit}:{Environment.NewLine}{LastLines()}");
     }
 
     public GrpcChannel Channel(string token) => GrpcChannel.ForAddress(Address, new GrpcChannelOptions

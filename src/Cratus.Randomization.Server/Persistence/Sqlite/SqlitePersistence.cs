@@ -53,6 +53,8 @@ public sealed class SqliteTrialDbContext(DbContextOptions<SqliteTrialDbContext> 
         {
             turn.Release();
         }
+        // Not cut short by the call's token: the commit has happened, and the caller must not hear "nothing was stored".
+        // The flush is one fsync of a local file, shared by every writer waiting.
         await Flushers.GetOrAdd(connection.DataSource, path => new WriteAheadLogFlusher(path + "-wal")).FlushAsync();
         return result;
     }
@@ -150,6 +152,8 @@ internal static class SqlitePersistence
     public static void AddSqlitePersistence(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<DurableSqliteInterceptor>();
+        builder.Services.AddSingleton<IStartupLock>(services => new SqliteStartupLock(
+            Path.GetFullPath(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.SqlitePath, builder.Environment.ContentRootPath) + ".startup-lock"));
         // Pooled contexts: the options are built once, not on every call.
         builder.Services.AddDbContextPool<TrialDbContext, SqliteTrialDbContext>((services, options) =>
         {
@@ -205,6 +209,30 @@ internal sealed class DurableSqliteInterceptor : DbConnectionInterceptor
     private void Remember(DbConnection connection)
     {
         if (((SqliteConnection)connection).Handle is { } native) _configured.AddOrUpdate(native, this);
+    }
+}
+
+/// <summary>
+/// The start-up lock on SQLite: an exclusive lock on a file beside the database (an operating-system file lock,
+/// released when the process ends, however it ends). SQLite serves one node, but two processes started on one file
+/// by mistake must not migrate or seed it at the same time either.
+/// </summary>
+internal sealed class SqliteStartupLock(string path) : IStartupLock
+{
+    public async Task<IAsyncDisposable> AcquireAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                // Another process holds it.
+                await Task.Delay(100, ct);
+            }
+        }
     }
 }
 

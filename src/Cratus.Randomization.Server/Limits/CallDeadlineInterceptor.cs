@@ -1,0 +1,62 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Options;
+
+namespace Cratus.Randomization.Server.Limits;
+
+/// <summary>
+/// Makes every call end by its deadline (the client's or the server's <see cref="LimitOptions.CallTimeout"/>,
+/// whichever comes first) even when the database hangs. The call's work is handed a token that fires a little before
+/// that deadline: on a database that hangs (a stopped host, stalled storage) the PostgreSQL driver spends up to its
+/// connect timeout trying to deliver a cancel request before it drops the connection, and that time has to come out of
+/// the call's budget, not be added to it. A call cut short this way is DEADLINE_EXCEEDED; its transaction never
+/// committed, so nothing is stored and a retry with the same request_id is safe.
+/// </summary>
+public sealed class CallDeadlineInterceptor(IOptions<LimitOptions> options) : Interceptor
+{
+    /// <summary>The most of a call's time kept back for abandoning a hung database; half of it for short deadlines.</summary>
+    internal static readonly TimeSpan AbandonReserve = TimeSpan.FromMilliseconds(500);
+
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        // Deadlines are wall-clock instants on the wire (grpc-timeout is turned into one); the server's own limit starts now.
+        var now = DateTime.UtcNow;
+        var deadline = context.Deadline < now + options.Value.CallTimeout ? context.Deadline : now + options.Value.CallTimeout;
+        var remaining = deadline - now;
+        var reserve = remaining / 2 < AbandonReserve ? remaining / 2 : AbandonReserve;
+        // GetHttpContext() on a context that is not the library's own looks for the HttpContext in its user state.
+        context.UserState["__HttpContext"] = context.GetHttpContext();
+        using var work = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        work.CancelAfter(remaining - reserve > TimeSpan.Zero ? remaining - reserve : TimeSpan.Zero);
+        try
+        {
+            return await continuation(request, new WorkContext(context, work.Token));
+        }
+        catch (Exception ex) when (ex is not RpcException && work.IsCancellationRequested)
+        {
+            // Whatever the cut-short work threw (a cancellation, or the driver's broken connection), the call ran out of time.
+            throw Grpc.RichStatus.Exception(StatusCode.DeadlineExceeded, Protos.V1.ErrorReason.DeadlineExceeded,
+                "The call ran out of time before it completed (the trial database did not answer in time); nothing was stored. Retry with the same request_id.");
+        }
+    }
+
+    /// <summary>The call's context, with the work's own cancellation token; everything else is the call's.</summary>
+    private sealed class WorkContext(ServerCallContext call, CancellationToken token) : ServerCallContext
+    {
+        protected override string MethodCore => call.Method;
+        protected override string HostCore => call.Host;
+        protected override string PeerCore => call.Peer;
+        protected override DateTime DeadlineCore => call.Deadline;
+        protected override Metadata RequestHeadersCore => call.RequestHeaders;
+        protected override CancellationToken CancellationTokenCore => token;
+        protected override Metadata ResponseTrailersCore => call.ResponseTrailers;
+        protected override Status StatusCore { get => call.Status; set => call.Status = value; }
+        protected override WriteOptions? WriteOptionsCore { get => call.WriteOptions; set => call.WriteOptions = value; }
+        protected override AuthContext AuthContextCore => call.AuthContext;
+        protected override IDictionary<object, object> UserStateCore => call.UserState;
+
+        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => call.CreatePropagationToken(options);
+        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => call.WriteResponseHeadersAsync(responseHeaders);
+    }
+}

@@ -1,0 +1,60 @@
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Security;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>
+/// Several nodes started at the same moment on an empty database: one migrates and seeds, the others wait for it, and
+/// every node comes up serving on one schema with one set of sites and one bootstrap secret.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class StartupRaceTests : IRunsOnPostgreSql
+{
+    private const int Rounds = 10;
+    private const int Nodes = 3;
+
+    [ProviderFact]
+    public async Task Start_ThreeNodesAtOnceOnAnEmptyDatabase_AllServeEveryRound()
+    {
+        var deployment = new ServerProcess.Deployment(Directory.CreateTempSubdirectory("cratus-startup-race-").FullName, targetParticipants: 30);
+        for (var round = 1; round <= Rounds; round++)
+        {
+            // Arrange
+            var database = await TestDatabases.CreatePostgreSqlDatabaseAsync();
+            var settings = new Dictionary<string, string> { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = database };
+            var starting = Enumerable.Range(0, Nodes).Select(n => ServerProcess.StartAsync(deployment.Settings($"r{round}n{n}", settings))).ToList();
+            try
+            {
+                // Act
+                var nodes = await Task.WhenAll(starting);
+
+                // Assert: each node serves a call that reads the seeded sites from the database.
+                var token = deployment.Token(TrialRole.Monitor);
+                foreach (var node in nodes)
+                {
+                    var trial = await new TrialService.TrialServiceClient(node.Channel(token)).GetTrialAsync(new GetTrialRequest(), deadline: DateTime.UtcNow.AddSeconds(20));
+                    Assert.NotEmpty(trial.Sites);
+                }
+            }
+            catch (Exception ex)
+            {
+                throw new Xunit.Sdk.XunitException($"round {round} of {Rounds}: {ex.Message}");
+            }
+            finally
+            {
+                foreach (var start in starting)
+                {
+                    try
+                    {
+                        await using var node = await start;
+                    }
+                    catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
+                    {
+                        // It did not come up, and ServerProcess.StartAsync has stopped it.
+                    }
+                }
+                await TestDatabases.DropPostgreSqlDatabaseAsync(database);
+            }
+        }
+    }
+}
