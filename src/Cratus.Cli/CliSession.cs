@@ -2,22 +2,70 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Cratus.Randomization.Protos.V1;
 using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 
 namespace Cratus.Cli;
 
 /// <summary>The server, the caller's token and the output format of one invocation.</summary>
-public sealed class CliSession(string server, string? token, bool json, TextWriter output)
+public sealed class CliSession(string server, string? token, bool json, TextWriter output, string? requestId = null)
 {
+    /// <summary>
+    /// The request id of this invocation's write: --request-id to retry an earlier attempt safely, else a new UUID.
+    /// A command makes at most one write, so one id per invocation is one id per intended change.
+    /// </summary>
+    public string RequestId { get; } = requestId ?? Guid.NewGuid().ToString();
+
+    /// <summary>True once a write was sent, so a failure can tell the user which request id to retry with.</summary>
+    public bool SentWrite { get; internal set; }
+
     public string Server => server;
 
     /// <summary>A channel carrying the caller's token: --token, CRATUS_TOKEN, or the saved session (refreshed when expired).</summary>
-    public GrpcChannel Channel()
+    public CallInvoker Channel()
     {
         var bearer = token ?? Environment.GetEnvironmentVariable("CRATUS_TOKEN") ?? SavedAccessToken()
             ?? throw new CliException("not signed in: run 'cratus login' (or 'cratus dev-token' against a Development server), or pass --token");
         var handler = new BearerHandler(bearer.Trim()) { InnerHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } };
-        return GrpcChannel.ForAddress(server, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+        return GrpcChannel.ForAddress(server, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true }).Intercept(new RetrySafeWrites(this));
+    }
+
+    /// <summary>
+    /// Every write carries this invocation's request id (AIP-155), and a busy or unreachable server is retried with
+    /// the same id: the server answers a retry with its first answer, so nothing is ever done twice.
+    /// </summary>
+    private sealed class RetrySafeWrites(CliSession session) : Interceptor
+    {
+        private const int Attempts = 3;
+
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
+            TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+        {
+            if (request is not IMessage message || message.Descriptor.FindFieldByName("request_id") is not { } field)
+                return continuation(request, context);
+            if (string.IsNullOrEmpty((string)field.Accessor.GetValue(message))) field.Accessor.SetValue(message, session.RequestId);
+            session.SentWrite = true;
+            var call = continuation(request, context);
+            return new AsyncUnaryCall<TResponse>(RetryAsync(call, () => continuation(request, context)), call.ResponseHeadersAsync, call.GetStatus, call.GetTrailers, call.Dispose);
+        }
+
+        private static async Task<TResponse> RetryAsync<TResponse>(AsyncUnaryCall<TResponse> first, Func<AsyncUnaryCall<TResponse>> again)
+        {
+            var call = first;
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return await call.ResponseAsync;
+                }
+                catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && attempt < Attempts)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(attempt));
+                    call = again();
+                }
+            }
+        }
     }
 
     /// <summary>A channel without a token, for the calls that need none (health, sign-in).</summary>

@@ -25,12 +25,18 @@ public static class CratusCli
         };
         var token = new Option<string?>("--token") { Description = "Access token (or CRATUS_TOKEN; default: the one saved by dev-token)", Recursive = true };
         var json = new Option<bool>("--json") { Description = "Print replies as JSON", Recursive = true };
+        var requestId = new Option<string?>("--request-id")
+        {
+            Description = "For a write: the request id (a UUID) of an earlier attempt, to retry it safely (default: a new one)",
+            Recursive = true,
+        };
 
         var root = new RootCommand("CratusRandomization client: randomize participants, read assignments and dose orders, manage the schedule.")
         {
-            server, token, json,
+            server, token, json, requestId,
         };
-        CliSession Session(ParseResult p) => new(p.GetValue(server)!, p.GetValue(token), p.GetValue(json), output);
+        CliSession? current = null;
+        CliSession Session(ParseResult p) => current = new(p.GetValue(server)!, p.GetValue(token), p.GetValue(json), output, p.GetValue(requestId));
 
         root.Subcommands.Add(DevTokenCommand.Create(output));
         root.Subcommands.Add(HealthCommand(Session));
@@ -55,7 +61,10 @@ public static class CratusCli
         }
         catch (RpcException ex)
         {
-            await error.WriteLineAsync($"error: {ex.Status.Detail} ({ex.StatusCode})");
+            await WriteErrorAsync(error, ex);
+            if (current is { SentWrite: true } session && ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+                await error.WriteLineAsync($"  The change may or may not have been made. Run the same command again with --request-id {session.RequestId}: " +
+                    "you get its result if it was made, and it is made once if it was not.");
             return ex.StatusCode switch
             {
                 StatusCode.InvalidArgument => 2,
@@ -72,6 +81,22 @@ public static class CratusCli
             await error.WriteLineAsync($"error: {ex.Message}");
             return 2;
         }
+    }
+
+    /// <summary>
+    /// The message, the status code and the reason a program acts on (google.rpc.ErrorInfo), then one line per bad
+    /// field (BadRequest) or unmet precondition (PreconditionFailure).
+    /// </summary>
+    private static async Task WriteErrorAsync(TextWriter error, RpcException ex)
+    {
+        var status = ex.GetRpcStatus();
+        var reason = status?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason;
+        await error.WriteLineAsync($"error: {ex.Status.Detail} ({ex.StatusCode}{(reason is null ? "" : ", " + reason)})");
+        foreach (var field in status?.GetDetail<Google.Rpc.BadRequest>()?.FieldViolations ?? [])
+            await error.WriteLineAsync($"  {(field.Field.Length > 0 ? field.Field : "request")}: {field.Description}");
+        if (status?.GetDetail<Google.Rpc.BadRequest>() is null)
+            foreach (var violation in status?.GetDetail<Google.Rpc.PreconditionFailure>()?.Violations ?? [])
+                await error.WriteLineAsync($"  {(violation.Subject.Length > 0 ? violation.Subject : violation.Type)}: {violation.Description}");
     }
 
     private static Command HealthCommand(Func<ParseResult, CliSession> session)

@@ -19,7 +19,7 @@ public static class EscalationCommands
         {
             var s = session(p);
             var channel = s.Channel();
-            var (request, siteCode, screeningId, eligibility) = await intake.ReadAsync(p, channel, ct);
+            var (request, siteCode, screeningId, eligibility) = await intake.ReadAsync(p, s, channel, ct);
             var reply = await new DoseEscalationService.DoseEscalationServiceClient(channel).EnrollInCohortAsync(new EnrollInCohortRequest
             {
                 RequestId = request, SiteCode = siteCode, ScreeningId = screeningId, Eligibility = eligibility,

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Cratus.Randomization.Protos.V1;
-using Grpc.Net.Client;
+using Grpc.Core;
 
 namespace Cratus.Cli;
 
@@ -21,19 +21,18 @@ public sealed class IntakeOptions
         Description = "Exclusion criteria that apply, comma-separated codes (see 'cratus trial'), or 'none' to attest that none applies",
         Required = true,
     };
-    private readonly Option<string?> _requestId = new("--request-id") { Description = "Reuse to retry safely (default: a new UUID)" };
 
     public static IntakeOptions AddTo(Command command)
     {
         var o = new IntakeOptions();
         o._sex.AcceptOnlyFromAmong("female", "male");
-        foreach (var option in new Option[] { o._site, o._screening, o._consent, o._birth, o._age, o._sex, o._cfs, o._mmse, o._exclusions, o._requestId })
+        foreach (var option in new Option[] { o._site, o._screening, o._consent, o._birth, o._age, o._sex, o._cfs, o._mmse, o._exclusions })
             command.Options.Add(option);
         return o;
     }
 
     /// <summary>The request id, site, screening id and eligibility data; every exclusion criterion of the trial is answered.</summary>
-    public async Task<(string RequestId, string Site, string ScreeningId, EligibilityData Eligibility)> ReadAsync(ParseResult p, GrpcChannel channel, CancellationToken ct)
+    public async Task<(string RequestId, string Site, string ScreeningId, EligibilityData Eligibility)> ReadAsync(ParseResult p, CliSession session, CallInvoker channel, CancellationToken ct)
     {
         var eligibility = new EligibilityData
         {
@@ -54,7 +53,7 @@ public sealed class IntakeOptions
         var unknown = applying.Where(code => criteria.All(c => c.Code != code)).ToList();
         if (unknown.Count > 0) throw new CliException($"unknown exclusion criteria: {string.Join(", ", unknown)} (see 'cratus trial')");
         eligibility.ExclusionAttestations.AddRange(criteria.Select(c => new ExclusionAttestation { CriterionCode = c.Code, Applies = applying.Contains(c.Code) }));
-        return (p.GetValue(_requestId) ?? Guid.NewGuid().ToString(), p.GetValue(_site)!, p.GetValue(_screening)!, eligibility);
+        return (session.RequestId, p.GetValue(_site)!, p.GetValue(_screening)!, eligibility);
     }
 
     private static CalendarDate Date(string text, string option) =>

@@ -5,7 +5,7 @@ using Grpc.Core;
 
 namespace Cratus.Cli;
 
-/// <summary>`cratus randomize`: the site's bedside call. Retries a busy server with the same request id.</summary>
+/// <summary>`cratus randomize`: the site's bedside call. A busy server is retried with the same request id.</summary>
 public static class RandomizeCommand
 {
     public static Command Create(Func<ParseResult, CliSession> session)
@@ -16,22 +16,12 @@ public static class RandomizeCommand
         {
             var s = session(p);
             var channel = s.Channel();
-            var (requestId, site, screeningId, eligibility) = await intake.ReadAsync(p, channel, ct);
+            var (requestId, site, screeningId, eligibility) = await intake.ReadAsync(p, s, channel, ct);
             var request = new RandomizeRequest { RequestId = requestId, SiteCode = site, ScreeningId = screeningId, Eligibility = eligibility };
-            var client = new RandomizationService.RandomizationServiceClient(channel);
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    var reply = await client.RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct);
-                    s.Print(reply, [.. Rows(reply.Assignment), ("Request id", request.RequestId)]);
-                    return;
-                }
-                catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && attempt < 3)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(attempt), ct);
-                }
-            }
+            // A busy server is retried with the same request id by the session's channel (CliSession.RetrySafeWrites).
+            var reply = await new RandomizationService.RandomizationServiceClient(channel)
+                .RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct);
+            s.Print(reply, [.. Rows(reply.Assignment), ("Request id", request.RequestId)]);
         });
         return command;
     }

@@ -41,16 +41,16 @@ public static class UnblindingCommands
                 ParticipantId = p.GetValue(participantOption) ?? "",
                 Reason = p.GetValue(reason)!,
             }, cancellationToken: ct);
-            s.Print(reply, [.. RequestRows(reply.Request), ("Next", "a different statistician runs: cratus unblinding approve " + reply.Request.RequestId + " --reason ...")]);
+            s.Print(reply, [.. RequestRows(reply.Request), ("Next", "a different statistician runs: cratus unblinding approve " + reply.Request.UnblindingId + " --reason ...")]);
         });
 
-        var requestId = new Argument<string>("request-id") { Description = "The unblinding request" };
+        var requestId = new Argument<string>("unblinding-id") { Description = "The unblinding request (U-...)" };
         var approve = new Command("approve", "Approve another statistician's request.") { requestId, reason };
         approve.SetAction(async (p, ct) =>
         {
             var s = session(p);
             var reply = await new UnblindingService.UnblindingServiceClient(s.Channel()).ApproveUnblindingAsync(
-                new ApproveUnblindingRequest { RequestId = p.GetValue(requestId)!, Reason = p.GetValue(reason)! }, cancellationToken: ct);
+                new ApproveUnblindingRequest { UnblindingId = p.GetValue(requestId)!, Reason = p.GetValue(reason)! }, cancellationToken: ct);
             s.Print(reply, RequestRows(reply.Request));
         });
 
@@ -60,7 +60,7 @@ public static class UnblindingCommands
             var s = session(p);
             var reply = await new UnblindingService.UnblindingServiceClient(s.Channel()).ListUnblindingRequestsAsync(new ListUnblindingRequestsRequest(), cancellationToken: ct);
             s.PrintTable(reply, ["REQUEST", "SCOPE", "PARTICIPANT", "STATUS", "REQUESTED BY", "APPROVED BY", "EXPIRES (UTC)"],
-                reply.Requests.Select(r => (IReadOnlyList<string>)[r.RequestId, Scope(r.Scope), r.ParticipantId, Status(r.Status), r.RequestedBy, r.ApprovedBy, Time(r.ExpiresAt)]).ToList());
+                reply.Requests.Select(r => (IReadOnlyList<string>)[r.UnblindingId, Scope(r.Scope), r.ParticipantId, Status(r.Status), r.RequestedBy, r.ApprovedBy, Time(r.ExpiresAt)]).ToList());
         });
 
         var show = new Command("show", "Show what an approved request reveals.") { requestId };
@@ -68,7 +68,7 @@ public static class UnblindingCommands
         {
             var s = session(p);
             var reply = await new UnblindingService.UnblindingServiceClient(s.Channel()).GetUnblindedAllocationsAsync(
-                new GetUnblindedAllocationsRequest { RequestId = p.GetValue(requestId)! }, cancellationToken: ct);
+                new GetUnblindedAllocationsRequest { UnblindingId = p.GetValue(requestId)! }, cancellationToken: ct);
             s.PrintTable(reply, reply.Allocations.Count > 0 ? ["PARTICIPANT", "SITE", "RANDOMIZATION NUMBER", "ARM", "TREATMENT", "EMERGENCY UNBLINDED"] : ["ARM", "TREATMENT", "PARTICIPANTS"],
                 reply.Allocations.Count > 0
                     ? reply.Allocations.Select(a => (IReadOnlyList<string>)[a.Assignment.ParticipantId, a.Assignment.SiteCode, a.Assignment.RandomizationNumber,
@@ -92,7 +92,7 @@ public static class UnblindingCommands
 
     private static IReadOnlyList<(string, string)> RequestRows(UnblindingRequest r) =>
     [
-        ("Request", r.RequestId),
+        ("Unblinding request", r.UnblindingId),
         ("Scope", Scope(r.Scope) + (r.ParticipantId.Length > 0 ? " " + r.ParticipantId : "")),
         ("Status", Status(r.Status)),
         ("Requested by", $"{r.RequestedBy} at {Time(r.RequestedAt)}"),

@@ -79,7 +79,7 @@ public abstract partial class BlindingTests : OnEachDatabase
         var unblinding = (await new UnblindingService.UnblindingServiceClient(server.Channel(server.Token(TrialRole.Statistician, "stat-1"))).RequestUnblindingAsync(
             new RequestUnblindingRequest { Scope = UnblindingScope.DsmbAggregate, Reason = "interim" })).Request;
         await new UnblindingService.UnblindingServiceClient(server.Channel(server.Token(TrialRole.Statistician, "stat-2"))).ApproveUnblindingAsync(
-            new ApproveUnblindingRequest { RequestId = unblinding.RequestId, Reason = "ok" });
+            new ApproveUnblindingRequest { UnblindingId = unblinding.UnblindingId, Reason = "ok" });
         Blinded(await monitorAudit.ListAuditEventsAsync(new ListAuditEventsRequest { PageSize = 500, PageToken = "60" }));
 
         foreach (var text in blindedText)

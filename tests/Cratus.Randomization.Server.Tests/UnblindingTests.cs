@@ -84,13 +84,13 @@ public abstract class UnblindingTests : OnEachDatabase
             Scope = UnblindingScope.Participant, ParticipantId = participants[0].ParticipantId, Reason = "SAE narrative for the regulator",
         })).Request;
 
-        var beforeApproval = await Assert.ThrowsAsync<RpcException>(() => first.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { RequestId = request.RequestId }).ResponseAsync);
-        var selfApproval = await Assert.ThrowsAsync<RpcException>(() => first.ApproveUnblindingAsync(new ApproveUnblindingRequest { RequestId = request.RequestId, Reason = "ok" }).ResponseAsync);
-        var approved = (await second.ApproveUnblindingAsync(new ApproveUnblindingRequest { RequestId = request.RequestId, Reason = "justified" })).Request;
-        var revealed = await first.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { RequestId = request.RequestId });
+        var beforeApproval = await Assert.ThrowsAsync<RpcException>(() => first.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { UnblindingId = request.UnblindingId }).ResponseAsync);
+        var selfApproval = await Assert.ThrowsAsync<RpcException>(() => first.ApproveUnblindingAsync(new ApproveUnblindingRequest { UnblindingId = request.UnblindingId, Reason = "ok" }).ResponseAsync);
+        var approved = (await second.ApproveUnblindingAsync(new ApproveUnblindingRequest { UnblindingId = request.UnblindingId, Reason = "justified" })).Request;
+        var revealed = await first.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { UnblindingId = request.UnblindingId });
         server.Clock.Advance(TimeSpan.FromDays(3) + TimeSpan.FromMinutes(1));
         first = Unblinding(server, TrialRole.Statistician, "stat-1"); // a fresh token: the old one expired with the clock
-        var expired = await Assert.ThrowsAsync<RpcException>(() => first.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { RequestId = request.RequestId }).ResponseAsync);
+        var expired = await Assert.ThrowsAsync<RpcException>(() => first.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { UnblindingId = request.UnblindingId }).ResponseAsync);
 
         Assert.Equal(StatusCode.FailedPrecondition, beforeApproval.StatusCode);
         Assert.Equal(StatusCode.PermissionDenied, selfApproval.StatusCode);
@@ -101,7 +101,7 @@ public abstract class UnblindingTests : OnEachDatabase
         Assert.Equal(await ArmOf(server, participants[0].ParticipantId), allocation.Treatment.ArmCode);
         Assert.Equal(StatusCode.FailedPrecondition, expired.StatusCode);
         Assert.Contains("expired", expired.Status.Detail, StringComparison.Ordinal);
-        var actions = (await new AuditService.AuditServiceClient(server.Channel(TrialRole.Statistician)).ListAuditEventsAsync(new ListAuditEventsRequest { Target = request.RequestId })).Events;
+        var actions = (await new AuditService.AuditServiceClient(server.Channel(TrialRole.Statistician)).ListAuditEventsAsync(new ListAuditEventsRequest { Target = request.UnblindingId })).Events;
         Assert.Equal(["unblinding.requested", "unblinding.approved", "unblinding.allocations_read"], actions.Select(a => a.Action));
         Assert.Equal(["stat-1", "stat-2", "stat-1"], actions.Select(a => a.User));
     }
@@ -115,11 +115,11 @@ public abstract class UnblindingTests : OnEachDatabase
         {
             Scope = UnblindingScope.DsmbAggregate, Reason = "DSMB meeting 2",
         })).Request;
-        await Unblinding(server, TrialRole.Statistician, "stat-2").ApproveUnblindingAsync(new ApproveUnblindingRequest { RequestId = request.RequestId, Reason = "scheduled review" });
+        await Unblinding(server, TrialRole.Statistician, "stat-2").ApproveUnblindingAsync(new ApproveUnblindingRequest { UnblindingId = request.UnblindingId, Reason = "scheduled review" });
         var dsmb = Unblinding(server, TrialRole.DsmbMember, "dsmb-chair");
 
         var listed = await dsmb.ListUnblindingRequestsAsync(new ListUnblindingRequestsRequest());
-        var revealed = await dsmb.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { RequestId = request.RequestId });
+        var revealed = await dsmb.GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { UnblindingId = request.UnblindingId });
 
         Assert.Single(listed.Requests);
         Assert.Empty(revealed.Allocations);
@@ -141,13 +141,13 @@ public abstract class UnblindingTests : OnEachDatabase
         })).Request;
 
         await server.Site().RandomizeAsync(Requests.Randomize("SCR-BEFORE-APPROVAL"));
-        await Unblinding(server, TrialRole.Statistician, "stat-2").ApproveUnblindingAsync(new ApproveUnblindingRequest { RequestId = request.RequestId, Reason = "locked" });
-        var all = await Unblinding(server, TrialRole.Statistician, "stat-2").GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { RequestId = request.RequestId });
+        await Unblinding(server, TrialRole.Statistician, "stat-2").ApproveUnblindingAsync(new ApproveUnblindingRequest { UnblindingId = request.UnblindingId, Reason = "locked" });
+        var all = await Unblinding(server, TrialRole.Statistician, "stat-2").GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { UnblindingId = request.UnblindingId });
         var closed = await Assert.ThrowsAsync<RpcException>(() => server.Site().RandomizeAsync(Requests.Randomize("SCR-AFTER")).ResponseAsync);
         server.Clock.Advance(TimeSpan.FromDays(30));
         var stillClosed = await Assert.ThrowsAsync<RpcException>(() => server.Site().RandomizeAsync(Requests.Randomize("SCR-LATER")).ResponseAsync);
         var dsmb = await Assert.ThrowsAsync<RpcException>(() => Unblinding(server, TrialRole.DsmbMember, "dsmb")
-            .GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { RequestId = request.RequestId }).ResponseAsync);
+            .GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { UnblindingId = request.UnblindingId }).ResponseAsync);
 
         Assert.Equal(4, all.Allocations.Count);
         Assert.Equal(StatusCode.FailedPrecondition, closed.StatusCode);

@@ -31,7 +31,7 @@ public sealed class UnblindingGrpcService(Unblinder unblinder) : UnblindingServi
 
     public override async Task<ApproveUnblindingResponse> ApproveUnblinding(ApproveUnblindingRequest request, ServerCallContext context)
     {
-        var approved = await unblinder.ApproveAsync(AccessInterceptor.CallerOf(context), request.RequestId, request.Reason, context.CancellationToken);
+        var approved = await unblinder.ApproveAsync(AccessInterceptor.CallerOf(context), request.UnblindingId, request.Reason, context.CancellationToken);
         return new ApproveUnblindingResponse { Request = ToProto(approved) };
     }
 
@@ -43,7 +43,7 @@ public sealed class UnblindingGrpcService(Unblinder unblinder) : UnblindingServi
 
     public override async Task<GetUnblindedAllocationsResponse> GetUnblindedAllocations(GetUnblindedAllocationsRequest request, ServerCallContext context)
     {
-        var revealed = await unblinder.GetAllocationsAsync(AccessInterceptor.CallerOf(context), request.RequestId, context.CancellationToken);
+        var revealed = await unblinder.GetAllocationsAsync(AccessInterceptor.CallerOf(context), request.UnblindingId, context.CancellationToken);
         return new GetUnblindedAllocationsResponse
         {
             Request = ToProto(revealed.Request),
@@ -54,7 +54,7 @@ public sealed class UnblindingGrpcService(Unblinder unblinder) : UnblindingServi
 
     private static UnblindingRequest ToProto(UnblindingRequestView r) => new()
     {
-        RequestId = r.RequestId,
+        UnblindingId = r.RequestId,
         Scope = r.Scope switch
         {
             Scope.Participant => UnblindingScope.Participant,
