@@ -137,7 +137,8 @@ public abstract class AllocationIntegrityTests : OnEachDatabase
             Assert.DoesNotMatch(@"\b[ABC]\b", problem.Problem);
         }
         var logs = ReadLogs(server);
-        Assert.All(affected, p => Assert.Contains($"SECURITY: the stored allocation of participant {p}", logs, StringComparison.Ordinal));
+        Assert.All(affected, p => Assert.Contains(logs.Split('\n'), line =>
+            line.Contains("SECURITY: the stored allocation of participant", StringComparison.Ordinal) && line.Contains($"\"ParticipantId\":\"{p}\"", StringComparison.Ordinal)));
     }
 
     [ProviderFact]
@@ -169,7 +170,8 @@ public abstract class AllocationIntegrityTests : OnEachDatabase
         Assert.Equal(4, stored);
         var problem = Assert.Single(verification.Problems);
         Assert.Equal(("", "UM/F", 5), (problem.ParticipantId, problem.Stratum, problem.Sequence));
-        Assert.Contains("SECURITY: schedule entry UM/F#5 failed its integrity check", ReadLogs(server), StringComparison.Ordinal);
+        Assert.Contains(ReadLogs(server).Split('\n'), line =>
+            line.Contains("SECURITY: schedule entry", StringComparison.Ordinal) && line.Contains("\"ScheduleEntry\":\"UM/F#5\"", StringComparison.Ordinal));
     }
 
     [ProviderFact]
