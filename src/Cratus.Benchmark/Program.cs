@@ -373,6 +373,7 @@ internal sealed class BenchServer : IAsyncDisposable
             ["Encryption__ActiveKeyId"] = "k1",
             ["Encryption__Keys__k1"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Identity__BootstrapSecret"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
+            ["Audit__HeadSigningKey"] = NewHeadSigningKey(),
             ["Trial__DefinitionPath"] = Path.Combine(folder, "trial.json"),
             ["Logging__FilePath"] = Path.Combine(folder, "logs", "cratus-.json"),
             ["Serilog__MinimumLevel__Default"] = "Warning",
@@ -508,6 +509,12 @@ internal sealed class BenchServer : IAsyncDisposable
 
     /// <summary>The entries generated for a trial of this size: one list per stratum (two here), each as long as the target.</summary>
     public static int ScheduleLength(int scaleParticipants) => 2 * Target(scaleParticipants);
+
+    private static string NewHeadSigningKey()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return Convert.ToBase64String(key.ExportPkcs8PrivateKey());
+    }
 
     // Room for every randomization the timed windows make, at well over 1,000 a second.
     private static int Target(int scaleParticipants) => scaleParticipants + 30_000;

@@ -56,6 +56,7 @@ public static class HostingExtensions
         builder.Services.AddScoped<Randomizer>();
         builder.Services.AddScoped<ScheduleKeeper>();
         builder.Services.AddScoped<AuditTrail>();
+        builder.Services.AddScoped<AllocationVerifier>();
         builder.Services.AddScoped<Unblinder>();
         builder.Services.AddScoped<ParticipantIntake>();
         builder.Services.AddScoped<DoseEscalation.DoseEscalator>();

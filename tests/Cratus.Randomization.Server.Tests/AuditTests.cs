@@ -135,9 +135,84 @@ public abstract class AuditTests : OnEachDatabase
         var plain = await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
         var anchored = await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest { ExpectedHead = head });
 
-        Assert.True(plain.Intact);
+        // The chain is keyed: without the key, the first rewritten event is named even with no head recorded.
+        Assert.False(plain.Intact);
+        Assert.Equal(2, plain.FirstBrokenSequence);
+        Assert.Contains("forged or altered", plain.Problem, StringComparison.Ordinal);
+        Assert.Null(plain.HeadSignature);
         Assert.False(anchored.Intact);
-        Assert.Contains("rewritten", anchored.Problem, StringComparison.Ordinal);
+        Assert.Equal(2, anchored.FirstBrokenSequence);
+    }
+
+    /// <summary>An event appended after the last one with its SHA-256 computed exactly as the README describes: the
+    /// chain of hashes alone accepts it; the keyed chain names it.</summary>
+    [ProviderFact]
+    public async Task VerifyAuditTrail_EventAppendedWithACorrectSha256_IsNamedAsForged()
+    {
+        await using var server = await ServerWithActivityAsync();
+        var last = (await server.QueryAsync("""SELECT "Sequence", "Hash", "OccurredAtUnixMilliseconds" FROM "AuditEvents" ORDER BY "Sequence" DESC""")).First();
+        var sequence = Convert.ToInt64(last[0], System.Globalization.CultureInfo.InvariantCulture) + 1;
+        var at = Convert.ToInt64(last[2], System.Globalization.CultureInfo.InvariantCulture) + 1000;
+        var previous = (string)last[1]!;
+        var canonical = System.Text.Json.JsonSerializer.Serialize(new object[]
+        {
+            sequence, at, "statistician-2", "statistician", "", "unblinding.approved", "U-FORGED00", "approved by phone", "scope Final", previous,
+        });
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical)));
+        await ExecuteAsync(server, $"""
+            INSERT INTO "AuditEvents" ("Sequence", "OccurredAtUnixMilliseconds", "User", "Role", "Site", "Action", "Target", "Reason", "Details", "PreviousHash", "Hash")
+            VALUES ({sequence}, {at}, 'statistician-2', 'statistician', '', 'unblinding.approved', 'U-FORGED00', 'approved by phone', 'scope Final', '{previous}', '{hash}')
+            """);
+
+        var result = await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
+
+        Assert.False(result.Intact, "a forged event with a correct SHA-256 was accepted");
+        Assert.Equal(sequence, result.FirstBrokenSequence);
+        Assert.Contains($"event {sequence} is forged or altered", result.Problem, StringComparison.Ordinal);
+        Assert.Equal(sequence - 1, result.Head.Sequence);
+    }
+
+    [ProviderFact]
+    public async Task VerifyAuditTrail_EventAppendedWithAMacCopiedFromAnother_IsNamedAsForged()
+    {
+        await using var server = await ServerWithActivityAsync();
+        var last = (await server.QueryAsync("""SELECT "Sequence", "Hash", "KeyId", "Mac" FROM "AuditEvents" ORDER BY "Sequence" DESC""")).First();
+        var sequence = Convert.ToInt64(last[0], System.Globalization.CultureInfo.InvariantCulture) + 1;
+        var hash = Domain.AuditChain.ComputeHash(sequence, 1, "forger", "monitor", "", "dose_order.read", "P-XXXXXXXXXX", "", "", (string)last[1]!);
+        await ExecuteAsync(server, $"""
+            INSERT INTO "AuditEvents" ("Sequence", "OccurredAtUnixMilliseconds", "User", "Role", "Site", "Action", "Target", "Reason", "Details", "PreviousHash", "Hash", "KeyId", "Mac")
+            VALUES ({sequence}, 1, 'forger', 'monitor', '', 'dose_order.read', 'P-XXXXXXXXXX', '', '', '{last[1]}', '{hash}', '{last[2]}', '{last[3]}')
+            """);
+
+        var result = await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
+
+        Assert.False(result.Intact);
+        Assert.Equal(sequence, result.FirstBrokenSequence);
+        Assert.Contains("forged or altered", result.Problem, StringComparison.Ordinal);
+    }
+
+    /// <summary>The head a monitor records is signed; the signature checks with the published public key alone.</summary>
+    [ProviderFact]
+    public async Task VerifyAuditTrail_SignedHead_ChecksOfflineWithThePublicKeyOnly()
+    {
+        await using var server = await ServerWithActivityAsync();
+
+        var result = await Audit(server).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
+
+        var signed = result.HeadSignature;
+        Assert.NotNull(signed);
+        Assert.Equal($"cratus-audit-head-v1\ntrial:CRATUS\nsequence:{result.Head.Sequence}\nhash:{result.Head.Hash}\n", signed.Statement);
+        using var publicKey = System.Security.Cryptography.ECDsa.Create();
+        publicKey.ImportFromPem(signed.PublicKeyPem);
+        Assert.Throws<System.Security.Cryptography.CryptographicException>(() => publicKey.ExportParameters(includePrivateParameters: true));
+        using var configured = System.Security.Cryptography.ECDsa.Create();
+        configured.ImportPkcs8PrivateKey(Convert.FromBase64String(server.HeadSigningKey), out _);
+        Assert.Equal(configured.ExportSubjectPublicKeyInfo(), publicKey.ExportSubjectPublicKeyInfo());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(publicKey.ExportSubjectPublicKeyInfo()))[..16], signed.KeyId);
+        bool Verifies(string statement) => publicKey.VerifyData(System.Text.Encoding.UTF8.GetBytes(statement), signed.Signature.ToByteArray(),
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence);
+        Assert.True(Verifies(signed.Statement));
+        Assert.False(Verifies(signed.Statement.Replace($"sequence:{result.Head.Sequence}", $"sequence:{result.Head.Sequence + 1}", StringComparison.Ordinal)));
     }
 }
 

@@ -188,12 +188,51 @@ public abstract class KeyRotationTests : OnEachDatabase
             ["Encryption:ActiveKeyId"] = "k2",
         });
         var order = await retired.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = participantId });
+        var allocations = await new AuditService.AuditServiceClient(retired.Channel(TrialRole.Monitor)).VerifyAllocationsAsync(new VerifyAllocationsRequest());
         var verification = await new AuditService.AuditServiceClient(retired.Channel(TrialRole.Monitor)).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
 
         Assert.Equal(arm, order.ArmCode);
+        Assert.True(allocations.Intact);
+        foreach (var sql in new[]
+        {
+            """SELECT COUNT(*) FROM "ScheduleEntries" WHERE "ArmSealed" NOT LIKE 'k2:%' OR "EntrySeal" NOT LIKE 'k2:%'""",
+            """SELECT COUNT(*) FROM "Participants" WHERE "AllocationSeal" NOT LIKE 'k2:%'""",
+        })
+        {
+            var left = await retired.QueryAsync(sql);
+            Assert.Equal(0L, Convert.ToInt64(left[0][0], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        // History is never re-MACed: the events written under the old key need it to verify, so it stays in the ring.
+        Assert.False(verification.Intact);
+        Assert.Equal(1, verification.FirstBrokenSequence);
+        Assert.Contains("forged or altered", verification.Problem, StringComparison.Ordinal);
+    }
+
+    [ProviderFact]
+    public async Task Restart_WithANewActiveKeyAndTheOldOneKept_VerifiesEventsUnderBothKeys()
+    {
+        var newKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        await using var first = NewServer();
+        await first.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
+        await first.Site().RandomizeAsync(Requests.Randomize("SCR-1"));
+        await first.StopAsync();
+
+        await using var rotated = NewServer(false, new Dictionary<string, string>
+        {
+            ["Database:Reuse"] = first.DatabaseLocation,
+            ["Encryption:Keys:k1"] = first.EncryptionKey,
+            ["Encryption:Keys:k2"] = newKey,
+            ["Encryption:ActiveKeyId"] = "k2",
+        });
+        await rotated.Site().RandomizeAsync(Requests.Randomize("SCR-2"));
+        var audit = new AuditService.AuditServiceClient(rotated.Channel(TrialRole.Monitor));
+        var events = (await audit.ListAuditEventsAsync(new ListAuditEventsRequest { PageSize = 100 })).Events;
+        var verification = await audit.VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
+        var allocations = await audit.VerifyAllocationsAsync(new VerifyAllocationsRequest());
+
         Assert.True(verification.Intact, verification.Problem);
-        var left = await retired.QueryAsync("""SELECT COUNT(*) FROM "ScheduleEntries" WHERE "ArmSealed" NOT LIKE 'k2:%'""");
-        Assert.Equal(0L, Convert.ToInt64(left[0][0], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(allocations.Intact);
+        Assert.Equal(["k1", "k1", "k2", "k2"], events.Select(e => e.KeyId));
     }
 }
 

@@ -110,6 +110,41 @@ public abstract class CliTests : OnEachDatabase
     }
 
     [ProviderFact]
+    public async Task AuditIntegrity_SignedHeadChecksOfflineAndTamperedAllocationsExit7()
+    {
+        await using var server = NewServer(onLoopback: true);
+        var monitor = server.Token(TrialRole.Monitor, "monitor-1");
+        await RunAsync(server, server.Token(TrialRole.Statistician, "stat-1"), "schedule", "generate", "--reason", "initial");
+        var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
+        foreach (var screening in new[] { "SCR-1", "SCR-2" })
+            await RunAsync(server, site, "randomize", "--site", "UM", "--screening-id", screening, "--consent-date", "2026-11-20",
+                "--age", "75", "--sex", "male", "--cfs", "5", "--mmse", "28", "--exclusions", "none");
+        var publicKeyFile = Path.Combine(server.Folder, "head-key.pem");
+
+        var verified = await RunAsync(server, monitor, "audit", "verify", "--public-key-out", publicKeyFile);
+        var head = Field(verified.Output, "Head (record this)");
+        var signature = Field(verified.Output, "Head signature");
+        // Offline: no server is asked (an address nobody listens on would fail the call).
+        var offline = await CratusCli.RunAsync(["audit", "check-head", "--public-key", publicKeyFile, "--head", head, "--signature", signature,
+            "--server", "http://127.0.0.1:9"], new StringWriter(), new StringWriter());
+        var otherHead = head.Split(':')[0] + ":" + new string('0', 64);
+        var wrongHead = await CratusCli.RunAsync(["audit", "check-head", "--public-key", publicKeyFile, "--head", otherHead, "--signature", signature,
+            "--server", "http://127.0.0.1:9"], new StringWriter(), new StringWriter());
+        var intact = await RunAsync(server, monitor, "audit", "verify-allocations");
+        await server.ExecuteSqlAsync("""UPDATE "Participants" SET "Stratum" = 'UM/F' WHERE "ScreeningId" = 'SCR-2'""");
+        var tampered = await RunAsync(server, monitor, "audit", "verify-allocations");
+
+        Assert.Equal(0, verified.Exit);
+        Assert.Contains("BEGIN PUBLIC KEY", await File.ReadAllTextAsync(publicKeyFile), StringComparison.Ordinal);
+        Assert.Equal(0, offline);
+        Assert.Equal(7, wrongHead);
+        Assert.Equal(0, intact.Exit);
+        Assert.Equal("yes", Field(intact.Output, "Intact"));
+        Assert.Equal(7, tampered.Exit);
+        Assert.Equal("1", Field(tampered.Output, "Failures"));
+    }
+
+    [ProviderFact]
     public async Task BootstrapLoginAndUsers_ThroughTheClient_KeepTheSessionInAPrivateFile()
     {
         await using var server = NewServer(onLoopback: true);

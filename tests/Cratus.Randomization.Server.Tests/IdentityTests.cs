@@ -181,6 +181,9 @@ public abstract class IdentityTests : OnEachDatabase
         { "Token:SigningKey", DevelopmentSecrets.SampleSigningKey, "development or sample key" },
         { "Encryption:Keys:k1", DevelopmentSecrets.SampleEncryptionKey, "development or sample key" },
         { "Identity:BootstrapSecret", DevelopmentSecrets.SampleBootstrapSecret, "development or sample secret" },
+        { "Audit:HeadSigningKey", DevelopmentSecrets.HeadSigningKey, "development or sample key" },
+        { "Audit:HeadSigningKey", DevelopmentSecrets.SampleHeadSigningKey, "development or sample key" },
+        { "Audit:HeadSigningKey", "", "Audit:HeadSigningKey (an ECDSA P-256 private key" },
         { "Database:ConnectionString", $"Host=db;Password={DevelopmentSecrets.SampleDatabasePassword}", "sample password" },
     };
 
@@ -196,6 +199,7 @@ public abstract class IdentityTests : OnEachDatabase
         Assert.Contains(example["CRATUS_SEALING_KEY"], DevelopmentSecrets.EncryptionKeys);
         Assert.Contains(example["CRATUS_BOOTSTRAP_SECRET"], DevelopmentSecrets.BootstrapSecrets);
         Assert.Contains(example["POSTGRES_PASSWORD"], DevelopmentSecrets.Passwords);
+        Assert.Contains(example["CRATUS_HEAD_SIGNING_KEY"], DevelopmentSecrets.HeadSigningKeys);
     }
 
     [ProviderTheory]
@@ -212,6 +216,7 @@ public abstract class IdentityTests : OnEachDatabase
             builder.UseSetting("Encryption:ActiveKeyId", "k1");
             builder.UseSetting("Encryption:Keys:k1", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
             builder.UseSetting("Identity:DemoPassword", DevelopmentSecrets.DemoPassword);
+            builder.UseSetting("Audit:HeadSigningKey", TrialServer.NewHeadSigningKey());
             if (key == "Database:ConnectionString") builder.UseSetting("Database:Provider", "PostgreSql");
             builder.UseSetting(key, value);
         });

@@ -18,6 +18,7 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         private readonly string _signingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
         private readonly string _sealingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        private readonly string _headSigningKey = TrialServer.NewHeadSigningKey();
 
         public Dictionary<string, string> Settings(string node, IReadOnlyDictionary<string, string> database)
         {
@@ -31,6 +32,7 @@ public sealed class ServerProcess : IAsyncDisposable
                 ["Encryption:ActiveKeyId"] = "k1",
                 ["Encryption:Keys:k1"] = _sealingKey,
                 ["Identity:BootstrapSecret"] = "process-tests-bootstrap-secret",
+                ["Audit:HeadSigningKey"] = _headSigningKey,
                 ["Trial:DefinitionPath"] = definitionPath,
                 ["Logging:FilePath"] = Path.Combine(folder, node, "cratus-.json"),
                 ["Limits:PermitsPerSecond"] = "100000",

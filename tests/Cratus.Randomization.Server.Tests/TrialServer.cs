@@ -40,6 +40,14 @@ public sealed class TrialServer : IAsyncDisposable
     public string SigningKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
     public string EncryptionKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     public string BootstrapSecret { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+    /// <summary>The audit head signing key (ECDSA P-256, base64 PKCS#8), generated for this server.</summary>
+    public string HeadSigningKey { get; } = NewHeadSigningKey();
+
+    public static string NewHeadSigningKey()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return Convert.ToBase64String(key.ExportPkcs8PrivateKey());
+    }
     public FakeTimeProvider Clock { get; } = new(Now);
 
     /// <summary>The server's address when it listens on loopback (Kestrel); null for the in-memory TestServer.</summary>
@@ -86,6 +94,7 @@ public sealed class TrialServer : IAsyncDisposable
             builder.UseSetting("Encryption:ActiveKeyId", "k1");
             builder.UseSetting("Encryption:Keys:k1", EncryptionKey);
             builder.UseSetting("Identity:BootstrapSecret", BootstrapSecret);
+            builder.UseSetting("Audit:HeadSigningKey", HeadSigningKey);
             // Tests fire calls faster than any person; the rate limit has tests of its own.
             builder.UseSetting("Limits:PermitsPerSecond", "100000");
             builder.UseSetting("Limits:Burst", "100000");

@@ -50,7 +50,7 @@ public sealed record AuditFilter(string? Action, string? User, string? Target, D
 /// Appends to and reads the audit trail. An event is appended inside the transaction of the change it records,
 /// so the change and its event are stored together or not at all. Nothing here updates or deletes an event.
 /// </summary>
-public sealed class AuditTrail(TrialDbContext db, TimeProvider clock)
+public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityKeys keys)
 {
     public async Task AppendAsync(AuditActor actor, string action, string target, CancellationToken ct,
         string site = "", string reason = "", string details = "")
@@ -65,6 +65,8 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock)
             : await NewestStored.For(db)(db, ct) ?? new AuditHead(0, AuditChain.GenesisHash);
         var sequence = last.Sequence + 1;
         var at = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var hash = AuditChain.ComputeHash(sequence, at, actor.User, actor.Role, site, action, target, reason, details, last.Hash);
+        var keyId = keys.ActiveKeyId;
         db.AuditEvents.Add(new AuditEventRecord
         {
             Sequence = sequence,
@@ -77,7 +79,10 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock)
             Reason = reason,
             Details = details,
             PreviousHash = last.Hash,
-            Hash = AuditChain.ComputeHash(sequence, at, actor.User, actor.Role, site, action, target, reason, details, last.Hash),
+            Hash = hash,
+            // Under the active key; an event keeps its key id for ever (history is never re-MACed on rotation).
+            KeyId = keyId,
+            Mac = AuditChain.ComputeMac(keys.Active(IntegrityKeys.AuditPurpose), keyId, sequence, hash),
         });
     }
 
@@ -99,7 +104,8 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock)
     }
 
     /// <summary>Walks the whole chain from event 1, a batch at a time, so memory stays flat however long the trail.</summary>
-    public AuditVerification Verify(AuditHead? expected) => AuditChain.Verify(ReadAll(), expected);
+    public AuditVerification Verify(AuditHead? expected) =>
+        AuditChain.Verify(ReadAll(), expected, keyId => keys.Find(IntegrityKeys.AuditPurpose, keyId));
 
     private IEnumerable<AuditEntry> ReadAll()
     {
@@ -115,5 +121,5 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock)
     }
 
     private static AuditEntry ToEntry(AuditEventRecord e) => new(e.Sequence, e.OccurredAtUnixMilliseconds, e.User, e.Role, e.Site,
-        e.Action, e.Target, e.Reason, e.Details, e.PreviousHash, e.Hash);
+        e.Action, e.Target, e.Reason, e.Details, e.PreviousHash, e.Hash, e.KeyId, e.Mac);
 }

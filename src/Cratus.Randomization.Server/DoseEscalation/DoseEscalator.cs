@@ -24,7 +24,7 @@ public sealed record EscalationReport(EscalationState State, IReadOnlyList<(Safe
 /// </summary>
 public sealed partial class DoseEscalator(
     TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, AuditTrail audit, ParticipantIntake intake,
-    ILogger<DoseEscalator> logger)
+    ILogger<DoseEscalator> logger, AllocationSeals seals)
 {
     private DoseEscalationDefinition Definition => trial.DoseEscalation
         ?? throw new TrialRuleException(RefusalReason.NoDoseEscalationPhase, "This trial has no dose-escalation phase.");
@@ -61,6 +61,7 @@ public sealed partial class DoseEscalator(
                 ClinicalFrailtyScale = snapshot.ClinicalFrailtyScale,
                 MmseScore = snapshot.MmseScore,
             };
+            record.AllocationSeal = seals.Seal(Facts(record));
             db.CohortEnrolments.Add(record);
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.EnrolledInCohort, record.ParticipantId, t, site: record.SiteCode,
                 details: $"cohort {cohort.Number} ({cohort.Dose}), place {place}; screening id {record.ScreeningId}");
@@ -201,6 +202,7 @@ public sealed partial class DoseEscalator(
         if (trial.DoseEscalation is not { } definition) return null;
         var record = await db.CohortEnrolments.AsNoTracking().SingleOrDefaultAsync(e => e.ParticipantId == participantId, ct);
         if (record is null) return null;
+        seals.Verify(Facts(record), record.AllocationSeal);
         var cohort = definition.Cohorts[record.Cohort - 1];
         return new PharmacyOrder(
             new BlindedAssignment(record.ParticipantId, record.SiteCode, record.ScreeningId, "", record.ProductCode, record.EnrolledAt, false),
@@ -241,8 +243,12 @@ public sealed partial class DoseEscalator(
             : throw new TrialRuleException(RefusalReason.ParticipantNotFound, $"No dose-escalation participant {participantId} is visible to you. Check the participant id.");
     }
 
+    private static CohortEnrolmentFacts Facts(CohortEnrolmentRecord r) => new(r.ParticipantId, r.SiteCode, r.ScreeningId, r.Cohort, r.ProductCode);
+
     private CohortAssignment ToAssignment(CohortEnrolmentRecord r)
     {
+        // The dose shown follows the cohort: a cohort edited in the database must not show (or prepare) another dose.
+        seals.Verify(Facts(r), r.AllocationSeal);
         var cohort = Definition.Cohorts[r.Cohort - 1];
         return new CohortAssignment(r.ParticipantId, r.SiteCode, r.ScreeningId, r.Cohort, cohort.Dose, cohort.CellCount, r.ProductCode, r.EnrolledAt);
     }

@@ -2,13 +2,14 @@ using System.Globalization;
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Audit;
+using Cratus.Randomization.Server.Security;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using AuditHead = Cratus.Randomization.Protos.V1.AuditHead;
 
 namespace Cratus.Randomization.Server.Grpc;
 
-public sealed class AuditGrpcService(AuditTrail trail) : AuditService.AuditServiceBase
+public sealed class AuditGrpcService(AuditTrail trail, AllocationVerifier allocations, HeadSigner signer, TrialDefinition trial) : AuditService.AuditServiceBase
 {
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {
@@ -34,6 +35,8 @@ public sealed class AuditGrpcService(AuditTrail trail) : AuditService.AuditServi
                 Details = e.Details,
                 PreviousHash = e.PreviousHash,
                 Hash = e.Hash,
+                KeyId = e.KeyId,
+                Mac = e.Mac,
             }) },
             NextPageToken = page.NextAfterSequence?.ToString(CultureInfo.InvariantCulture) ?? "",
         };
@@ -57,6 +60,30 @@ public sealed class AuditGrpcService(AuditTrail trail) : AuditService.AuditServi
             FirstBrokenSequence = result.FirstBrokenSequence ?? 0,
             Problem = result.Problem,
             ExtendsExpectedHead = result.ExtendsExpectedHead ?? false,
+            // Only an intact head is signed: a signature says "the service verified the trail up to here".
+            HeadSignature = result.Intact && result.Head is { } signed ? ToProto(signer.Sign(trial.TrialId, signed)) : null,
         });
     }
+
+    public override async Task<VerifyAllocationsResponse> VerifyAllocations(VerifyAllocationsRequest request, ServerCallContext context)
+    {
+        var result = await allocations.VerifyAsync(context.CancellationToken);
+        return new VerifyAllocationsResponse
+        {
+            Intact = result.Failures == 0,
+            ParticipantsChecked = result.ParticipantsChecked,
+            ScheduleEntriesChecked = result.ScheduleEntriesChecked,
+            CohortEnrolmentsChecked = result.CohortEnrolmentsChecked,
+            Failures = result.Failures,
+            Problems = { result.Problems.Select(p => new Protos.V1.AllocationProblem { ParticipantId = p.ParticipantId, Stratum = p.Stratum, Sequence = p.Sequence, Problem = p.Problem }) },
+        };
+    }
+
+    private static AuditHeadSignature ToProto(SignedHead head) => new()
+    {
+        Statement = head.Statement,
+        Signature = Google.Protobuf.ByteString.CopyFrom(head.Signature),
+        KeyId = head.KeyId,
+        PublicKeyPem = head.PublicKeyPem,
+    };
 }

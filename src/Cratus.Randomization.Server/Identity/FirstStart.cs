@@ -16,7 +16,7 @@ namespace Cratus.Randomization.Server.Identity;
 /// </summary>
 public sealed partial class FirstStart(
     TrialDbContext db, TrialDefinition trial, UserManager<TrialUser> users, IOptions<IdentityOptions> options,
-    IOptions<Security.TokenOptions> tokenOptions, IHostEnvironment environment, SecretBox secrets, AuditTrail audit, ILogger<FirstStart> logger)
+    IOptions<Security.TokenOptions> tokenOptions, IHostEnvironment environment, SecretBox secrets, AuditTrail audit, ILogger<FirstStart> logger, AllocationSeals seals)
 {
     public async Task RunAsync(CancellationToken ct)
     {
@@ -45,21 +45,56 @@ public sealed partial class FirstStart(
     }
 
     /// <summary>
-    /// Key rotation: whatever is still sealed with a retired key is opened and sealed again with the active key, in
-    /// one audited transaction. After a start that did this, the retired key can be removed from configuration.
+    /// Key rotation: whatever is still sealed with a retired key is opened and sealed again with the active key, and
+    /// the MACs that bind allocations, schedule entries and cohort enrolments are computed again under it, in one
+    /// audited transaction. A MAC is checked under its old key before it is renewed: a row changed in the database
+    /// keeps its old, failing seal (and is logged), so rotation never launders an edit. Audit events are never
+    /// re-MACed: history is not rewritten, so the keys they were written under stay in the ring.
     /// </summary>
     private async Task ResealUnderActiveKeyAsync(CancellationToken ct)
     {
         var prefix = secrets.ActiveKeyId + ":";
-        if (!await db.ScheduleEntries.AnyAsync(e => !e.ArmSealed.StartsWith(prefix), ct) &&
+        if (!await db.ScheduleEntries.AnyAsync(e => !e.ArmSealed.StartsWith(prefix) || !e.EntrySeal.StartsWith(prefix), ct) &&
+            !await db.Participants.AnyAsync(p => !p.AllocationSeal.StartsWith(prefix), ct) &&
+            !await db.CohortEnrolments.AnyAsync(p => !p.AllocationSeal.StartsWith(prefix), ct) &&
             !await db.Schedules.AnyAsync(s => !s.BlockSizesSealed.StartsWith(prefix), ct)) return;
         var moved = await db.InTransactionAsync(async t =>
         {
             var count = 0;
-            foreach (var entry in await db.ScheduleEntries.Where(e => !e.ArmSealed.StartsWith(prefix)).ToListAsync(t))
+            var entries = await db.ScheduleEntries.Where(e => !e.ArmSealed.StartsWith(prefix) || !e.EntrySeal.StartsWith(prefix)).ToListAsync(t);
+            var entryIds = entries.Select(e => e.Id).ToHashSet();
+            var participants = await db.Participants.Include(p => p.ScheduleEntry)
+                .Where(p => !p.AllocationSeal.StartsWith(prefix) || !p.ScheduleEntry!.ArmSealed.StartsWith(prefix) || !p.ScheduleEntry.EntrySeal.StartsWith(prefix))
+                .ToListAsync(t);
+            // Judged before anything changes, under the keys they were sealed with.
+            var goodParticipants = participants.Where(p => seals.IsValid(Facts(p), p.AllocationSeal)).ToHashSet();
+            var goodEntries = entries.Where(e => seals.IsValid(Facts(e), e.EntrySeal)).ToHashSet();
+            foreach (var p in participants.Except(goodParticipants)) seals.ReportParticipant(p.ParticipantId);
+            foreach (var e in entries.Except(goodEntries)) seals.ReportEntry(e.Stratum, e.Sequence);
+            foreach (var entry in goodEntries)
             {
-                var context = SecretBox.ArmContext(entry.Stratum, entry.Sequence);
-                entry.ArmSealed = secrets.Seal(secrets.Open(entry.ArmSealed, context), context);
+                if (!entry.ArmSealed.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    var context = SecretBox.ArmContext(entry.Stratum, entry.Sequence);
+                    entry.ArmSealed = secrets.Seal(secrets.Open(entry.ArmSealed, context), context);
+                }
+                entry.EntrySeal = seals.Seal(Facts(entry));
+                count++;
+            }
+            foreach (var participant in goodParticipants.Where(p => entryIds.Contains(p.ScheduleEntryId) ? goodEntries.Contains(p.ScheduleEntry!) : true))
+            {
+                participant.AllocationSeal = seals.Seal(Facts(participant));
+                count++;
+            }
+            foreach (var enrolment in await db.CohortEnrolments.Where(e => !e.AllocationSeal.StartsWith(prefix)).ToListAsync(t))
+            {
+                var facts = new CohortEnrolmentFacts(enrolment.ParticipantId, enrolment.SiteCode, enrolment.ScreeningId, enrolment.Cohort, enrolment.ProductCode);
+                if (!seals.IsValid(facts, enrolment.AllocationSeal))
+                {
+                    seals.ReportParticipant(enrolment.ParticipantId);
+                    continue;
+                }
+                enrolment.AllocationSeal = seals.Seal(facts);
                 count++;
             }
             foreach (var schedule in await db.Schedules.Where(s => !s.BlockSizesSealed.StartsWith(prefix)).ToListAsync(t))
@@ -76,6 +111,12 @@ public sealed partial class FirstStart(
         }, ct);
         LogResealed(logger, moved, secrets.ActiveKeyId);
     }
+
+    private static ScheduleEntryFacts Facts(ScheduleEntryRecord e) => new(e.Stratum, e.Sequence, e.RandomizationNumber, e.ArmSealed);
+
+    private static ParticipantAllocationFacts Facts(ParticipantRecord p) => new(p.ParticipantId, p.SiteCode, p.ScreeningId, p.Stratum,
+        p.StratumSequence, p.ProductCode, p.ScheduleEntryId, p.ScheduleEntry!.Stratum, p.ScheduleEntry.Sequence, p.ScheduleEntry.RandomizationNumber,
+        p.ScheduleEntry.ArmSealed);
 
     private async Task EnsureBootstrapSecretAsync(CancellationToken ct)
     {

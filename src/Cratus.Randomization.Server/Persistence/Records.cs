@@ -35,6 +35,9 @@ public sealed class ScheduleEntryRecord
     public required string RandomizationNumber { get; set; }
     /// <summary>The arm code, sealed with authenticated encryption bound to this stratum and sequence.</summary>
     public required string ArmSealed { get; set; }
+    /// <summary>"keyId:base64" of the keyed MAC binding stratum, sequence, randomization number and sealed arm
+    /// (<see cref="Domain.AllocationBinding"/>), so an entry edited before it is used is caught too.</summary>
+    public string EntrySeal { get; set; } = "";
 }
 
 /// <summary>
@@ -57,6 +60,9 @@ public sealed class ParticipantRecord
     public DateTimeOffset RandomizedAt { get; set; }
     public required string RandomizedBy { get; set; }
     public required string RandomizedByRole { get; set; }
+    /// <summary>"keyId:base64" of the keyed MAC binding this participant to their entry, its randomization number,
+    /// stratum, position and sealed arm (<see cref="Domain.AllocationBinding"/>). Checked on every read.</summary>
+    public string AllocationSeal { get; set; } = "";
 
     // The eligibility snapshot (no date of birth is kept).
     public DateOnly ConsentDate { get; set; }
@@ -93,6 +99,10 @@ public sealed class AuditEventRecord
     public required string Details { get; set; }
     public required string PreviousHash { get; set; }
     public required string Hash { get; set; }
+    /// <summary>The ring key the MAC was computed under; kept for ever, so that rotation never rewrites history.</summary>
+    public string KeyId { get; set; } = "";
+    /// <summary>HMAC-SHA256 of the event (<see cref="Domain.AuditChain.ComputeMac"/>), lowercase hex.</summary>
+    public string Mac { get; set; } = "";
 }
 
 public enum UnblindingScope
@@ -164,6 +174,9 @@ public sealed class CohortEnrolmentRecord
     public required string ProductCode { get; set; }
     public DateTimeOffset EnrolledAt { get; set; }
     public required string EnrolledBy { get; set; }
+    /// <summary>"keyId:base64" of the keyed MAC binding participant, site, screening id, cohort (the dose) and
+    /// product code (<see cref="Domain.AllocationBinding"/>). Checked wherever the dose is read.</summary>
+    public string AllocationSeal { get; set; } = "";
     public DateTimeOffset? InfusedAt { get; set; }
     public string? InfusionRecordedBy { get; set; }
     public DateTimeOffset? WithdrawnAt { get; set; }

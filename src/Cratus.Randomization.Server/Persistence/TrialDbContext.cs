@@ -110,6 +110,8 @@ internal sealed class AuditEventRecordConfiguration : IEntityTypeConfiguration<A
         b.Property(e => e.Details).HasMaxLength(2000);
         b.Property(e => e.PreviousHash).HasMaxLength(64);
         b.Property(e => e.Hash).HasMaxLength(64);
+        b.Property(e => e.KeyId).HasMaxLength(16);
+        b.Property(e => e.Mac).HasMaxLength(64);
     }
 }
 
@@ -180,6 +182,7 @@ internal sealed class ScheduleEntryRecordConfiguration : IEntityTypeConfiguratio
         b.Property(e => e.Stratum).HasMaxLength(64);
         b.Property(e => e.RandomizationNumber).HasMaxLength(32);
         b.Property(e => e.ArmSealed).HasMaxLength(128);
+        b.Property(e => e.EntrySeal).HasMaxLength(80);
     }
 }
 
@@ -203,6 +206,7 @@ internal sealed class ParticipantRecordConfiguration : IEntityTypeConfiguration<
         b.Property(p => p.ProductCode).HasMaxLength(32);
         b.Property(p => p.RandomizedBy).HasMaxLength(128);
         b.Property(p => p.RandomizedByRole).HasMaxLength(32);
+        b.Property(p => p.AllocationSeal).HasMaxLength(80);
         b.Property(p => p.Sex).HasConversion<string>().HasMaxLength(8);
         b.Property(p => p.EmergencyUnblindedBy).HasMaxLength(128);
     }
@@ -224,6 +228,7 @@ internal sealed class CohortEnrolmentRecordConfiguration : IEntityTypeConfigurat
         b.Property(p => p.RequestId).HasMaxLength(64);
         b.Property(p => p.ProductCode).HasMaxLength(32);
         b.Property(p => p.EnrolledBy).HasMaxLength(128);
+        b.Property(p => p.AllocationSeal).HasMaxLength(80);
         b.Property(p => p.InfusionRecordedBy).HasMaxLength(128);
         b.Property(p => p.WithdrawalReason).HasMaxLength(1000);
         b.Property(p => p.Sex).HasConversion<string>().HasMaxLength(8);

@@ -25,7 +25,7 @@ public sealed record PharmacyOrder(BlindedAssignment Assignment, string ArmCode,
 /// </summary>
 public sealed partial class Randomizer(
     TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, SecretBox secrets, AuditTrail audit,
-    ParticipantIntake intake, DoseEscalation.DoseEscalator escalation, ILogger<Randomizer> logger)
+    ParticipantIntake intake, DoseEscalation.DoseEscalator escalation, ILogger<Randomizer> logger, AllocationSeals seals)
 {
     public async Task<BlindedAssignment> RandomizeAsync(Caller caller, IntakeRequest command, CancellationToken ct)
     {
@@ -76,6 +76,8 @@ public sealed partial class Randomizer(
                 ? new TrialRuleException(RefusalReason.StratumListExhausted, $"The randomization list of stratum {stratum} is used up. Contact the trial statistician.")
                 : new TrialRuleException(RefusalReason.ScheduleNotInPlace,
                     "No randomization schedule is in place yet. The trial statistician must generate or import it before the first randomization.");
+        // An entry edited in the database is never handed out: sealing a participant to it would launder the edit.
+        seals.Verify(new ScheduleEntryFacts(stratum, entry.Sequence, entry.RandomizationNumber, entry.ArmSealed), entry.EntrySeal);
 
         var participant = new ParticipantRecord
         {
@@ -97,6 +99,8 @@ public sealed partial class Randomizer(
             ClinicalFrailtyScale = snapshot.ClinicalFrailtyScale,
             MmseScore = snapshot.MmseScore,
         };
+        participant.AllocationSeal = seals.Seal(new ParticipantAllocationFacts(participant.ParticipantId, participant.SiteCode,
+            participant.ScreeningId, stratum, entry.Sequence, participant.ProductCode, entry.Id, stratum, entry.Sequence, entry.RandomizationNumber, entry.ArmSealed));
         db.Participants.Add(participant);
         totals.Randomized++;
         await audit.AppendAsync(AuditActor.From(caller), AuditActions.ParticipantRandomized, participant.ParticipantId, ct,
@@ -108,7 +112,7 @@ public sealed partial class Randomizer(
     /// <summary>The earlier answer to the same request id; null when there is none.</summary>
     private async Task<BlindedAssignment?> FindRetryAsync(IntakeRequest command, CancellationToken ct)
     {
-        var byRequest = await AssignmentByRequestId.For(db)(db, command.RequestId, ct);
+        var byRequest = Verified(await AssignmentByRequestId.For(db)(db, command.RequestId, ct));
         if (byRequest is null) return null;
         if (byRequest.SiteCode == command.SiteCode && byRequest.ScreeningId == command.ScreeningId) return byRequest;
         throw new TrialRuleException(RefusalReason.RequestIdReused,
@@ -118,7 +122,7 @@ public sealed partial class Randomizer(
     public async Task<BlindedAssignment> GetAssignmentAsync(Caller caller, string participantId, CancellationToken ct)
     {
         if (!Identifiers.IsValidParticipantId(participantId)) throw InvalidParticipantId();
-        var found = await AssignmentByParticipantId.For(db)(db, participantId, ct);
+        var found = Verified(await AssignmentByParticipantId.For(db)(db, participantId, ct));
         // A site user asking for another site's participant gets the same NOT_FOUND as for one that does not exist.
         return found is not null && caller.MaySee(found.SiteCode) ? found : throw NotVisible(participantId);
     }
@@ -137,23 +141,39 @@ public sealed partial class Randomizer(
             db.ScheduleEntries.AsNoTracking()
                 .Where(e => e.Stratum == stratum && e.Sequence == (db.Participants.Where(p => p.Stratum == stratum)
                     .OrderByDescending(p => p.StratumSequence).Select(p => (int?)p.StratumSequence).FirstOrDefault() ?? 0) + 1)
-                .Select(e => new NextEntry(e.Id, e.Sequence, e.RandomizationNumber))
+                .Select(e => new NextEntry(e.Id, e.Sequence, e.RandomizationNumber, e.ArmSealed, e.EntrySeal))
                 .SingleOrDefault()));
 
-    private sealed record NextEntry(long Id, int Sequence, string RandomizationNumber);
+    private sealed record NextEntry(long Id, int Sequence, string RandomizationNumber, string ArmSealed, string EntrySeal);
 
-    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>>> AssignmentByParticipantId =
+    /// <summary>A stored assignment with what binds it to its entry, checked before anyone sees it.</summary>
+    private sealed record StoredAssignment(BlindedAssignment Assignment, string Stratum, int StratumSequence, long EntryId,
+        string EntryStratum, int EntrySequence, string ArmSealed, string Seal);
+
+    /// <summary>The assignment, once its seal is checked; fails closed (DATA_LOSS, a security event) when it is not as sealed.</summary>
+    private BlindedAssignment? Verified(StoredAssignment? stored)
+    {
+        if (stored is null) return null;
+        var a = stored.Assignment;
+        seals.Verify(new ParticipantAllocationFacts(a.ParticipantId, a.SiteCode, a.ScreeningId, stored.Stratum, stored.StratumSequence, a.ProductCode,
+            stored.EntryId, stored.EntryStratum, stored.EntrySequence, a.RandomizationNumber, stored.ArmSealed), stored.Seal);
+        return a;
+    }
+
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<StoredAssignment?>>> AssignmentByParticipantId =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, string participantId, CancellationToken ct) =>
             db.Participants.AsNoTracking().Where(p => p.ParticipantId == participantId)
-                .Select(p => new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
-                    p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null))
+                .Select(p => new StoredAssignment(new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
+                    p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null), p.Stratum, p.StratumSequence, p.ScheduleEntryId,
+                    p.ScheduleEntry.Stratum, p.ScheduleEntry.Sequence, p.ScheduleEntry.ArmSealed, p.AllocationSeal))
                 .SingleOrDefault()));
 
-    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<BlindedAssignment?>>> AssignmentByRequestId =
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<StoredAssignment?>>> AssignmentByRequestId =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, string requestId, CancellationToken ct) =>
             db.Participants.AsNoTracking().Where(p => p.RequestId == requestId)
-                .Select(p => new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
-                    p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null))
+                .Select(p => new StoredAssignment(new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
+                    p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null), p.Stratum, p.StratumSequence, p.ScheduleEntryId,
+                    p.ScheduleEntry.Stratum, p.ScheduleEntry.Sequence, p.ScheduleEntry.ArmSealed, p.AllocationSeal))
                 .SingleOrDefault()));
 
     /// <summary>The pharmacy's unblinded read, for a randomized or a Phase I participant. Every read is an audited event.</summary>
@@ -186,8 +206,15 @@ public sealed partial class Randomizer(
                 p.ScheduleEntry.Stratum,
                 p.ScheduleEntry.Sequence,
                 p.ScheduleEntry.ArmSealed,
+                ParticipantStratum = p.Stratum,
+                p.StratumSequence,
+                p.ScheduleEntryId,
+                p.AllocationSeal,
             })
             .ToListAsync(ct);
+        // Every allocation is checked before any arm is opened: one that fails refuses the whole read.
+        foreach (var r in rows)
+            Verified(new StoredAssignment(r.Assignment, r.ParticipantStratum, r.StratumSequence, r.ScheduleEntryId, r.Stratum, r.Sequence, r.ArmSealed, r.AllocationSeal));
         return [.. rows.Select(r => new DoseOrder(r.Assignment, OpenArm(r.ArmSealed, r.Stratum, r.Sequence)))];
     }
 

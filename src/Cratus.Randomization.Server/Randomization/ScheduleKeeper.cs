@@ -22,7 +22,7 @@ public sealed record ScheduleCommitmentView(string CommitmentSha256, DateTimeOff
 /// </summary>
 public sealed partial class ScheduleKeeper(
     TrialDbContext db, TrialDefinition definition, TimeProvider clock, RandomNumberGenerator random, SecretBox secrets, AuditTrail audit,
-    ILogger<ScheduleKeeper> logger)
+    ILogger<ScheduleKeeper> logger, AllocationSeals seals)
 {
     /// <summary>The trial with the sites as they stand in the database: the strata are fixed from these.</summary>
     private async Task<TrialDefinition> TrialWithCurrentSitesAsync(CancellationToken ct)
@@ -113,13 +113,18 @@ public sealed partial class ScheduleKeeper(
             // In batches, so that a long list never sits in the change tracker whole (peak memory stays flat).
             foreach (var batch in entries.Chunk(5000))
             {
-                db.ScheduleEntries.AddRange(batch.Select(e => new ScheduleEntryRecord
+                db.ScheduleEntries.AddRange(batch.Select(e =>
                 {
-                    ScheduleId = schedule.Id,
-                    Stratum = e.Stratum,
-                    Sequence = e.Sequence,
-                    RandomizationNumber = e.RandomizationNumber,
-                    ArmSealed = secrets.Seal(e.ArmCode, SecretBox.ArmContext(e.Stratum, e.Sequence)),
+                    var armSealed = secrets.Seal(e.ArmCode, SecretBox.ArmContext(e.Stratum, e.Sequence));
+                    return new ScheduleEntryRecord
+                    {
+                        ScheduleId = schedule.Id,
+                        Stratum = e.Stratum,
+                        Sequence = e.Sequence,
+                        RandomizationNumber = e.RandomizationNumber,
+                        ArmSealed = armSealed,
+                        EntrySeal = seals.Seal(new ScheduleEntryFacts(e.Stratum, e.Sequence, e.RandomizationNumber, armSealed)),
+                    };
                 }));
                 await db.SaveChangesAsync(t);
                 db.ChangeTracker.Clear();

@@ -45,6 +45,7 @@ public static class RpcPermissions
         [Method(UnblindingService.Descriptor, "GetUnblindedAllocations")] = [TrialRole.Statistician, TrialRole.DsmbMember],
         [Method(AuditService.Descriptor, "ListAuditEvents")] = [TrialRole.Monitor, TrialRole.Statistician],
         [Method(AuditService.Descriptor, "VerifyAuditTrail")] = [TrialRole.Monitor, TrialRole.Statistician],
+        [Method(AuditService.Descriptor, "VerifyAllocations")] = [TrialRole.Monitor, TrialRole.Statistician],
         [Method(IdentityService.Descriptor, "BeginTotpEnrollment")] = EveryRole,
         [Method(IdentityService.Descriptor, "ConfirmTotpEnrollment")] = EveryRole,
         [Method(IdentityService.Descriptor, "ChangePassword")] = EveryRole,

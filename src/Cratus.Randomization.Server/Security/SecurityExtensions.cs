@@ -72,6 +72,16 @@ public static partial class SecurityExtensions
             .Validate(o => isDevelopment || !o.Keys.Values.Any(DevelopmentSecrets.EncryptionKeys.Contains),
                 "Encryption:Keys holds a development or sample key from the repository." + outsideDevelopment)
             .ValidateOnStart();
+        builder.Services.AddOptions<AuditOptions>()
+            .BindConfiguration(AuditOptions.Section)
+            .Validate(o =>
+            {
+                using var key = AuditOptions.TryLoad(o.HeadSigningKey, out _);
+                return key is not null;
+            }, "Audit:HeadSigningKey (an ECDSA P-256 private key: PKCS#8 PEM, or the base64 of its DER) is required and must parse.")
+            .Validate(o => isDevelopment || !DevelopmentSecrets.HeadSigningKeys.Contains(o.HeadSigningKey.Trim()),
+                "Audit:HeadSigningKey is a development or sample key from the repository." + outsideDevelopment)
+            .ValidateOnStart();
         builder.Services.AddOptions<IdentityOptions>()
             .BindConfiguration(IdentityOptions.Section)
             .Validate(o => isDevelopment || !o.SeedDemoUsers, "Identity:SeedDemoUsers creates accounts with a password from the repository; it is for Development only.")
@@ -83,6 +93,9 @@ public static partial class SecurityExtensions
         builder.Services.AddSingleton<CallerResolver>();
         builder.Services.AddSingleton<AccessInterceptor>();
         builder.Services.AddSingleton<SecretBox>();
+        builder.Services.AddSingleton<IntegrityKeys>();
+        builder.Services.AddSingleton<AllocationSeals>();
+        builder.Services.AddSingleton<HeadSigner>();
         builder.Services.AddSingleton<TokenIssuer>();
         builder.Services.AddScoped<Accounts>();
         builder.Services.AddScoped<UserAdministration>();

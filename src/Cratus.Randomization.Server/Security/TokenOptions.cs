@@ -68,15 +68,18 @@ public static class DevelopmentSecrets
     public const string EncryptionKey = "Y3JhdHVzLWRldi1rZXktTk9ULUZPUi1QUk9EVUNUSU8=";
     public const string DemoPassword = "Cratus-Demo-2026!";
     public const string BootstrapSecret = "cratus-development-bootstrap";
+    public const string HeadSigningKey = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgRbogIQS381pVe2NzmAcGHMnSDxIXDbDc/y+6S7DXjsKhRANCAATybqb0WiMw02EVn30ASo/5TYCCWJmbYWVw0lFF0/sQdpjguPLifHFxOalKponeiooiibiLc4uBLjsuAlIZ1hxg";
 
     // The placeholders of .env.example, for docker compose: copied unchanged, they must not work either.
     public const string SampleSigningKey = "sample-signing-key-REPLACE-with-openssl-rand-base64-48";
     public const string SampleEncryptionKey = "c2FtcGxlLXNlYWxpbmcta2V5LVJFUExBQ0UtTUUtMDA=";
     public const string SampleBootstrapSecret = "sample-bootstrap-secret-REPLACE-ME";
     public const string SampleDatabasePassword = "sample-database-password-REPLACE-ME";
+    public const string SampleHeadSigningKey = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg0oF1b1tJz3mz1U8foaFhE5vzaxXQXdeL8a2agxiBs2OhRANCAAQz6U86tq4S+jn9KwcxSUEjb4/lvfzIx+5hu8H+BY/IQtRrvWKxrKhGi1qQKnjkqrqg7BRfypGqKlRbI+cQfESM";
 
     public static IReadOnlySet<string> SigningKeys { get; } = new HashSet<string>(StringComparer.Ordinal) { SigningKey, SampleSigningKey };
     public static IReadOnlySet<string> EncryptionKeys { get; } = new HashSet<string>(StringComparer.Ordinal) { EncryptionKey, SampleEncryptionKey };
     public static IReadOnlySet<string> BootstrapSecrets { get; } = new HashSet<string>(StringComparer.Ordinal) { BootstrapSecret, SampleBootstrapSecret };
+    public static IReadOnlySet<string> HeadSigningKeys { get; } = new HashSet<string>(StringComparer.Ordinal) { HeadSigningKey, SampleHeadSigningKey };
     public static IReadOnlySet<string> Passwords { get; } = new HashSet<string>(StringComparer.Ordinal) { DemoPassword, SampleDatabasePassword };
 }

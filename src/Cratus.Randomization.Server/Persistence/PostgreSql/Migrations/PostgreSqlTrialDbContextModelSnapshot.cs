@@ -42,6 +42,16 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<string>("Mac")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<long>("OccurredAtUnixMilliseconds")
                         .HasColumnType("bigint");
 
@@ -112,6 +122,11 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 
                     b.Property<int>("AgeAtConsent")
                         .HasColumnType("integer");
+
+                    b.Property<string>("AllocationSeal")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
 
                     b.Property<int>("ClinicalFrailtyScale")
                         .HasColumnType("integer");
@@ -244,6 +259,11 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 
                     b.Property<int>("AgeAtConsent")
                         .HasColumnType("integer");
+
+                    b.Property<string>("AllocationSeal")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
 
                     b.Property<int>("ClinicalFrailtyScale")
                         .HasColumnType("integer");
@@ -416,6 +436,11 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                         .IsRequired()
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
+
+                    b.Property<string>("EntrySeal")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
 
                     b.Property<string>("RandomizationNumber")
                         .IsRequired()

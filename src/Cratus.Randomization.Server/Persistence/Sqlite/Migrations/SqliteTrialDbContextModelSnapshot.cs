@@ -37,6 +37,16 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Mac")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("OccurredAtUnixMilliseconds")
                         .HasColumnType("INTEGER");
 
@@ -105,6 +115,11 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 
                     b.Property<int>("AgeAtConsent")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("AllocationSeal")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT");
 
                     b.Property<int>("ClinicalFrailtyScale")
                         .HasColumnType("INTEGER");
@@ -233,6 +248,11 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 
                     b.Property<int>("AgeAtConsent")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("AllocationSeal")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT");
 
                     b.Property<int>("ClinicalFrailtyScale")
                         .HasColumnType("INTEGER");
@@ -400,6 +420,11 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.Property<string>("ArmSealed")
                         .IsRequired()
                         .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EntrySeal")
+                        .IsRequired()
+                        .HasMaxLength(80)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("RandomizationNumber")
