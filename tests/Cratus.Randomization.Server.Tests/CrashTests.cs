@@ -70,7 +70,7 @@ public sealed class CrashTests : IAsyncLifetime
                 while (!stop.IsCancellationRequested)
                 {
                     var i = Interlocked.Increment(ref next);
-                    var request = Requests.Randomize($"K{i:D5}", i % 2 == 0 ? Sex.Female : Sex.Male, requestId: $"crash-request-{i:D5}");
+                    var request = Requests.Randomize($"K{i:D5}", i % 2 == 0 ? Sex.Female : Sex.Male, requestId: $"00000000-0000-4000-8000-{i:D12}");
                     try
                     {
                         var reply = await site.RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(20));

@@ -28,7 +28,7 @@ public abstract class HostileInputTests : OnEachDatabase
         var method = new Method<byte[], byte[]>(MethodType.Unary, parts[0], parts[1], Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
         try
         {
-            await server.Channel(token).CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(), message);
+            await server.RawChannel(token).CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(), message);
             return (StatusCode.OK, "");
         }
         catch (RpcException ex)

@@ -49,7 +49,7 @@ public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
             int i;
             while ((i = Interlocked.Increment(ref next)) < 300)
             {
-                var request = Requests.Randomize($"N{i:D3}", i % 3 == 0 ? Sex.Female : Sex.Male, requestId: $"multi-node-{i:D3}");
+                var request = Requests.Randomize($"N{i:D3}", i % 3 == 0 ? Sex.Female : Sex.Male, requestId: $"00000000-0000-4000-8001-{i:D12}");
                 var first = await sites[i % 2].RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(60));
                 answers[i] = first.Assignment;
                 if (i % 7 == 0)

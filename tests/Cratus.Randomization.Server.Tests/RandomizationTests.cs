@@ -199,16 +199,19 @@ public abstract class RandomizationTests : OnEachDatabase
     }
 
     [ProviderFact]
-    public async Task Randomize_RequestIdReusedForAnotherParticipant_IsInvalidArgument()
+    public async Task Randomize_RequestIdReusedForAnotherParticipant_IsAlreadyExistsAndStoresNothing()
     {
         await using var server = NewServer();
         await GenerateAsync(server);
         var site = server.Site();
-        await site.RandomizeAsync(Requests.Randomize("SCR-012", requestId: "req-0000000012"));
+        var requestId = Guid.NewGuid().ToString();
+        await site.RandomizeAsync(Requests.Randomize("SCR-012", requestId: requestId));
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => site.RandomizeAsync(Requests.Randomize("SCR-013", requestId: "req-0000000012")).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(() => site.RandomizeAsync(Requests.Randomize("SCR-013", requestId: requestId)).ResponseAsync);
 
-        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal(StatusCode.AlreadyExists, error.StatusCode);
+        Assert.Equal("REQUEST_ID_REUSED", error.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.Equal(1, (await server.Trial().GetTrialAsync(new GetTrialRequest())).RandomizedParticipants);
     }
 
     [ProviderFact]

@@ -142,10 +142,10 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"the server at {Address} did not serve within {limit}:{Environment.NewLine}{LastLines()}");
     }
 
-    public GrpcChannel Channel(string token) => GrpcChannel.ForAddress(Address, new GrpcChannelOptions
+    public global::Grpc.Core.CallInvoker Channel(string token) => RequestIds.Fill(GrpcChannel.ForAddress(Address, new GrpcChannelOptions
     {
         HttpHandler = new BearerHandler(token, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
-    });
+    }));
 
     private bool _disposed;
 

@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -133,7 +135,11 @@ public sealed class TrialServer : IAsyncDisposable
         });
     }
 
-    public GrpcChannel Channel(string? token)
+    /// <summary>A channel as a well-behaved client uses it: every write it sends without a request id gets a new UUID.</summary>
+    public CallInvoker Channel(string? token) => RequestIds.Fill(RawChannel(token));
+
+    /// <summary>A channel that sends requests exactly as given, for tests of what the server does with them.</summary>
+    public GrpcChannel RawChannel(string? token)
     {
         if (Address is not null)
         {
@@ -144,7 +150,7 @@ public sealed class TrialServer : IAsyncDisposable
         return GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = handler });
     }
 
-    public GrpcChannel Channel(TrialRole role, params string[] sites) => Channel(Token(role, $"{role}-user", sites));
+    public CallInvoker Channel(TrialRole role, params string[] sites) => Channel(Token(role, $"{role}-user", sites));
 
     public RandomizationService.RandomizationServiceClient Site(string site = "UM", TrialRole role = TrialRole.SiteCoordinator) =>
         new(Channel(role, site));
@@ -219,6 +225,26 @@ public sealed class TrialServer : IAsyncDisposable
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+}
+
+/// <summary>What a client does for every write (AIP-155): a request id it chooses, here a new UUID when none is set.</summary>
+public static class RequestIds
+{
+    public static CallInvoker Fill(GrpcChannel channel) => channel.Intercept(new Filler());
+
+    private sealed class Filler : Interceptor
+    {
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
+            TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+        {
+            if (request is Google.Protobuf.IMessage message && message.Descriptor.FindFieldByName("request_id") is { } field
+                && string.IsNullOrEmpty((string)field.Accessor.GetValue(message)))
+            {
+                field.Accessor.SetValue(message, Guid.NewGuid().ToString());
+            }
+            return continuation(request, context);
         }
     }
 }
