@@ -25,6 +25,19 @@ public sealed class TrialOptions
 
 public static class HostingExtensions
 {
+    /// <summary>
+    /// The host's options: the content root (where appsettings*.json, the trial definitions, and the default data and
+    /// log folders are found) is the application's own folder, so the built server starts the same from any working
+    /// directory, unless --contentRoot or ASPNETCORE_CONTENTROOT says otherwise.
+    /// </summary>
+    public static WebApplicationOptions Options(string[] args)
+    {
+        var configured = args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase))
+            || Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT") is { Length: > 0 }
+            || Environment.GetEnvironmentVariable("DOTNET_CONTENTROOT") is { Length: > 0 };
+        return new WebApplicationOptions { Args = args, ContentRootPath = configured ? null : AppContext.BaseDirectory };
+    }
+
     /// <summary>Serilog: human-readable console lines and a daily rolling JSON file. Messages are templates whose
     /// values never include an arm, a dose or personal data (see the [LoggerMessage] methods).</summary>
     public static WebApplicationBuilder AddTrialLogging(this WebApplicationBuilder builder)
@@ -49,6 +62,7 @@ public static class HostingExtensions
         builder.Services.AddSingleton(services =>
         {
             var path = Path.GetFullPath(services.GetRequiredService<IOptions<TrialOptions>>().Value.DefinitionPath, AppContext.BaseDirectory);
+            if (!File.Exists(path)) throw new InvalidTrialDefinitionException([$"the file {path} does not exist; set Trial:DefinitionPath to the trial definition"]);
             return TrialDefinition.Parse(File.ReadAllText(path));
         });
         builder.Services.AddSingleton(TimeProvider.System);

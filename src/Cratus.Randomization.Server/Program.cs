@@ -2,16 +2,33 @@ using Cratus.Randomization.Server;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddTrialLogging();
-builder.AddTrialDefinition();
-builder.AddPersistence();
-builder.AddTrialSecurity();
-builder.AddTrialGrpc();
+WebApplication? app = null;
+try
+{
+    var builder = WebApplication.CreateBuilder(HostingExtensions.Options(args));
+    builder.AddTrialLogging();
+    builder.AddTrialDefinition();
+    builder.AddPersistence();
+    builder.AddTrialSecurity();
+    builder.AddTrialGrpc();
 
-var app = builder.Build();
-app.MapTrialServices();
-await app.RunAsync();
+    app = builder.Build();
+    app.MapTrialServices();
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception failure) when (failure is not HostAbortedException)
+{
+    // A server that cannot start says why in one line and exits with a documented code (README, "Exit codes").
+    var (exitCode, line) = StartupFailure.Describe(failure);
+    if (app?.Services.GetService<ILoggerFactory>() is { } logging)
+    {
+        var logger = logging.CreateLogger("Cratus.Startup");
+        StartupFailure.Log(logger, line);
+    }
+    await Console.Error.WriteLineAsync($"cratus-server: cannot start: {line}");
+    return exitCode;
+}
 
 /// <summary>The entry point, visible to the in-process test host.</summary>
 public partial class Program;

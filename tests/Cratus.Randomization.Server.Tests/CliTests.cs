@@ -77,7 +77,7 @@ public abstract class CliTests : OnEachDatabase
 
         var emergency = await RunAsync(server, investigator, "emergency-unblind", participants[0], "--reason", "anaphylaxis in the ER");
         var requested = await RunAsync(server, statistician1, "unblinding", "request", "--scope", "participant", "--participant", participants[1], "--reason", "SAE report");
-        var requestId = Field(requested.Output, "Request");
+        var requestId = Field(requested.Output, "Unblinding request");
         var selfApproval = await RunAsync(server, statistician1, "unblinding", "approve", requestId, "--reason", "mine");
         var approved = await RunAsync(server, statistician2, "unblinding", "approve", requestId, "--reason", "justified");
         var shown = await RunAsync(server, statistician1, "unblinding", "show", requestId);

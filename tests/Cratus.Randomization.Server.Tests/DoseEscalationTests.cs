@@ -54,6 +54,8 @@ public abstract class DoseEscalationTests : OnEachDatabase
         }
 
         var randomized = await server.Site().RandomizeAsync(Requests.Randomize("R-001"));
+        var enrolAfterPhaseOne = await Assert.ThrowsAsync<RpcException>(() => Escalation(server).EnrollInCohortAsync(Enrol("C4-0")).ResponseAsync);
+        Assert.Equal("DOSE_ESCALATION_COMPLETE", enrolAfterPhaseOne.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
         var order = await server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = randomized.Assignment.ParticipantId });
         var final = (await Escalation(server, TrialRole.Monitor).GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;
 

@@ -144,6 +144,7 @@ public abstract class ExternalIssuerTests : OnEachDatabase
 
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         Assert.Contains("external identity provider", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal("EXTERNAL_IDENTITY_PROVIDER", error.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
     }
 }
 

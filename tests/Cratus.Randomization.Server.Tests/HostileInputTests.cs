@@ -152,6 +152,10 @@ public abstract class HostileInputTests : OnEachDatabase
 
         Assert.Equal(((int)expected).ToString(System.Globalization.CultureInfo.InvariantCulture), status);
         Assert.NotEqual(((int)StatusCode.Internal).ToString(System.Globalization.CultureInfo.InvariantCulture), status);
+        // The reason a program acts on travels in grpc-status-details-bin, as on every other refusal.
+        var details = Google.Rpc.Status.Parser.ParseFrom(Convert.FromBase64String(response.Headers.GetValues("grpc-status-details-bin").Single()));
+        var reason = details.Details.Single(d => d.Is(Google.Rpc.ErrorInfo.Descriptor)).Unpack<Google.Rpc.ErrorInfo>().Reason;
+        Assert.Equal(expected == StatusCode.ResourceExhausted ? "REQUEST_TOO_LARGE" : "MALFORMED_MESSAGE", reason);
         _ = malformation;
     }
 
@@ -172,6 +176,7 @@ public abstract class HostileInputTests : OnEachDatabase
             {
                 statuses.Add(ex.StatusCode);
                 Assert.Contains("Too many requests", ex.Status.Detail, StringComparison.Ordinal);
+                Assert.Equal("RATE_LIMITED", ex.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
             }
         }
         var other = await new TrialService.TrialServiceClient(server.Channel(server.Token(TrialRole.Monitor, "other-user"))).GetTrialAsync(new GetTrialRequest());

@@ -24,6 +24,7 @@ public abstract class OutageTests : OnEachDatabase
             server.Site().RandomizeAsync(Requests.Randomize(screeningId), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Contains("database is busy or unavailable", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal("DATABASE_UNAVAILABLE", error.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), "the answer came after the deadline");
     }
 

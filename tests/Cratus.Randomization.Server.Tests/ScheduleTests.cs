@@ -8,7 +8,7 @@ namespace Cratus.Randomization.Server.Tests;
 
 public abstract class ScheduleTests : OnEachDatabase
 {
-    private static string ValidCsv()
+    internal static string ValidCsv()
     {
         var lines = new StringBuilder("stratum,sequence,randomization_number,arm\n");
         foreach (var (stratum, prefix) in new[] { ("UM/F", "F"), ("UM/M", "M") })

@@ -17,7 +17,13 @@ public static class Transactions
     /// joins it: the outer unit commits, and after a conflict runs everything again, inner units included.
     public static async Task<T> InTransactionAsync<T>(this TrialDbContext db, Func<CancellationToken, Task<T>> work, CancellationToken ct)
     {
-        if (db.Database.CurrentTransaction is not null) return await work(ct);
+        if (db.Database.CurrentTransaction is not null)
+        {
+            // Saved at once (inside the outer transaction), so what the caller reads next sees this unit's changes.
+            var result = await work(ct);
+            await db.SaveChangesAsync(ct);
+            return result;
+        }
         for (var attempt = 1; ; attempt++)
         {
             try

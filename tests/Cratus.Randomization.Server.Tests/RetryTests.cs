@@ -1,0 +1,195 @@
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Grpc;
+using Cratus.Randomization.Server.Security;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>
+/// Every write is safe to retry (AIP-155): the same request_id with the same request returns the first answer and
+/// writes nothing more (audit trail included); the same request_id with another request is ALREADY_EXISTS
+/// (REQUEST_ID_REUSED) and writes nothing.
+/// </summary>
+public abstract class RetryTests : OnEachDatabase
+{
+    /// <summary>One write: what must be in place first, then the call with a given request id, in two versions of its body.</summary>
+    public sealed record Write(string Method, Func<TrialServer, Task<Func<string, bool, Task<IMessage>>>> Prepare);
+
+    private static async Task<IMessage> Call<T>(AsyncUnaryCall<T> call) where T : IMessage => await call.ResponseAsync;
+
+    private static readonly IReadOnlyList<Write> Writes =
+    [
+        new("CreateUser", server => Ready((id, other) => Call(Admin(server).CreateUserAsync(new CreateUserRequest
+            { RequestId = id, UserName = "new-monitor", Role = "monitor", Reason = other ? "another reason" : "new staff" })))),
+        new("UpdateUser", async server =>
+        {
+            await Admin(server).CreateUserAsync(new CreateUserRequest { UserName = "leaving", Role = "monitor", Reason = "new staff" });
+            return (id, other) => Call(Admin(server).UpdateUserAsync(new UpdateUserRequest
+                { RequestId = id, UserName = "leaving", Active = other, Reason = "left the study" }));
+        }),
+        new("CreateSite", server => Ready((id, other) => Call(Admin(server).CreateSiteAsync(new CreateSiteRequest
+            { RequestId = id, Code = "JHU", Name = other ? "Johns Hopkins University" : "Johns Hopkins", Reason = "new site" })))),
+        new("UpdateSite", server => Ready((id, other) => Call(Admin(server).UpdateSiteAsync(new UpdateSiteRequest
+            { RequestId = id, Code = "UM", Active = other, Reason = "monitoring visit" })))),
+        new("EnrollInCohort", server => Ready((id, other) => Call(Escalation(server).EnrollInCohortAsync(new EnrollInCohortRequest
+            { RequestId = id, SiteCode = "UM", ScreeningId = other ? "PH1-B" : "PH1-A", Eligibility = Requests.Eligible() })))),
+        new("RecordInfusion", async server =>
+        {
+            var participant = await EnrolAsync(server);
+            server.Clock.Advance(TimeSpan.FromHours(1));
+            return (id, other) => Call(Escalation(server).RecordInfusionAsync(new RecordInfusionRequest
+                { RequestId = id, ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow().AddMinutes(other ? -30 : -10)) }));
+        }),
+        new("ReportSafetyEvent", async server =>
+        {
+            var participant = await EnrolAsync(server);
+            return (id, other) => Call(Escalation(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
+            {
+                RequestId = id, ParticipantId = participant, Type = SafetyEventType.OtherSeriousAdverseEvent, Serious = !other,
+                OnsetDate = new CalendarDate { Year = 2026, Month = 11, Day = 22 },
+            }));
+        }),
+        new("RecordWithdrawal", async server =>
+        {
+            var participant = await EnrolAsync(server);
+            return (id, other) => Call(Escalation(server).RecordWithdrawalAsync(new RecordWithdrawalRequest
+                { RequestId = id, ParticipantId = participant, Reason = other ? "moved away" : "withdrew consent" }));
+        }),
+        new("RecordDsmbDecision", server => Ready((id, other) => Call(Escalation(server, TrialRole.DsmbMember).RecordDsmbDecisionAsync(new RecordDsmbDecisionRequest
+            { RequestId = id, Decision = DsmbDecisionKind.Hold, Reason = other ? "another review" : "interim review" })))),
+        new("RequestUnblinding", async server =>
+        {
+            var participant = await RandomizeAsync(server);
+            return (id, other) => Call(Unblinding(server, "stat-1").RequestUnblindingAsync(new RequestUnblindingRequest
+                { RequestId = id, Scope = UnblindingScope.Participant, ParticipantId = participant, Reason = other ? "DSMB query" : "SAE narrative" }));
+        }),
+        new("ApproveUnblinding", async server =>
+        {
+            var participant = await RandomizeAsync(server);
+            var request = (await Unblinding(server, "stat-1").RequestUnblindingAsync(new RequestUnblindingRequest
+                { Scope = UnblindingScope.Participant, ParticipantId = participant, Reason = "SAE narrative" })).Request;
+            return (id, other) => Call(Unblinding(server, "stat-2").ApproveUnblindingAsync(new ApproveUnblindingRequest
+                { RequestId = id, UnblindingId = request.UnblindingId, Reason = other ? "agreed" : "justified" }));
+        }),
+        new("EmergencyUnblind", async server =>
+        {
+            var participant = await RandomizeAsync(server);
+            return (id, other) => Call(new UnblindingService.UnblindingServiceClient(server.Channel(TrialRole.Investigator, "UM")).EmergencyUnblindAsync(
+                new EmergencyUnblindRequest { RequestId = id, ParticipantId = participant, Reason = other ? "overdose" : "anaphylaxis" }));
+        }),
+        new("GenerateSchedule", server => Ready((id, other) => Call(server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest
+            { RequestId = id, Reason = other ? "protocol v4" : "protocol v3" })))),
+        new("ImportSchedule", server => Ready((id, other) => Call(server.Statistician().ImportScheduleAsync(new ImportScheduleRequest
+            { RequestId = id, Csv = ByteString.CopyFromUtf8(ScheduleTests.ValidCsv()), Reason = other ? "list v2" : "list v1" })))),
+        new("Randomize", async server =>
+        {
+            await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "retry tests" });
+            return (id, other) => Call(server.Site().RandomizeAsync(Requests.Randomize(other ? "SCR-B" : "SCR-A", requestId: id)));
+        }),
+    ];
+
+    public static TheoryData<string> WriteNames() => [.. Writes.Select(w => w.Method)];
+
+    private static Task<Func<string, bool, Task<IMessage>>> Ready(Func<string, bool, Task<IMessage>> call) => Task.FromResult(call);
+
+    private static AdministrationService.AdministrationServiceClient Admin(TrialServer server) => new(server.Channel(TrialRole.Administrator));
+
+    private static DoseEscalationService.DoseEscalationServiceClient Escalation(TrialServer server, TrialRole role = TrialRole.SiteCoordinator) =>
+        new(server.Channel(role, "UM"));
+
+    private static UnblindingService.UnblindingServiceClient Unblinding(TrialServer server, string subject) =>
+        new(server.Channel(server.Token(TrialRole.Statistician, subject)));
+
+    private static async Task<string> EnrolAndGetIdAsync(TrialServer server) => (await Escalation(server).EnrollInCohortAsync(new EnrollInCohortRequest
+        { SiteCode = "UM", ScreeningId = "PH1-SETUP", Eligibility = Requests.Eligible() })).Assignment.ParticipantId;
+
+    private static Task<string> EnrolAsync(TrialServer server) => EnrolAndGetIdAsync(server);
+
+    private static async Task<string> RandomizeAsync(TrialServer server)
+    {
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "retry tests" });
+        return (await server.Site().RandomizeAsync(Requests.Randomize("SCR-SETUP"))).Assignment.ParticipantId;
+    }
+
+    private static async Task<long> AuditEventsAsync(TrialServer server) =>
+        Convert.ToInt64((await server.QueryAsync("""SELECT COUNT(*) FROM "AuditEvents" """))[0][0], System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void Writes_AreExactlyTheRpcsWhoseRequestHasARequestId()
+    {
+        var withRequestId = typeof(RandomizationService).Assembly.GetTypes()
+            .Where(t => t.Name.EndsWith("Reflection", StringComparison.Ordinal) && t.Namespace == typeof(RandomizationService).Namespace)
+            .Select(t => (Google.Protobuf.Reflection.FileDescriptor)t.GetProperty("Descriptor")!.GetValue(null)!)
+            .SelectMany(f => f.Services).SelectMany(s => s.Methods)
+            .Where(m => RetrySafeWrites.RequestIdField(m.InputType) is not null)
+            .Select(m => m.Name).Order().ToList();
+
+        Assert.Equal(Writes.Select(w => w.Method).Order(), withRequestId);
+    }
+
+    [ProviderTheory]
+    [MemberData(nameof(WriteNames))]
+    public async Task Write_SameRequestIdTwice_WritesOnceAndAnswersTheSame_AnotherBodyIsRefused(string method)
+    {
+        await using var server = NewServer();
+        var call = await Writes.Single(w => w.Method == method).Prepare(server);
+        var requestId = Guid.NewGuid().ToString();
+        var before = await AuditEventsAsync(server);
+
+        var first = await call(requestId, false);
+        var afterFirst = await AuditEventsAsync(server);
+        server.Clock.Advance(TimeSpan.FromMinutes(1));
+        var retry = await call(requestId.ToUpperInvariant(), false);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => call(requestId, true));
+
+        Assert.True(afterFirst > before, $"{method} should have written an audit event");
+        Assert.Equal(first, retry);
+        Assert.Equal(StatusCode.AlreadyExists, refused.StatusCode);
+        Assert.Equal("REQUEST_ID_REUSED", refused.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.Equal(afterFirst, await AuditEventsAsync(server));
+    }
+
+    [ProviderFact]
+    public async Task Write_RequestIdNotAUuid_IsInvalidArgumentNamingTheField()
+    {
+        await using var server = NewServer();
+        var client = new ScheduleService.ScheduleServiceClient(server.RawChannel(server.Token(TrialRole.Statistician, "stat-1")));
+
+        var missing = await Assert.ThrowsAsync<RpcException>(() => client.GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "v3" }).ResponseAsync);
+        var malformed = await Assert.ThrowsAsync<RpcException>(() => client.GenerateScheduleAsync(new GenerateScheduleRequest { RequestId = "req-1", Reason = "v3" }).ResponseAsync);
+
+        foreach (var error in new[] { missing, malformed })
+        {
+            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+            Assert.Contains(error.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations, v => v.Field == "request_id");
+        }
+        Assert.False((await server.Trial().GetTrialAsync(new GetTrialRequest())).ScheduleInPlace);
+    }
+
+    [ProviderFact]
+    public async Task Write_SameRequestIdFromAnotherUser_IsRefusedAndRevealsNothing()
+    {
+        await using var server = NewServer();
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "retry tests" });
+        var request = Requests.Randomize("SCR-1");
+        await server.Site().RandomizeAsync(request);
+
+        var other = new RandomizationService.RandomizationServiceClient(server.Channel(server.Token(TrialRole.SiteCoordinator, "someone-else", ["UM"])));
+        var error = await Assert.ThrowsAsync<RpcException>(() => other.RandomizeAsync(request).ResponseAsync);
+
+        Assert.Equal(StatusCode.AlreadyExists, error.StatusCode);
+        Assert.DoesNotContain("P-", error.Status.Detail, StringComparison.Ordinal);
+    }
+}
+
+public sealed class RetryTestsOnSqlite : RetryTests
+{
+    protected override TestDatabase Database => TestDatabase.Sqlite;
+}
+
+public sealed class RetryTestsOnPostgreSql : RetryTests, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
+}
