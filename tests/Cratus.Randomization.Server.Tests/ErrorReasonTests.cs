@@ -175,9 +175,9 @@ public sealed class ErrorReasonTests
         {
             var participant = (await Escalation(s).EnrollInCohortAsync(Enrol("PH1-1"))).Assignment.ParticipantId;
             s.Clock.Advance(TimeSpan.FromHours(1));
-            var infusion = new RecordInfusionRequest { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) };
-            await Escalation(s).RecordInfusionAsync(infusion.Clone());
-            return await Refused(Escalation(s).RecordInfusionAsync(infusion.Clone()));
+            await Escalation(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) });
+            return await Refused(Escalation(s).RecordInfusionAsync(new RecordInfusionRequest
+                { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow().AddMinutes(-20)) }));
         }));
         yield return new("UNBLINDING_NOT_APPROVED", StatusCode.FailedPrecondition, () => OnScheduled(async s =>
         {

@@ -39,8 +39,9 @@ public abstract class RetryTests : OnEachDatabase
         {
             var participant = await EnrolAsync(server);
             server.Clock.Advance(TimeSpan.FromHours(1));
+            var now = server.Clock.GetUtcNow();
             return (id, other) => Call(Escalation(server).RecordInfusionAsync(new RecordInfusionRequest
-                { RequestId = id, ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow().AddMinutes(other ? -30 : -10)) }));
+                { RequestId = id, ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(now.AddMinutes(other ? -30 : -10)) }));
         }),
         new("ReportSafetyEvent", async server =>
         {

@@ -42,6 +42,10 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
                 LogIntegrityFailure(logger, context.Method, ex);
                 return RichStatus.Exception(StatusCode.DataLoss, ErrorReason.AllocationIntegrityFailed,
                     "A stored allocation failed its integrity check (it was altered, or its encryption key is missing). Nothing was changed; tell the trial's data manager.");
+            case DbException { SqlState: "22021" or "22P05" } or DbUpdateException { InnerException: DbException { SqlState: "22021" or "22P05" } }:
+                // A text the database cannot store (PostgreSQL refuses a NUL): the caller's input, not an outage.
+                return RichStatus.Exception(StatusCode.InvalidArgument, ErrorReason.RequestInvalid,
+                    "A text field holds a character that cannot be stored (such as a NUL). Remove control characters and send it again; nothing was stored.");
             case DbException or DbUpdateException or TimeoutException or InvalidOperationException { InnerException: DbException or TimeoutException }:
                 LogDatabaseFailure(logger, context.Method, ex);
                 return RichStatus.Exception(StatusCode.Unavailable, ErrorReason.DatabaseUnavailable,

@@ -10,7 +10,7 @@ namespace Cratus.Randomization.Server.Grpc;
 /// <summary>
 /// Builds the statuses this service answers with: a code, a message a site coordinator can act on, and google.rpc
 /// details a program can act on (an ErrorInfo whose reason is an <see cref="Proto.ErrorReason"/> name, a BadRequest
-/// for INVALID_ARGUMENT, a PreconditionFailure for FAILED_PRECONDITION). Details never carry an arm, a dose or a cell
+/// for INVALID_ARGUMENT and wherever fields were judged, a PreconditionFailure for FAILED_PRECONDITION). Details never carry an arm, a dose or a cell
 /// count: they are built only from what the message already says.
 /// </summary>
 public static class RichStatus
@@ -30,7 +30,9 @@ public static class RichStatus
     {
         var status = new Google.Rpc.Status { Code = (int)code, Message = message };
         status.Details.Add(Any.Pack(new ErrorInfo { Reason = ReasonName(reason), Domain = Domain }));
-        if (code == StatusCode.InvalidArgument)
+        // Every bad field is named: always for INVALID_ARGUMENT, and for a refusal judged on fields (each failed
+        // eligibility criterion names the field it was judged on).
+        if (code == StatusCode.InvalidArgument || fields is { Count: > 0 })
         {
             var bad = new BadRequest();
             bad.FieldViolations.AddRange((fields is { Count: > 0 } ? fields : [new FieldViolation("", message)])

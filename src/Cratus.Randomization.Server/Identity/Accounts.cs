@@ -29,6 +29,8 @@ public sealed partial class Accounts(
     public async Task<SignedIn> LoginAsync(string userName, string password, string totpCode, CancellationToken ct)
     {
         RequireEmbedded();
+        // A name no account can have is a wrong credential like any other (and is never sent to the database).
+        if (!Identifiers.IsValidScreeningId(userName)) throw Unauthenticated(WrongCredentials);
         var user = await users.FindByNameAsync(userName);
         if (user is null || !user.Active) throw Unauthenticated(WrongCredentials);
         if (await users.IsLockedOutAsync(user))

@@ -26,7 +26,8 @@ public static partial class SecurityExtensions
         var (reason, message) = failure switch
         {
             _ when !hasToken => (ErrorReason.TokenMissing, "No access token was sent. Sign in and send it as 'authorization: Bearer <token>'."),
-            SecurityTokenExpiredException => (ErrorReason.TokenExpired, "The access token has expired. Refresh it or sign in again."),
+            SecurityTokenExpiredException or SecurityTokenInvalidLifetimeException or SecurityTokenNotYetValidException =>
+                (ErrorReason.TokenExpired, "The access token has expired (or is not valid yet). Refresh it or sign in again."),
             SecurityTokenInvalidAudienceException or SecurityTokenInvalidIssuerException =>
                 (ErrorReason.TokenWrongAudience, "The access token was issued by another issuer or for another service. Sign in to this service."),
             SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException =>

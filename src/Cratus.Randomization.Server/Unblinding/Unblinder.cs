@@ -135,6 +135,8 @@ public sealed partial class Unblinder(
 
     public async Task<UnblindedAllocations> GetAllocationsAsync(Caller caller, string requestId, CancellationToken ct)
     {
+        if (!Identifiers.IsValidUnblindingRequestId(requestId))
+            throw TrialRuleException.Invalid("unblinding_id", "unblinding_id is required: the id RequestUnblinding returned, such as U-4TABMY0X.");
         return await db.InTransactionAsync(async t =>
         {
             var record = await db.UnblindingRequests.AsNoTracking().SingleOrDefaultAsync(r => r.RequestId == requestId, t);
