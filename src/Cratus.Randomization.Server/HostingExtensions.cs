@@ -45,6 +45,9 @@ public static class HostingExtensions
         var filePath = builder.Configuration["Logging:FilePath"] ?? "logs/cratus-.json";
         var logger = new LoggerConfiguration()
             .ReadFrom.Configuration(builder.Configuration)
+            // A host that cannot start is reported once, as one line with its exit code (Program.cs, StartupFailure),
+            // not as the host's own Error entry with a stack trace; the host's Critical entries still show.
+            .MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", Serilog.Events.LogEventLevel.Fatal)
             .Enrich.FromLogContext()
             .WriteTo.Console(formatProvider: CultureInfo.InvariantCulture, outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
             .WriteTo.File(new JsonFormatter(renderMessage: true), Path.GetFullPath(filePath, builder.Environment.ContentRootPath),

@@ -2,7 +2,6 @@ using Cratus.Randomization.Server;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 
-WebApplication? app = null;
 try
 {
     var builder = WebApplication.CreateBuilder(HostingExtensions.Options(args));
@@ -12,7 +11,7 @@ try
     builder.AddTrialSecurity();
     builder.AddTrialGrpc();
 
-    app = builder.Build();
+    var app = builder.Build();
     app.MapTrialServices();
     await app.RunAsync();
     return 0;
@@ -21,11 +20,6 @@ catch (Exception failure) when (failure is not HostAbortedException)
 {
     // A server that cannot start says why in one line and exits with a documented code (README, "Exit codes").
     var (exitCode, line) = StartupFailure.Describe(failure);
-    if (app?.Services.GetService<ILoggerFactory>() is { } logging)
-    {
-        var logger = logging.CreateLogger("Cratus.Startup");
-        StartupFailure.Log(logger, line);
-    }
     await Console.Error.WriteLineAsync($"cratus-server: cannot start: {line}");
     return exitCode;
 }

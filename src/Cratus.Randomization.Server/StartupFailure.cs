@@ -7,9 +7,9 @@ namespace Cratus.Randomization.Server;
 /// <summary>
 /// Why the server could not start, as one line that names the setting and how to fix it, and a documented exit code
 /// (README, "Exit codes of the server") that a supervisor or a deployment script can act on. No stack trace: the
-/// operator needs the setting, not the call chain; the log gets the same line at Critical.
+/// operator needs the setting, not the call chain.
 /// </summary>
-public static partial class StartupFailure
+public static class StartupFailure
 {
     /// <summary>A setting is missing or invalid, or a development secret is used outside Development.</summary>
     public const int InvalidConfiguration = 2;
@@ -20,9 +20,18 @@ public static partial class StartupFailure
     /// <summary>Anything else (for example the listening port is taken).</summary>
     public const int Other = 1;
 
-    public static (int ExitCode, string Line) Describe(Exception failure) => Unwrap(failure) switch
+    public static (int ExitCode, string Line) Describe(Exception failure)
     {
-        OptionsValidationException options => (InvalidConfiguration, $"invalid configuration: {string.Join(" ", options.Failures)}"),
+        // Every option that fails validation at start is reported at once, so one restart can fix them all.
+        var invalid = Flatten(failure).OfType<OptionsValidationException>().SelectMany(o => o.Failures).Distinct().ToList();
+        return invalid.Count > 0 ? (InvalidConfiguration, $"invalid configuration: {string.Join(" ", invalid)}") : DescribeOne(failure);
+    }
+
+    private static IEnumerable<Exception> Flatten(Exception failure) =>
+        failure is AggregateException aggregate ? aggregate.InnerExceptions.SelectMany(Flatten) : [failure];
+
+    private static (int ExitCode, string Line) DescribeOne(Exception failure) => Unwrap(failure) switch
+    {
         InvalidTrialDefinitionException definition =>
             (InvalidTrialDefinition, $"the trial definition (Trial:DefinitionPath) is invalid: {string.Join("; ", definition.Problems)}"),
         DbException or TimeoutException or System.Net.Sockets.SocketException =>
@@ -31,10 +40,6 @@ public static partial class StartupFailure
             (Other, $"the listening address is taken ({io.Message}). Set Kestrel:Endpoints:Grpc:Url to a free address."),
         var other => (Other, $"{other.GetType().Name}: {other.Message}"),
     };
-
-    /// <summary>The same line in the log (no stack trace: it names the setting, which is what the operator needs).</summary>
-    [LoggerMessage(Level = LogLevel.Critical, Message = "The server could not start: {Reason}")]
-    public static partial void Log(ILogger logger, string reason);
 
     private static Exception Unwrap(Exception failure) => failure switch
     {

@@ -200,6 +200,35 @@ public abstract class ContractTests : OnEachDatabase
     }
 
     [ProviderFact]
+    public async Task Randomize_CallsRacingForOneParticipant_AreExpectedOutcomesLoggedWithoutErrors()
+    {
+        await using var server = NewServer();
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "race" });
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            try
+            {
+                await server.Site().RandomizeAsync(Requests.Randomize("SCR-RACE"));
+                return StatusCode.OK;
+            }
+            catch (RpcException ex)
+            {
+                return ex.StatusCode;
+            }
+        }));
+        await server.StopAsync();
+        var log = string.Concat(Directory.GetFiles(server.LogFolder).Select(File.ReadAllText));
+
+        Assert.Equal(1, results.Count(r => r == StatusCode.OK));
+        Assert.All(results.Where(r => r != StatusCode.OK), r => Assert.Equal(StatusCode.AlreadyExists, r));
+        Assert.DoesNotContain("\"Level\":\"Error\"", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"Level\":\"Fatal\"", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", log, StringComparison.Ordinal);
+        Assert.Contains("PARTICIPANT_ALREADY_IN_TRIAL", log.Replace("ParticipantAlreadyInTrial", "PARTICIPANT_ALREADY_IN_TRIAL", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
+    [ProviderFact]
     public async Task EnrollInCohort_AlreadyEnrolledWhenTheCohortIsFull_IsAlreadyExists()
     {
         await using var server = NewServer();

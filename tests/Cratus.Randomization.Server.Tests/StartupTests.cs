@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Security;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>
+/// The built server as an operator starts it: from any folder, and when it cannot start, one clear line naming the
+/// setting and a documented exit code (README, "Exit codes of the server"), never a stack trace.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class StartupTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "cratus-startup-" + Guid.NewGuid().ToString("N"));
+
+    public StartupTests() => Directory.CreateDirectory(_folder);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A log file still held open; the temporary folder is cleaned by the OS.
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private ProcessStartInfo Server(string environment, IReadOnlyDictionary<string, string> settings, out string address)
+    {
+        address = $"http://127.0.0.1:{FreePort()}";
+        var start = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "Cratus.Randomization.Server.dll"))
+        {
+            // Not the application's folder: the server must find its own files wherever it is started from.
+            WorkingDirectory = _folder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = environment;
+        start.Environment["Kestrel__Endpoints__Grpc__Url"] = address;
+        start.Environment["Database__SqlitePath"] = Path.Combine(_folder, "cratus.db");
+        start.Environment["Logging__FilePath"] = Path.Combine(_folder, "logs", "cratus-.json");
+        foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        return start;
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunToExitAsync(ProcessStartInfo start)
+    {
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the server did not exit: {await output}{await error}");
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
+    [Fact]
+    public async Task Start_FromAnotherFolderInDevelopment_FindsItsSettingsAndServes()
+    {
+        var start = Server("Development", new Dictionary<string, string>(), out var address);
+        using var process = Process.Start(start)!;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            using var channel = GrpcChannel.ForAddress(address);
+            var serving = false;
+            for (var i = 0; i < 150 && !serving && !process.HasExited; i++)
+            {
+                try
+                {
+                    serving = (await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2))).Status
+                        == HealthCheckResponse.Types.ServingStatus.Serving;
+                }
+                catch (RpcException)
+                {
+                    await Task.Delay(200);
+                }
+            }
+            Assert.True(serving, process.HasExited ? $"the server exited with code {process.ExitCode}" : "the server did not serve within 30 s");
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    public static TheoryData<string, Dictionary<string, string>, int, string> Refusals => new()
+    {
+        // Outside Development nothing committed to the repository works: here no keys at all.
+        { "Production", new Dictionary<string, string>(), 2, "Token:SigningKey" },
+        // A key committed for Development, used in Production.
+        { "Production", new Dictionary<string, string> { ["Token:SigningKey"] = DevelopmentSecrets.SigningKeys.First() }, 2, "development or sample key" },
+        { "Development", new Dictionary<string, string> { ["Trial:DefinitionPath"] = "/nonexistent/trial.json" }, 3, "Trial:DefinitionPath" },
+        { "Development", new Dictionary<string, string> { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=nobody;Timeout=2" }, 4, "Database:ConnectionString" },
+        { "Development", new Dictionary<string, string> { ["Limits:CallTimeout"] = "00:00:00" }, 2, "CallTimeout" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public async Task Start_CannotStart_PrintsOneLineNamingTheSettingAndExitsWithItsCode(string environment, Dictionary<string, string> settings, int exitCode, string named)
+    {
+        var (code, output, error) = await RunToExitAsync(Server(environment, settings, out _));
+
+        Assert.Equal(exitCode, code);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("cratus-server: cannot start: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output + error, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>A call without a usable token hears why: UNAUTHENTICATED with a reason and the RFC 6750 challenge.</summary>
+public sealed class ChallengeTests
+{
+    [Theory]
+    [InlineData("none", "TOKEN_MISSING", false)]
+    [InlineData("expired", "TOKEN_EXPIRED", true)]
+    [InlineData("forged", "TOKEN_INVALID", true)]
+    [InlineData("audience", "TOKEN_WRONG_AUDIENCE", true)]
+    public async Task Call_WithoutAUsableToken_IsUnauthenticatedWithAReasonAndABearerChallenge(string token, string reason, bool errorCode)
+    {
+        await using var server = new TrialServer(TestDatabase.Sqlite, onLoopback: true);
+        var bearer = token switch
+        {
+            "expired" => server.Token(TrialRole.Monitor, lifetime: TimeSpan.FromMinutes(-2)),
+            "forged" => server.Token(TrialRole.Monitor, signingKey: new string('f', 64)),
+            "audience" => server.Token(TrialRole.Monitor, audience: "some-other-api"),
+            _ => null,
+        };
+        using var http = new HttpClient { BaseAddress = new Uri(server.Address!), DefaultRequestVersion = new Version(2, 0), DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/cratus.randomization.v1.TrialService/GetTrial")
+        {
+            Content = new ByteArrayContent([0, 0, 0, 0, 0]), Version = new Version(2, 0), VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+
+        using var response = await http.SendAsync(request);
+        var challenge = response.Headers.WwwAuthenticate.Single();
+        var status = new TrialService.TrialServiceClient(server.Channel(bearer));
+        var error = await Assert.ThrowsAsync<RpcException>(() => status.GetTrialAsync(new GetTrialRequest()).ResponseAsync);
+
+        Assert.Equal("16", response.Headers.GetValues("grpc-status").Single());
+        Assert.Equal("Bearer", challenge.Scheme);
+        Assert.Equal(errorCode, challenge.Parameter?.Contains("error=\"invalid_token\"", StringComparison.Ordinal) ?? false);
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        Assert.Equal(reason, error.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.DoesNotContain("IDX", error.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("kid", error.Status.Detail, StringComparison.OrdinalIgnoreCase);
+    }
+}
