@@ -55,6 +55,31 @@ public abstract class CliTests : OnEachDatabase
     }
 
     [ProviderFact]
+    public async Task Refusal_ThroughTheClient_ShowsTheReasonAndEachViolation_AndARetryWithTheRequestIdGetsTheFirstAnswer()
+    {
+        await using var server = NewServer(onLoopback: true);
+        var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
+        await RunAsync(server, server.Token(TrialRole.Statistician, "stat-1"), "schedule", "generate", "--reason", "initial schedule");
+        string[] Randomize(string screeningId, string age, string mmse) => ["randomize", "--site", "UM", "--screening-id", screeningId,
+            "--consent-date", "2026-11-20", "--age", age, "--sex", "male", "--cfs", "5", "--mmse", mmse, "--exclusions", "none"];
+        var requestId = Guid.NewGuid().ToString();
+
+        var ineligible = await RunAsync(server, site, Randomize("SCR-002", "58", "20"));
+        var first = await RunAsync(server, site, [.. Randomize("SCR-003", "70", "28"), "--request-id", requestId]);
+        var retry = await RunAsync(server, site, [.. Randomize("SCR-003", "70", "28"), "--request-id", requestId]);
+        var reused = await RunAsync(server, site, [.. Randomize("SCR-004", "70", "28"), "--request-id", requestId]);
+
+        Assert.Equal(5, ineligible.Exit);
+        Assert.Contains("(FailedPrecondition, PARTICIPANT_INELIGIBLE)", ineligible.Error, StringComparison.Ordinal);
+        Assert.Contains("  eligibility.age_at_consent_years: age at consent 58 is below the minimum of 60", ineligible.Error, StringComparison.Ordinal);
+        Assert.Contains("  eligibility.mmse_score: MMSE score 20", ineligible.Error, StringComparison.Ordinal);
+        Assert.Equal(0, first.Exit);
+        Assert.Equal(first.Output, retry.Output);
+        Assert.Equal(5, reused.Exit);
+        Assert.Contains("REQUEST_ID_REUSED", reused.Error, StringComparison.Ordinal);
+    }
+
+    [ProviderFact]
     public async Task EmergencyAndControlledUnblinding_ThroughTheClient_WorkEndToEndAndShowInTheAuditTrail()
     {
         await using var server = NewServer(onLoopback: true);
