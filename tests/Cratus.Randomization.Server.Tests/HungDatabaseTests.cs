@@ -29,9 +29,7 @@ public sealed class HungDatabaseTests(PrivatePostgreSql cluster) : IRunsOnPostgr
             ["Limits:CallTimeout"] = ServerCallTimeout.ToString("c", CultureInfo.InvariantCulture),
         });
 
-    // Known gap, kept as the regression test for when it closes: a call already waiting on an open PostgreSQL connection
-    // does not end while the server is SIGSTOPped (Npgsql's cancel request waits on the hung postmaster). README says so.
-    [ProviderFact(Skip = "Known gap (issue 11, item 2): a call waiting on an open PostgreSQL connection is not bounded while the server hangs; see README")]
+    [ProviderFact]
     public async Task Randomize_DatabaseHangs_EveryCallEndsOnTheServerByItsDeadline_AndAllocationResumesWithoutGap()
     {
         // Arrange

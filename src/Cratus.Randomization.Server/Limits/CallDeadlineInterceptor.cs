@@ -12,7 +12,7 @@ namespace Cratus.Randomization.Server.Limits;
 /// the call's budget, not be added to it. A call cut short this way is DEADLINE_EXCEEDED; its transaction never
 /// committed, so nothing is stored and a retry with the same request_id is safe.
 /// </summary>
-public sealed class CallDeadlineInterceptor(IOptions<LimitOptions> options) : Interceptor
+public sealed partial class CallDeadlineInterceptor(IOptions<LimitOptions> options, IServiceScopeFactory scopes, ILogger<CallDeadlineInterceptor> logger) : Interceptor
 {
     /// <summary>The most of a call's time kept back for abandoning a hung database; half of it for short deadlines.</summary>
     internal static readonly TimeSpan AbandonReserve = TimeSpan.FromMilliseconds(500);
@@ -25,21 +25,62 @@ public sealed class CallDeadlineInterceptor(IOptions<LimitOptions> options) : In
         var deadline = context.Deadline < now + options.Value.CallTimeout ? context.Deadline : now + options.Value.CallTimeout;
         var remaining = deadline - now;
         var reserve = remaining / 2 < AbandonReserve ? remaining / 2 : AbandonReserve;
+        var http = context.GetHttpContext();
         // GetHttpContext() on a context that is not the library's own looks for the HttpContext in its user state.
-        context.UserState["__HttpContext"] = context.GetHttpContext();
-        using var work = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        context.UserState["__HttpContext"] = http;
+
+        // The call's work gets a service scope of its own (its DbContext among them), owned here and not by the
+        // request: if the work has to be abandoned, the scope lives on until the work ends, so a DbContext still in
+        // use is never handed back to the pool or to another call.
+        var scope = scopes.CreateAsyncScope();
+        var requestServices = http.RequestServices;
+        http.RequestServices = scope.ServiceProvider;
+        var work = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         work.CancelAfter(remaining - reserve > TimeSpan.Zero ? remaining - reserve : TimeSpan.Zero);
+        var running = continuation(request, new WorkContext(context, work.Token));
         try
         {
-            return await continuation(request, new WorkContext(context, work.Token));
+            // The work is asked to stop a little before the deadline; the call ends at the deadline whether it has
+            // stopped or not. A database driver can stay stuck past its cancellation (PostgreSQL stopped, not gone:
+            // the cancel request itself waits on the hung server), and the caller must not wait with it.
+            return await running.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, context.CancellationToken);
         }
         catch (Exception ex) when (ex is not RpcException && work.IsCancellationRequested)
         {
-            // Whatever the cut-short work threw (a cancellation, or the driver's broken connection), the call ran out of time.
+            // Whatever the cut-short work threw (a cancellation, the driver's broken connection, or it is still
+            // stuck), the call ran out of time. Its transaction never committed unless the database later finishes
+            // it whole: a retry with the same request_id then returns that answer.
+            if (!running.IsCompleted) LogAbandoned(logger, context.Method);
             throw Grpc.RichStatus.Exception(StatusCode.DeadlineExceeded, Protos.V1.ErrorReason.DeadlineExceeded,
                 "The call ran out of time before it completed (the trial database did not answer in time); nothing was stored. Retry with the same request_id.");
         }
+        finally
+        {
+            http.RequestServices = requestServices;
+            _ = ReleaseWhenDoneAsync(running, scope, work);
+        }
     }
+
+    /// <summary>Disposes the work's scope and token source once the work has ended, now or after it was abandoned.</summary>
+    private static async Task ReleaseWhenDoneAsync(Task running, AsyncServiceScope scope, CancellationTokenSource work)
+    {
+        try
+        {
+            await running;
+        }
+        catch
+        {
+            // Its outcome was reported (or abandoned) by the call; only the resources remain to release.
+        }
+        finally
+        {
+            await scope.DisposeAsync();
+            work.Dispose();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Call {Method} abandoned at its deadline while the database had not answered; its work ends when the database does")]
+    private static partial void LogAbandoned(ILogger logger, string method);
 
     /// <summary>The call's context, with the work's own cancellation token; everything else is the call's.</summary>
     private sealed class WorkContext(ServerCallContext call, CancellationToken token) : ServerCallContext
