@@ -404,7 +404,7 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public async Task GenerateScheduleAsync() =>
         await new ScheduleService.ScheduleServiceClient(Channel(Token("statistician"))).GenerateScheduleAsync(
-            new GenerateScheduleRequest { Reason = "benchmark" }, deadline: DateTime.UtcNow.AddMinutes(10));
+            new GenerateScheduleRequest { RequestId = Guid.NewGuid().ToString(), Reason = "benchmark" }, deadline: DateTime.UtcNow.AddMinutes(10));
 
     private static string ServerDll()
     {
@@ -459,7 +459,8 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public static RandomizeRequest Request(string screening) => new()
     {
-        RequestId = "bench-" + screening.PadLeft(8, '0'),
+        // One request id (a UUID, as every write needs) per participant, the same on every retry of it.
+        RequestId = new Guid(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("bench-" + screening)).AsSpan(0, 16)).ToString(),
         SiteCode = "UM",
         ScreeningId = screening,
         Eligibility = new EligibilityData

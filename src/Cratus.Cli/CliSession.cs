@@ -46,25 +46,33 @@ public sealed class CliSession(string server, string? token, bool json, TextWrit
                 return continuation(request, context);
             if (string.IsNullOrEmpty((string)field.Accessor.GetValue(message))) field.Accessor.SetValue(message, session.RequestId);
             session.SentWrite = true;
-            var call = continuation(request, context);
-            return new AsyncUnaryCall<TResponse>(RetryAsync(call, () => continuation(request, context)), call.ResponseHeadersAsync, call.GetStatus, call.GetTrailers, call.Dispose);
-        }
+            // Each attempt gets the whole time the command allowed the first one (a retry after DEADLINE_EXCEEDED
+            // would otherwise start already out of time), and the reply, status and trailers are the last attempt's.
+            var budget = context.Options.Deadline is { } deadline && deadline != DateTime.MaxValue ? deadline - DateTime.UtcNow : (TimeSpan?)null;
+            AsyncUnaryCall<TResponse> Attempt() => continuation(request, budget is { } time
+                ? new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, context.Options.WithDeadline(DateTime.UtcNow + time))
+                : context);
+            var current = Attempt();
+            var attempts = new List<AsyncUnaryCall<TResponse>> { current };
 
-        private static async Task<TResponse> RetryAsync<TResponse>(AsyncUnaryCall<TResponse> first, Func<AsyncUnaryCall<TResponse>> again)
-        {
-            var call = first;
-            for (var attempt = 1; ; attempt++)
+            async Task<TResponse> RetryAsync()
             {
-                try
+                for (var attempt = 1; ; attempt++)
                 {
-                    return await call.ResponseAsync;
-                }
-                catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && attempt < Attempts)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(attempt));
-                    call = again();
+                    try
+                    {
+                        return await current.ResponseAsync;
+                    }
+                    catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && attempt < Attempts)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(attempt));
+                        attempts.Add(current = Attempt());
+                    }
                 }
             }
+
+            return new AsyncUnaryCall<TResponse>(RetryAsync(), current.ResponseHeadersAsync, () => current.GetStatus(), () => current.GetTrailers(),
+                () => attempts.ForEach(call => call.Dispose()));
         }
     }
 

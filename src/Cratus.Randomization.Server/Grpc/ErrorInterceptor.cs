@@ -37,15 +37,15 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
                 return RichStatus.From(rule);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return RichStatus.Exception(StatusCode.DeadlineExceeded, ErrorReason.DeadlineExceeded,
-                    "The call was cancelled or ran out of time before it completed; nothing was stored. Retry with the same request_id.");
+                    "The call was cancelled or ran out of time before it completed. Retry with the same request_id: you get its answer if it was carried out, and it is carried out once if it was not.");
             case System.Security.Cryptography.CryptographicException:
                 LogIntegrityFailure(logger, context.Method, ex);
                 return RichStatus.Exception(StatusCode.DataLoss, ErrorReason.AllocationIntegrityFailed,
                     "A stored allocation failed its integrity check (it was altered, or its encryption key is missing). Nothing was changed; tell the trial's data manager.");
-            case DbException { SqlState: "22021" or "22P05" } or DbUpdateException { InnerException: DbException { SqlState: "22021" or "22P05" } }:
-                // A text the database cannot store (PostgreSQL refuses a NUL): the caller's input, not an outage.
+            case DbException { SqlState: "22021" or "22P05" or "22001" } or DbUpdateException { InnerException: DbException { SqlState: "22021" or "22P05" or "22001" } }:
+                // A text the database cannot store (PostgreSQL refuses a NUL, or a value too long): the caller's input, not an outage.
                 return RichStatus.Exception(StatusCode.InvalidArgument, ErrorReason.RequestInvalid,
-                    "A text field holds a character that cannot be stored (such as a NUL). Remove control characters and send it again; nothing was stored.");
+                    "A text field is too long or holds a character that cannot be stored (such as a NUL). Shorten it or remove control characters and send it again; nothing was stored.");
             case DbException or DbUpdateException or TimeoutException or InvalidOperationException { InnerException: DbException or TimeoutException }:
                 LogDatabaseFailure(logger, context.Method, ex);
                 return RichStatus.Exception(StatusCode.Unavailable, ErrorReason.DatabaseUnavailable,

@@ -49,7 +49,8 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock) : Int
             var earlier = await db.WriteRequests.AsNoTracking().SingleOrDefaultAsync(r => r.RequestId == requestId, ct);
             if (earlier is not null)
             {
-                if (earlier.Method != context.Method || earlier.CallerSubject != caller || earlier.RequestSha256 != fingerprint)
+                // The fingerprint covers the method, the caller and every field but the id.
+                if (earlier.RequestSha256 != fingerprint)
                     throw new TrialRuleException(RefusalReason.RequestIdReused,
                         "This request_id was already used for a different request. Use a new request_id for each change; reuse one only to retry the same request.");
                 var parser = ((IMessage)Activator.CreateInstance<TResponse>()!).Descriptor.Parser;
@@ -60,7 +61,8 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock) : Int
             {
                 RequestId = requestId,
                 Method = context.Method,
-                CallerSubject = caller,
+                // Who sent it, for the record (the fingerprint is what is compared, so a long subject is cut, not refused).
+                CallerSubject = caller.Length <= 200 ? caller : caller[..200],
                 RequestSha256 = fingerprint,
                 ReplySealed = secrets.Seal(Convert.ToBase64String(((IMessage)reply!).ToByteArray()), ReplyContext(requestId, context.Method)),
                 RecordedAt = clock.GetUtcNow(),

@@ -26,18 +26,16 @@ public sealed partial class CallDeadlineInterceptor(IOptions<LimitOptions> optio
         var remaining = deadline - now;
         var reserve = remaining / 2 < AbandonReserve ? remaining / 2 : AbandonReserve;
         var http = context.GetHttpContext();
-        // GetHttpContext() on a context that is not the library's own looks for the HttpContext in its user state.
-        context.UserState["__HttpContext"] = http;
 
-        // The call's work gets a service scope of its own (its DbContext among them), owned here and not by the
-        // request: if the work has to be abandoned, the scope lives on until the work ends, so a DbContext still in
-        // use is never handed back to the pool or to another call.
+        // The call's work gets a service scope of its own (its DbContext among them) and an HttpContext of its own
+        // (the caller's identity, the trace id, that scope), owned here and not by the request. If the work has to be
+        // abandoned, it keeps using only these: never the request's HttpContext, which the server recycles for another
+        // request once this one has answered, and never a DbContext that goes back to the pool while still in use.
         var scope = scopes.CreateAsyncScope();
-        var requestServices = http.RequestServices;
-        http.RequestServices = scope.ServiceProvider;
+        var detached = new DefaultHttpContext { RequestServices = scope.ServiceProvider, User = http.User, TraceIdentifier = http.TraceIdentifier };
         var work = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         work.CancelAfter(remaining - reserve > TimeSpan.Zero ? remaining - reserve : TimeSpan.Zero);
-        var running = continuation(request, new WorkContext(context, work.Token));
+        var running = continuation(request, new WorkContext(context, detached, work.Token));
         try
         {
             // The work is asked to stop a little before the deadline; the call ends at the deadline whether it has
@@ -48,15 +46,16 @@ public sealed partial class CallDeadlineInterceptor(IOptions<LimitOptions> optio
         catch (Exception ex) when (ex is not RpcException && work.IsCancellationRequested)
         {
             // Whatever the cut-short work threw (a cancellation, the driver's broken connection, or it is still
-            // stuck), the call ran out of time. Its transaction never committed unless the database later finishes
-            // it whole: a retry with the same request_id then returns that answer.
+            // stuck), the call ran out of time. Its transaction is either rolled back or, if the database later
+            // finishes it, committed whole: the outcome is unknown to the caller, and a retry with the same
+            // request_id tells (the first answer if it was made, the change made once if it was not).
             if (!running.IsCompleted) LogAbandoned(logger, context.Method);
             throw Grpc.RichStatus.Exception(StatusCode.DeadlineExceeded, Protos.V1.ErrorReason.DeadlineExceeded,
-                "The call ran out of time before it completed (the trial database did not answer in time); nothing was stored. Retry with the same request_id.");
+                "The call ran out of time before the trial database answered, so whether it was carried out is not known. " +
+                "Retry with the same request_id: you get its answer if it was, and it is carried out once if it was not.");
         }
         finally
         {
-            http.RequestServices = requestServices;
             _ = ReleaseWhenDoneAsync(running, scope, work);
         }
     }
@@ -82,9 +81,12 @@ public sealed partial class CallDeadlineInterceptor(IOptions<LimitOptions> optio
     [LoggerMessage(Level = LogLevel.Warning, Message = "Call {Method} abandoned at its deadline while the database had not answered; its work ends when the database does")]
     private static partial void LogAbandoned(ILogger logger, string method);
 
-    /// <summary>The call's context, with the work's own cancellation token; everything else is the call's.</summary>
-    private sealed class WorkContext(ServerCallContext call, CancellationToken token) : ServerCallContext
+    /// <summary>The call's context with the work's own cancellation token and HttpContext; the rest is the call's.</summary>
+    private sealed class WorkContext(ServerCallContext call, HttpContext http, CancellationToken token) : ServerCallContext
     {
+        // GetHttpContext() on a context that is not the library's own reads it from here.
+        private readonly Dictionary<object, object> _userState = new() { ["__HttpContext"] = http };
+
         protected override string MethodCore => call.Method;
         protected override string HostCore => call.Host;
         protected override string PeerCore => call.Peer;
@@ -95,7 +97,7 @@ public sealed partial class CallDeadlineInterceptor(IOptions<LimitOptions> optio
         protected override Status StatusCore { get => call.Status; set => call.Status = value; }
         protected override WriteOptions? WriteOptionsCore { get => call.WriteOptions; set => call.WriteOptions = value; }
         protected override AuthContext AuthContextCore => call.AuthContext;
-        protected override IDictionary<object, object> UserStateCore => call.UserState;
+        protected override IDictionary<object, object> UserStateCore => _userState;
 
         protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => call.CreatePropagationToken(options);
         protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => call.WriteResponseHeadersAsync(responseHeaders);
