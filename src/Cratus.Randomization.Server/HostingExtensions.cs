@@ -85,6 +85,7 @@ public static class HostingExtensions
     {
         builder.Services.AddSingleton<ErrorInterceptor>();
         builder.Services.AddSingleton<RetrySafeWrites>();
+        builder.Services.AddHostedService<WriteAnswerEraser>();
         builder.Services.AddSingleton<CallDeadlineInterceptor>();
         builder.AddCallLimits();
         var maxRequest = builder.Configuration.GetValue("Limits:MaxRequestBytes", new LimitOptions().MaxRequestBytes);

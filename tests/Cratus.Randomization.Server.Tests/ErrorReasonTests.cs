@@ -229,6 +229,13 @@ public sealed class ErrorReasonTests
             await s.Site().RandomizeAsync(Requests.Randomize("SCR-1", requestId: id));
             return await Refused(s.Site().RandomizeAsync(Requests.Randomize("SCR-2", requestId: id)));
         }));
+        yield return new("REQUEST_ANSWER_EXPIRED", StatusCode.FailedPrecondition, () => OnScheduled(async s =>
+        {
+            var request = Requests.Randomize("SCR-1");
+            await s.Site().RandomizeAsync(request);
+            s.Clock.Advance(TimeSpan.FromHours(25));
+            return await Refused(s.Site().RandomizeAsync(request));
+        }));
         yield return new("SITE_NOT_SERVED", StatusCode.PermissionDenied, () => OnScheduled(s => Refused(s.Site().RandomizeAsync(Requests.Randomize("SCR-1", site: "JHU")))));
         yield return new("ROLE_NOT_PERMITTED", StatusCode.PermissionDenied, () => On(s =>
             Refused(new RandomizationService.RandomizationServiceClient(s.Channel(TrialRole.Pharmacist)).RandomizeAsync(Requests.Randomize("SCR-1")))));

@@ -153,6 +153,34 @@ public abstract class RetryTests : OnEachDatabase
     }
 
     [ProviderFact]
+    public async Task Write_RetryAfterTheAnswerRetention_IsRefusedNotRedoneAndTheAnswerIsErased()
+    {
+        await using var server = NewServer();
+        var admin = new AdministrationService.AdministrationServiceClient(server.Channel(TrialRole.Administrator));
+        var request = new CreateUserRequest { RequestId = Guid.NewGuid().ToString(), UserName = "new-monitor", Role = "monitor", Reason = "new staff" };
+        var first = await admin.CreateUserAsync(request);
+        var events = await AuditEventsAsync(server);
+
+        server.Clock.Advance(TimeSpan.FromHours(25));
+        admin = new AdministrationService.AdministrationServiceClient(server.Channel(TrialRole.Administrator));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(request).ResponseAsync);
+        var erased = false;
+        for (var i = 0; i < 50 && !erased; i++)
+        {
+            erased = Convert.ToInt64((await server.QueryAsync("""SELECT COUNT(*) FROM "WriteRequests" WHERE "ReplySealed" = '' """))[0][0],
+                System.Globalization.CultureInfo.InvariantCulture) == 1;
+            if (!erased) await Task.Delay(100);
+        }
+
+        Assert.NotEmpty(first.InitialPassword);
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Equal("REQUEST_ANSWER_EXPIRED", refused.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.DoesNotContain(first.InitialPassword, refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(events, await AuditEventsAsync(server));
+        Assert.True(erased, "the first password stayed stored past its retention");
+    }
+
+    [ProviderFact]
     public async Task Write_RequestIdNotAUuid_IsInvalidArgumentNamingTheField()
     {
         await using var server = NewServer();

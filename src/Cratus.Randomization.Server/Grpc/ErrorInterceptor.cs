@@ -35,6 +35,8 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
                 // An expected outcome (a refusal under the trial's rules), not a fault: no stack trace, no Error entry.
                 LogRefused(logger, context.Method, rule.Reason);
                 return RichStatus.From(rule);
+            case WriteAnswerExpiredException expired:
+                return RichStatus.Exception(StatusCode.FailedPrecondition, ErrorReason.RequestAnswerExpired, expired.Message);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return RichStatus.Exception(StatusCode.DeadlineExceeded, ErrorReason.DeadlineExceeded,
                     "The call was cancelled or ran out of time before it completed. Retry with the same request_id: you get its answer if it was carried out, and it is carried out once if it was not.");

@@ -8,7 +8,9 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Cratus.Randomization.Server.Limits;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Cratus.Randomization.Server.Grpc;
 
@@ -21,7 +23,7 @@ namespace Cratus.Randomization.Server.Grpc;
 /// racing with one id are serialized by the database (and its primary key on the id), so only one writes.
 /// A refused call stores nothing, so its retry is judged afresh.
 /// </summary>
-public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock) : Interceptor
+public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock, IOptions<LimitOptions> limits) : Interceptor
 {
     private static readonly ConcurrentDictionary<Type, FieldDescriptor?> RequestIdFields = new();
 
@@ -53,6 +55,9 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock) : Int
                 if (earlier.RequestSha256 != fingerprint)
                     throw new TrialRuleException(RefusalReason.RequestIdReused,
                         "This request_id was already used for a different request. Use a new request_id for each change; reuse one only to retry the same request.");
+                // Past its retention the answer is refused even before the hourly eraser has erased it.
+                if (earlier.ReplySealed.Length == 0 || earlier.RecordedAt + limits.Value.WriteAnswerRetention < clock.GetUtcNow())
+                    throw new WriteAnswerExpiredException(earlier.RecordedAt);
                 var parser = ((IMessage)Activator.CreateInstance<TResponse>()!).Descriptor.Parser;
                 return (TResponse)parser.ParseFrom(Convert.FromBase64String(secrets.Open(earlier.ReplySealed, ReplyContext(requestId, context.Method))));
             }
@@ -69,6 +74,19 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock) : Int
             });
             return reply;
         }, context.CancellationToken);
+    }
+
+    /// <summary>
+    /// Erases the answers kept longer than <see cref="LimitOptions.WriteAnswerRetention"/> (the row stays, so its
+    /// request id can never be used for another write). Run at start and then every hour by <see cref="WriteAnswerEraser"/>.
+    /// </summary>
+    public static async Task<int> EraseExpiredAnswersAsync(TrialDbContext db, DateTimeOffset now, TimeSpan retention, CancellationToken ct)
+    {
+        // A trial makes a few thousand writes at most; the comparison runs here, the same on every database.
+        var kept = await db.WriteRequests.Where(r => r.ReplySealed != "").Select(r => new { r.RequestId, r.RecordedAt }).ToListAsync(ct);
+        var expired = kept.Where(r => r.RecordedAt + retention < now).Select(r => r.RequestId).ToList();
+        if (expired.Count == 0) return 0;
+        return await db.WriteRequests.Where(r => expired.Contains(r.RequestId)).ExecuteUpdateAsync(u => u.SetProperty(r => r.ReplySealed, ""), ct);
     }
 
     /// <summary>The sealed reply opens only under its own request id and method.</summary>
@@ -88,4 +106,40 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock) : Int
         hash.AppendData(copy.ToByteArray());
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
+}
+
+/// <summary>A retry that came after its answer was erased: refused, and never carried out again.</summary>
+public sealed class WriteAnswerExpiredException(DateTimeOffset recordedAt)
+    : Exception($"This request was carried out on {recordedAt:yyyy-MM-dd HH:mm} UTC, longer ago than its answer is kept, so it is not carried out again. Read the current state instead (for example GetAssignment).");
+
+/// <summary>Erases expired write answers at start and every hour (see <see cref="RetrySafeWrites.EraseExpiredAnswersAsync"/>).</summary>
+public sealed partial class WriteAnswerEraser(IServiceScopeFactory scopes, TimeProvider clock, IOptions<LimitOptions> limits, ILogger<WriteAnswerEraser> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromHours(1), clock);
+        do
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var erased = await RetrySafeWrites.EraseExpiredAnswersAsync(scope.ServiceProvider.GetRequiredService<TrialDbContext>(),
+                    clock.GetUtcNow(), limits.Value.WriteAnswerRetention, stoppingToken);
+                if (erased > 0) LogErased(logger, erased);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The database may be away; the next round tries again, and a retry checks the age itself.
+                LogFailed(logger, ex.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Erased {Count} write answers older than their retention")]
+    private static partial void LogErased(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not erase expired write answers now: {Problem}")]
+    private static partial void LogFailed(ILogger logger, string problem);
 }

@@ -22,6 +22,13 @@ public sealed class LimitOptions
     /// <summary>Longest a call may run on the server, whatever deadline the client set.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")] public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long the first answer to a write is kept for its retries. It may hold a secret shown once (a first
+    /// password, a schedule seed, an arm revealed in an emergency), so it is not kept for ever: after this, a retry
+    /// with the same request id is refused (REQUEST_ANSWER_EXPIRED), never carried out again, and the answer is erased.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00")] public TimeSpan WriteAnswerRetention { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>Requests a user (or, before signing in, an address) may make per second, sustained.</summary>
     [Range(1, 100_000)] public int PermitsPerSecond { get; set; } = 20;
 
