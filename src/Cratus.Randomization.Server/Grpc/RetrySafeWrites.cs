@@ -2,13 +2,13 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Limits;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using Cratus.Randomization.Server.Limits;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -55,8 +55,10 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock, IOpti
                 if (earlier.RequestSha256 != fingerprint)
                     throw new TrialRuleException(RefusalReason.RequestIdReused,
                         "This request_id was already used for a different request. Use a new request_id for each change; reuse one only to retry the same request.");
-                // Past its retention the answer is refused even before the hourly eraser has erased it.
-                if (earlier.ReplySealed.Length == 0 || earlier.RecordedAt + limits.Value.WriteAnswerRetention < clock.GetUtcNow())
+                // Past its retention the answer is refused even before the hourly eraser has erased it; so is an
+                // answer sealed with a key since retired and removed (key rotation does not reseal answers).
+                if (earlier.ReplySealed.Length == 0 || earlier.RecordedAt + limits.Value.WriteAnswerRetention < clock.GetUtcNow()
+                    || !secrets.HoldsKeyOf(earlier.ReplySealed))
                     throw new WriteAnswerExpiredException(earlier.RecordedAt);
                 var parser = ((IMessage)Activator.CreateInstance<TResponse>()!).Descriptor.Parser;
                 return (TResponse)parser.ParseFrom(Convert.FromBase64String(secrets.Open(earlier.ReplySealed, ReplyContext(requestId, context.Method))));

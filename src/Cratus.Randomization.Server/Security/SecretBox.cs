@@ -59,6 +59,13 @@ public sealed class SecretBox(IOptions<EncryptionOptions> options)
         return keyId + ":" + Convert.ToBase64String(output);
     }
 
+    /// <summary>Whether the key a value was sealed with is still in the ring (a retired key may have been removed).</summary>
+    public bool HoldsKeyOf(string sealedValue)
+    {
+        var separator = sealedValue.IndexOf(':', StringComparison.Ordinal);
+        return separator > 0 && options.Value.Keys.ContainsKey(sealedValue[..separator]);
+    }
+
     public string Open(string sealedValue, string context)
     {
         var separator = sealedValue.IndexOf(':', StringComparison.Ordinal);
