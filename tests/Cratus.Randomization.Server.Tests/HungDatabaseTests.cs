@@ -17,6 +17,7 @@ namespace Cratus.Randomization.Server.Tests;
 /// once and tells within five seconds; after the database resumes the allocation has no gap and no duplicate.
 /// </summary>
 [Trait("Category", "Slow")]
+[Collection(OneServerProcessTestAtATime.Name)]
 public sealed class HungDatabaseTests(PrivatePostgreSql cluster) : IRunsOnPostgreSql, IClassFixture<PrivatePostgreSql>
 {
     private static readonly TimeSpan Slack = TimeSpan.FromSeconds(1);

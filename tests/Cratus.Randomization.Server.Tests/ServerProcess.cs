@@ -70,7 +70,7 @@ public sealed class ServerProcess : IAsyncDisposable
         Address = address;
     }
 
-    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan? startLimit = null)
     {
         var port = FreePort();
         var address = $"http://127.0.0.1:{port}";
@@ -92,7 +92,7 @@ public sealed class ServerProcess : IAsyncDisposable
         process.BeginErrorReadLine();
         try
         {
-            await server.WaitUntilServingAsync(TimeSpan.FromSeconds(60));
+            await server.WaitUntilServingAsync(startLimit ?? TimeSpan.FromSeconds(60));
         }
         catch
         {

@@ -8,6 +8,7 @@ namespace Cratus.Randomization.Server.Tests;
 /// every node comes up serving on one schema with one set of sites and one bootstrap secret.
 /// </summary>
 [Trait("Category", "Slow")]
+[Collection(OneServerProcessTestAtATime.Name)]
 public sealed class StartupRaceTests : IRunsOnPostgreSql
 {
     private const int Rounds = 10;
@@ -22,7 +23,9 @@ public sealed class StartupRaceTests : IRunsOnPostgreSql
             // Arrange
             var database = await TestDatabases.CreatePostgreSqlDatabaseAsync();
             var settings = new Dictionary<string, string> { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = database };
-            var starting = Enumerable.Range(0, Nodes).Select(n => ServerProcess.StartAsync(deployment.Settings($"r{round}n{n}", settings))).ToList();
+            var starting = Enumerable.Range(0, Nodes).Select(n => ServerProcess.StartAsync(deployment.Settings($"r{round}n{n}", settings),
+                // Three processes start at once on a small machine: the limit is for a node that never comes up, not a slow one.
+                startLimit: TimeSpan.FromSeconds(180))).ToList();
             try
             {
                 // Act

@@ -13,6 +13,7 @@ namespace Cratus.Randomization.Server.Tests;
 /// setting and a documented exit code (README, "Exit codes of the server"), never a stack trace.
 /// </summary>
 [Trait("Category", "Slow")]
+[Collection(OneServerProcessTestAtATime.Name)]
 public sealed class StartupTests : IDisposable
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "cratus-startup-" + Guid.NewGuid().ToString("N"));
@@ -171,4 +172,14 @@ public sealed class ChallengeTests
         Assert.DoesNotContain("IDX", error.Status.Detail, StringComparison.Ordinal);
         Assert.DoesNotContain("kid", error.Status.Detail, StringComparison.OrdinalIgnoreCase);
     }
+}
+
+/// <summary>
+/// Tests that time the server (starting processes, deadlines on a hung database): run one at a time, after the tests that run in
+/// parallel, so that their limits measure the server and not the rest of the suite competing for two cores.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class OneServerProcessTestAtATime
+{
+    public const string Name = "timed tests, one at a time";
 }
