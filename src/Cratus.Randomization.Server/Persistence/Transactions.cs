@@ -11,10 +11,10 @@ public static class Transactions
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction and commits it with everything it added, or nothing at all.
     /// On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE), so writers queue instead of failing.
-    /// It returns once the commit is durable.
+    /// It returns once the commit is durable. A unit started inside another (a write that the retry-safe writes
+    /// interceptor already runs in a transaction) joins it: its changes are saved at once, the outer unit commits,
+    /// and after a conflict the outer unit runs everything again, inner units included.
     /// </summary>
-    /// A unit started inside another (a write that the retry-safe writes interceptor already runs in a transaction)
-    /// joins it: the outer unit commits, and after a conflict runs everything again, inner units included.
     public static async Task<T> InTransactionAsync<T>(this TrialDbContext db, Func<CancellationToken, Task<T>> work, CancellationToken ct)
     {
         if (db.Database.CurrentTransaction is not null)
