@@ -122,9 +122,11 @@ public sealed partial class Randomizer(
     public async Task<BlindedAssignment> GetAssignmentAsync(Caller caller, string participantId, CancellationToken ct)
     {
         if (!Identifiers.IsValidParticipantId(participantId)) throw InvalidParticipantId();
-        var found = Verified(await AssignmentByParticipantId.For(db)(db, participantId, ct));
-        // A site user asking for another site's participant gets the same NOT_FOUND as for one that does not exist.
-        return found is not null && caller.MaySee(found.SiteCode) ? found : throw NotVisible(participantId);
+        var stored = await AssignmentByParticipantId.For(db)(db, participantId, ct);
+        // A site user asking for another site's participant gets the same NOT_FOUND as for one that does not exist,
+        // before the seal is checked: a tampered row at another site must not tell them that it exists.
+        if (stored is null || !caller.MaySee(stored.Assignment.SiteCode)) throw NotVisible(participantId);
+        return Verified(stored)!;
     }
 
     private static readonly CompiledQuery<Func<TrialDbContext, CancellationToken, Task<DateTimeOffset?>>> FinalUnblindingApprovedAt =
