@@ -225,6 +225,8 @@ public abstract class ContractTests : OnEachDatabase
         Assert.DoesNotContain("\"Level\":\"Error\"", log, StringComparison.Ordinal);
         Assert.DoesNotContain("\"Level\":\"Fatal\"", log, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", log, StringComparison.Ordinal);
+        // The success is logged once, after its commit; the losers' rolled-back attempts log none.
+        Assert.Single(log.Split('\n'), line => line.Contains("Randomized participant", StringComparison.Ordinal));
         Assert.Contains("PARTICIPANT_ALREADY_IN_TRIAL", log.Replace("ParticipantAlreadyInTrial", "PARTICIPANT_ALREADY_IN_TRIAL", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 

@@ -67,7 +67,7 @@ public sealed partial class DoseEscalator(
                 details: $"cohort {cohort.Number} ({cohort.Dose}), place {place}; screening id {record.ScreeningId}");
             return ToAssignment(record);
         }, ct), ct);
-        LogEnrolled(logger, assignment.ParticipantId, assignment.SiteCode, assignment.Cohort, caller.Subject);
+        db.AfterCommit(() => LogEnrolled(logger, assignment.ParticipantId, assignment.SiteCode, assignment.Cohort, caller.Subject));
         return assignment;
     }
 
@@ -127,7 +127,7 @@ public sealed partial class DoseEscalator(
                 : "Recorded. It is not a treatment-emergent serious adverse event under the protocol's definition, so enrolment is not held for it.";
             return new SafetyReport(emergent, state.OnHold, message);
         }, ct);
-        if (report.TreatmentEmergent) LogSafetyHold(logger, participantId, caller.Subject);
+        if (report.TreatmentEmergent) db.AfterCommit(() => LogSafetyHold(logger, participantId, caller.Subject));
         return report;
     }
 
@@ -172,7 +172,7 @@ public sealed partial class DoseEscalator(
                 reason: reason.Trim(), details: kind.ToString());
             return 0;
         }, ct);
-        LogDecision(logger, kind, caller.Subject);
+        db.AfterCommit(() => LogDecision(logger, kind, caller.Subject));
         return await ReportAsync(caller, ct);
     }
 

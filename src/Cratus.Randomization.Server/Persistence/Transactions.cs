@@ -29,10 +29,13 @@ public static class Transactions
             try
             {
                 db.WriteAttempt = attempt;
-                return await db.WriteAsync(work, ct);
+                var result = await db.WriteAsync(work, ct);
+                db.RunAfterCommit();
+                return result;
             }
             catch (DbUpdateException) when (attempt < MaxAttempts)
             {
+                db.ForgetAfterCommit();
                 db.ChangeTracker.Clear();
                 await Task.Delay(TimeSpan.FromMilliseconds(5 * attempt), ct);
             }
@@ -40,6 +43,7 @@ public static class Transactions
             {
                 db.ChangeTracker.Clear();
                 db.WriteAttempt = 0;
+                db.ForgetAfterCommit();
             }
         }
     }

@@ -35,6 +35,28 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     /// <summary>The attempt of the outermost write now running (1, then 2 and up after a conflict); 0 outside one.</summary>
     public int WriteAttempt { get; internal set; }
 
+    private List<Action>? _afterCommit;
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once the write now running has committed, or at once outside a write; dropped if
+    /// the write rolls back. For what must not claim a change that may still be undone (the log lines of a write run
+    /// inside the retry-safe writes' transaction, whose commit comes after the use case returns).
+    /// </summary>
+    public void AfterCommit(Action action)
+    {
+        if (Database.CurrentTransaction is null) action();
+        else (_afterCommit ??= []).Add(action);
+    }
+
+    internal void RunAfterCommit()
+    {
+        var actions = _afterCommit;
+        _afterCommit = null;
+        actions?.ForEach(a => a());
+    }
+
+    internal void ForgetAfterCommit() => _afterCommit = null;
+
     /// <summary>
     /// Runs one unit of writing in a transaction and commits it with everything it added, returning once the commit is
     /// durable. By default the database serializes writers itself (PostgreSQL: see SerializedWritesInterceptor) and

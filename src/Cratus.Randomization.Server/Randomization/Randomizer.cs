@@ -37,7 +37,7 @@ public sealed partial class Randomizer(
             var stratum = Strata.KeyFor(trial, command.SiteCode, snapshot.Sex);
             return await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, afterConflict: db.WriteAttempt > 1, t), ct);
         }, ct);
-        if (isNew) LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject);
+        if (isNew) db.AfterCommit(() => LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject));
         return assignment;
     }
 

@@ -133,7 +133,7 @@ public sealed partial class ScheduleKeeper(
                 trial.TrialId, t, reason: reason.Trim(), details: $"commitment {commitment}; {entries.Count} entries");
             return schedule.Id;
         }, ct);
-        LogScheduleInPlace(logger, source, commitment, caller.Subject);
+        db.AfterCommit(() => LogScheduleInPlace(logger, source, commitment, caller.Subject));
         var strata = entries.GroupBy(e => e.Stratum).Select(g => (g.Key, g.Count())).ToList();
         return new ScheduleReceipt(commitment, seedHex, Convert.ToHexStringLower(salt), blockSizes, strata);
     }

@@ -62,7 +62,7 @@ public sealed partial class Unblinder(
                 site: record.SiteCode, reason: reason.Trim());
             return found with { Assignment = found.Assignment with { EmergencyUnblinded = true } };
         }, ct);
-        LogEmergencyUnblinding(logger, revealed.Assignment.ParticipantId, caller.Subject);
+        db.AfterCommit(() => LogEmergencyUnblinding(logger, revealed.Assignment.ParticipantId, caller.Subject));
         return revealed;
     }
 
