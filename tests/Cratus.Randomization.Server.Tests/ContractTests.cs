@@ -80,21 +80,6 @@ public abstract class ContractTests : OnEachDatabase
         };
     }
 
-    private static async Task<(StatusCode Status, string Detail)> RawCallAsync(TrialServer server, string token, string path, byte[] message)
-    {
-        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        var method = new Method<byte[], byte[]>(MethodType.Unary, parts[0], parts[1], Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
-        try
-        {
-            await server.RawChannel(token).CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), message);
-            return (StatusCode.OK, "");
-        }
-        catch (RpcException ex)
-        {
-            return (ex.StatusCode, ex.Status.Detail);
-        }
-    }
-
     [ProviderFact]
     public async Task EveryRequestMessage_FilledWithExtremeValuesByReflection_NeverAnswersInternalOrUnknown()
     {
@@ -107,8 +92,7 @@ public abstract class ContractTests : OnEachDatabase
         foreach (var (path, input) in methods)
         {
             // A caller the method allows, so the message is what is judged (the access table has its own tests).
-            var role = System.Enum.GetValues<TrialRole>().FirstOrDefault(r => RpcPermissions.Allows(path, r), TrialRole.Monitor);
-            var token = server.Token(role, $"walk-{role}", ["UM"]);
+            var token = HostileInputTests.TokenFor(server, path);
             foreach (var extreme in System.Enum.GetValues<Extreme>())
             {
                 // Each extreme once as it is, and once with a well-formed request id, so writes are judged past the id.
@@ -117,7 +101,7 @@ public abstract class ContractTests : OnEachDatabase
                     var message = Fill(input, extreme, 0);
                     if (wellFormedId && RetrySafeWrites.RequestIdField(input) is { } id) id.Accessor.SetValue(message, Guid.NewGuid().ToString());
                     else if (wellFormedId) continue;
-                    var (status, detail) = await RawCallAsync(server, token, path, message.ToByteArray());
+                    var (status, detail) = await HostileInputTests.RawCallAsync(server, token, path, message.ToByteArray());
                     outcomes.Add(($"{path} {extreme}{(wellFormedId ? " with a request id" : "")}", status, detail));
                 }
             }

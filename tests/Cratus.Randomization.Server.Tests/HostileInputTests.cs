@@ -22,13 +22,14 @@ public abstract class HostileInputTests : OnEachDatabase
         StatusCode.PermissionDenied, StatusCode.Unauthenticated, StatusCode.ResourceExhausted,
     ];
 
-    private static async Task<(StatusCode Status, string Detail)> RawCallAsync(TrialServer server, string token, string path, byte[] message)
+    /// <summary>A unary call of <paramref name="path"/> with the message bytes exactly as given.</summary>
+    internal static async Task<(StatusCode Status, string Detail)> RawCallAsync(TrialServer server, string token, string path, byte[] message)
     {
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var method = new Method<byte[], byte[]>(MethodType.Unary, parts[0], parts[1], Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
         try
         {
-            await server.RawChannel(token).CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(), message);
+            await server.RawChannel(token).CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), message);
             return (StatusCode.OK, "");
         }
         catch (RpcException ex)
@@ -50,7 +51,7 @@ public abstract class HostileInputTests : OnEachDatabase
     }
 
     /// <summary>A caller allowed to call the method, so that the message itself is what is tested.</summary>
-    private static string TokenFor(TrialServer server, string path)
+    internal static string TokenFor(TrialServer server, string path)
     {
         var role = Enum.GetValues<TrialRole>().FirstOrDefault(r => RpcPermissions.Allows(path, r), TrialRole.Monitor);
         return server.Token(role, $"fuzz-{role}", ["UM"]);

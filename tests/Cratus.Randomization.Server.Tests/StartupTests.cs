@@ -32,16 +32,9 @@ public sealed class StartupTests : IDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private ProcessStartInfo Server(string environment, IReadOnlyDictionary<string, string> settings, out string address)
     {
-        address = $"http://127.0.0.1:{FreePort()}";
+        address = $"http://127.0.0.1:{ServerProcess.FreePort()}";
         var start = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "Cratus.Randomization.Server.dll"))
         {
             // Not the application's folder: the server must find its own files wherever it is started from.

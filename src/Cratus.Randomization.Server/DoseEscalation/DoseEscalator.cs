@@ -33,10 +33,10 @@ public sealed partial class DoseEscalator(
     {
         var definition = Definition;
         intake.Validate(caller, request);
-        if (await FindRetryAsync(request, ct) is { } earlier) return earlier;
-        var assignment = await intake.IdentityBeforeRefusalAsync(request, async () => await db.InTransactionAsync(async t =>
+        // A retry with the same request_id never reaches here: RetrySafeWrites answers it from its ledger. Who the
+        // person is comes first, before any capacity or eligibility rule.
+        var assignment = await db.InTransactionAsync(async t =>
         {
-            if (await FindRetryAsync(request, t) is { } concurrent) return concurrent;
             await intake.RefuseIfAlreadyInTheTrialAsync(request, t);
             var snapshot = await intake.CheckSiteAndEligibilityAsync(request, t);
             var state = await StateAsync(t);
@@ -66,7 +66,7 @@ public sealed partial class DoseEscalator(
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.EnrolledInCohort, record.ParticipantId, t, site: record.SiteCode,
                 details: $"cohort {cohort.Number} ({cohort.Dose}), place {place}; screening id {record.ScreeningId}");
             return ToAssignment(record);
-        }, ct), ct);
+        }, ct);
         db.AfterCommit(() => LogEnrolled(logger, assignment.ParticipantId, assignment.SiteCode, assignment.Cohort, caller.Subject));
         return assignment;
     }
@@ -224,14 +224,6 @@ public sealed partial class DoseEscalator(
         var decisions = await db.DsmbDecisions.AsNoTracking().OrderBy(d => d.Id)
             .Select(d => new DsmbDecision(d.Kind, d.Cohort, d.DecidedAt, d.DecidedBy, d.Reason)).ToListAsync(ct);
         return (participants, events, decisions);
-    }
-
-    private async Task<CohortAssignment?> FindRetryAsync(IntakeRequest request, CancellationToken ct)
-    {
-        var record = await db.CohortEnrolments.AsNoTracking().SingleOrDefaultAsync(e => e.RequestId == request.RequestId, ct);
-        if (record is null) return null;
-        if (record.SiteCode == request.SiteCode && record.ScreeningId == request.ScreeningId) return ToAssignment(record);
-        throw new TrialRuleException(RefusalReason.RequestIdReused, "This request_id was already used for another request. Use a new request_id for each participant.");
     }
 
     private async Task<CohortEnrolmentRecord> VisibleAsync(Caller caller, string participantId, CancellationToken ct)

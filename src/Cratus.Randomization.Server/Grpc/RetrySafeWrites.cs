@@ -96,8 +96,11 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock, IOpti
 
     private static string Fingerprint(string method, string caller, IMessage message, FieldDescriptor idField)
     {
-        var copy = message.Descriptor.Parser.ParseFrom(message.ToByteArray());
-        idField.Accessor.Clear(copy);
+        // The request as sent but for its id: cleared for the moment of serializing, then put back.
+        var id = idField.Accessor.GetValue(message);
+        idField.Accessor.Clear(message);
+        var body = message.ToByteArray();
+        idField.Accessor.SetValue(message, id);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var part in new[] { method, caller })
         {
@@ -105,7 +108,7 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock, IOpti
             hash.AppendData(BitConverter.GetBytes(bytes.Length));
             hash.AppendData(bytes);
         }
-        hash.AppendData(copy.ToByteArray());
+        hash.AppendData(body);
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 }

@@ -30,26 +30,25 @@ public sealed partial class Randomizer(
     public async Task<BlindedAssignment> RandomizeAsync(Caller caller, IntakeRequest command, CancellationToken ct)
     {
         intake.Validate(caller, command);
-        if (await FindRetryAsync(command, ct) is { } earlier) return earlier;
-        var (assignment, isNew) = await intake.IdentityBeforeRefusalAsync(command, async () =>
+        // A retry with the same request_id never reaches here: RetrySafeWrites answers it from its ledger.
+        var assignment = await intake.IdentityBeforeRefusalAsync(command, async () =>
         {
             var snapshot = await intake.CheckSiteAndEligibilityAsync(command, ct);
             var stratum = Strata.KeyFor(trial, command.SiteCode, snapshot.Sex);
             return await db.InTransactionAsync(t => AllocateAsync(caller, command, snapshot, stratum, afterConflict: db.WriteAttempt > 1, t), ct);
         }, ct);
-        if (isNew) db.AfterCommit(() => LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject));
+        db.AfterCommit(() => LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject));
         return assignment;
     }
 
     /// <summary>
     /// One attempt at the allocation, inside the write transaction: the less done here, the more randomizations per
-    /// second. The same request id or the same participant racing in twice is caught by the unique indexes, and the
-    /// attempt after that (<paramref name="afterConflict"/>) answers it with the first answer or ALREADY_EXISTS.
+    /// second. The same participant racing in twice is caught by the unique index on (site, screening id), and the
+    /// attempt after that (<paramref name="afterConflict"/>) answers ALREADY_EXISTS.
     /// </summary>
-    private async Task<(BlindedAssignment, bool IsNew)> AllocateAsync(
+    private async Task<BlindedAssignment> AllocateAsync(
         Caller caller, IntakeRequest command, EligibilitySnapshot snapshot, string stratum, bool afterConflict, CancellationToken ct)
     {
-        if (afterConflict && await FindRetryAsync(command, ct) is { } earlier) return (earlier, false);
         // The same person randomized twice is refused by the unique index on (site, screening id), and the attempt
         // after that conflict names the earlier participant; a Phase I enrolment has no such index, so it is looked for.
         if (afterConflict || trial.DoseEscalation is not null) await intake.RefuseIfAlreadyInTheTrialAsync(command, ct);
@@ -105,18 +104,8 @@ public sealed partial class Randomizer(
         totals.Randomized++;
         await audit.AppendAsync(AuditActor.From(caller), AuditActions.ParticipantRandomized, participant.ParticipantId, ct,
             site: participant.SiteCode, details: $"randomization number {entry.RandomizationNumber}; screening id {participant.ScreeningId}; stratum {stratum}");
-        return (new BlindedAssignment(participant.ParticipantId, participant.SiteCode, participant.ScreeningId,
-            entry.RandomizationNumber, participant.ProductCode, participant.RandomizedAt, false), true);
-    }
-
-    /// <summary>The earlier answer to the same request id; null when there is none.</summary>
-    private async Task<BlindedAssignment?> FindRetryAsync(IntakeRequest command, CancellationToken ct)
-    {
-        var byRequest = Verified(await AssignmentByRequestId.For(db)(db, command.RequestId, ct));
-        if (byRequest is null) return null;
-        if (byRequest.SiteCode == command.SiteCode && byRequest.ScreeningId == command.ScreeningId) return byRequest;
-        throw new TrialRuleException(RefusalReason.RequestIdReused,
-            "This request_id was already used for another request. Use a new request_id for each participant.");
+        return new BlindedAssignment(participant.ParticipantId, participant.SiteCode, participant.ScreeningId,
+            entry.RandomizationNumber, participant.ProductCode, participant.RandomizedAt, false);
     }
 
     public async Task<BlindedAssignment> GetAssignmentAsync(Caller caller, string participantId, CancellationToken ct)
@@ -165,14 +154,6 @@ public sealed partial class Randomizer(
     private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<StoredAssignment?>>> AssignmentByParticipantId =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, string participantId, CancellationToken ct) =>
             db.Participants.AsNoTracking().Where(p => p.ParticipantId == participantId)
-                .Select(p => new StoredAssignment(new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
-                    p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null), p.Stratum, p.StratumSequence, p.ScheduleEntryId,
-                    p.ScheduleEntry.Stratum, p.ScheduleEntry.Sequence, p.ScheduleEntry.ArmSealed, p.AllocationSeal))
-                .SingleOrDefault()));
-
-    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<StoredAssignment?>>> AssignmentByRequestId =
-        new(() => EF.CompileAsyncQuery((TrialDbContext db, string requestId, CancellationToken ct) =>
-            db.Participants.AsNoTracking().Where(p => p.RequestId == requestId)
                 .Select(p => new StoredAssignment(new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, p.ScheduleEntry!.RandomizationNumber,
                     p.ProductCode, p.RandomizedAt, p.EmergencyUnblindedAt != null), p.Stratum, p.StratumSequence, p.ScheduleEntryId,
                     p.ScheduleEntry.Stratum, p.ScheduleEntry.Sequence, p.ScheduleEntry.ArmSealed, p.AllocationSeal))
