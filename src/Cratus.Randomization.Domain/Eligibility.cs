@@ -105,7 +105,7 @@ public static class EligibilityCheck
     }
 
     /// <summary>The refusal of an ineligible participant: one field violation and one precondition violation per failed criterion.</summary>
-    public static TrialRuleException Refuse(string screeningId, IReadOnlyList<EligibilityFailure> failures) =>
+    public static Refusal Refusal(string screeningId, IReadOnlyList<EligibilityFailure> failures) =>
         new(RefusalReason.ParticipantIneligible,
             $"Participant {screeningId} is not eligible: {string.Join("; ", failures.Select(f => f.Description))}.",
             [.. failures.Select(f => new FieldViolation(f.Field, f.Description))],

@@ -117,6 +117,8 @@ public enum RefusalReason
     AccountLocked,
     /// <summary>The refresh token is spent, expired or unknown.</summary>
     RefreshTokenInvalid,
+    /// <summary>The call needs a signed-in caller and no access token was sent.</summary>
+    TokenMissing,
 }
 
 /// <summary>One malformed or missing field, named by its path in the request (for example "eligibility.mmse_score").</summary>
@@ -126,9 +128,10 @@ public sealed record FieldViolation(string Field, string Description);
 public sealed record PreconditionViolation(string Type, string Subject, string Description);
 
 /// <summary>A refusal under the trial's rules as a value: the domain returns these, the caller decides to throw.</summary>
-public sealed record Refusal(RefusalReason Reason, string Message)
+public sealed record Refusal(
+    RefusalReason Reason, string Message, IReadOnlyList<FieldViolation>? Fields = null, IReadOnlyList<PreconditionViolation>? Preconditions = null)
 {
-    public TrialRuleException ToException() => new(Reason, Message);
+    public TrialRuleException ToException() => new(Reason, Message, Fields, Preconditions);
 }
 
 /// <summary>
@@ -160,7 +163,7 @@ public static class Refusals
             => TrialFault.AlreadyExists,
         RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired
             => TrialFault.PermissionDenied,
-        RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.RefreshTokenInvalid
+        RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.RefreshTokenInvalid or RefusalReason.TokenMissing
             => TrialFault.Unauthenticated,
         _ => TrialFault.FailedPrecondition,
     };

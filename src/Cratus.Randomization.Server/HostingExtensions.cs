@@ -2,12 +2,10 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
-using Cratus.Randomization.Server.Audit;
+using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Grpc;
 using Cratus.Randomization.Server.Limits;
-using Cratus.Randomization.Server.Randomization;
 using Cratus.Randomization.Server.Security;
-using Cratus.Randomization.Server.Unblinding;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Formatting.Json;
@@ -70,15 +68,7 @@ public static class HostingExtensions
         });
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(_ => RandomNumberGenerator.Create());
-        builder.Services.AddScoped<Randomizer>();
-        builder.Services.AddScoped<ScheduleKeeper>();
-        builder.Services.AddScoped<AuditTrail>();
-        builder.Services.AddScoped<AllocationVerifier>();
-        builder.Services.AddScoped<Unblinder>();
-        builder.Services.AddScoped<ParticipantIntake>();
-        builder.Services.AddScoped<DoseEscalation.DoseEscalator>();
-        builder.Services.AddOptions<UnblindingOptions>().BindConfiguration(UnblindingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        return builder;
+        return builder.AddTrialApplication();
     }
 
     public static WebApplicationBuilder AddTrialGrpc(this WebApplicationBuilder builder)

@@ -198,7 +198,7 @@ public abstract class AllocationIntegrityTests : OnEachDatabase
         {
             RequestId = Guid.NewGuid().ToString(), SiteCode = "UM", ScreeningId = "C1-1", Eligibility = Requests.Eligible(),
         })).Assignment;
-        await server.ExecuteSqlAsync($"""UPDATE "CohortEnrolments" SET "Cohort" = 3 WHERE "ParticipantId" = '{enrolled.ParticipantId}'""");
+        await server.ExecuteSqlAsync($"""UPDATE "Participants" SET "Cohort" = 3 WHERE "ParticipantId" = '{enrolled.ParticipantId}'""");
 
         var doseOrder = await StatusOfAsync(() => server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = enrolled.ParticipantId }).ResponseAsync);
         var verification = await Audit(server).VerifyAllocationsAsync(new VerifyAllocationsRequest());

@@ -96,38 +96,61 @@ public abstract class SecurityTests : OnEachDatabase
         }
     }
 
-    /// <summary>Walks every gRPC method the server actually maps (found from its endpoints, not from a list here),
-    /// for every role and without a token, against <see cref="RpcPermissions"/>: a new RPC without an entry fails.</summary>
+    /// <summary>
+    /// Walks every gRPC method the server actually maps (found from its endpoints, not from a list here), for every role
+    /// and without a token, against the matrix written out in <see cref="PermissionMatrix"/>: a new RPC without a row
+    /// fails, and so does a use case whose declared permission differs from the matrix in one cell.
+    /// </summary>
     [ProviderFact]
-    public async Task EveryMappedRpc_EveryRole_AllowedExactlyAsThePermissionTableSays()
+    public async Task EveryMappedRpc_EveryRole_AllowedExactlyAsTheMatrixSays()
     {
         await using var server = NewServer();
         var methods = server.Services.GetRequiredService<EndpointDataSource>().Endpoints
             .Select(e => e.Metadata.GetMetadata<GrpcMethodMetadata>())
             .Where(m => m is not null && m.Method.Type == MethodType.Unary)
             .Select(m => m!.Method.FullName)
+            .Where(m => !PermissionMatrix.IsReflection(m))
             .Distinct()
             .ToList();
         Assert.Contains("/cratus.randomization.v1.PharmacyService/GetDoseOrder", methods);
-        Assert.True(methods.Count >= 27, $"only {methods.Count} methods found");
+        Assert.True(methods.Count >= 34, $"only {methods.Count} methods found");
+        var endpoints = server.Services.GetRequiredService<EndpointDataSource>().Endpoints;
+        foreach (var path in methods.Where(m => !m.StartsWith("/grpc.health.", StringComparison.Ordinal)))
+            Assert.True(endpoints.Any(e => e.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.FullName == path && e.Metadata.GetMetadata<Grpc.RunsAttribute>() is not null),
+                $"{path} names no use case ([Runs])");
 
+        var mismatches = new List<string>();
         foreach (var path in methods)
         {
-            var anonymous = RpcPermissions.Anonymous.Contains(path);
-            Assert.True(anonymous || RpcPermissions.Table.ContainsKey(path), $"{path} has no entry in RpcPermissions");
+            var anonymous = PermissionMatrix.Anonymous.Contains(path);
+            Assert.True(anonymous || PermissionMatrix.Allowed.ContainsKey(path), $"{path} has no row in the permission matrix");
             var (withoutToken, detail) = await CallAsync(server.Channel(token: null), path);
             // An anonymous method may still refuse empty credentials, but never for want of an access token.
             var refusedForToken = withoutToken == StatusCode.Unauthenticated && (detail.Contains("401", StringComparison.Ordinal) || detail.Contains("access token", StringComparison.Ordinal));
-            Assert.True(anonymous ? !refusedForToken : refusedForToken, $"{path} without a token answered {withoutToken}: {detail}");
+            if (anonymous == refusedForToken) mismatches.Add($"{path} without a token answered {withoutToken}: {detail}");
             if (anonymous) continue;
             foreach (var role in Enum.GetValues<TrialRole>())
             {
                 var (status, _) = await CallAsync(server.Channel(role, "UM"), path);
-                if (RpcPermissions.Allows(path, role))
-                    Assert.True(status is not StatusCode.PermissionDenied and not StatusCode.Unauthenticated and not StatusCode.Internal, $"{role} should reach {path}, got {status}");
-                else
-                    Assert.True(status == StatusCode.PermissionDenied, $"{role} should be denied {path}, got {status}");
+                var reached = status is not StatusCode.PermissionDenied and not StatusCode.Unauthenticated and not StatusCode.Internal;
+                if (PermissionMatrix.Allows(path, role) != reached || (!reached && status != StatusCode.PermissionDenied))
+                    mismatches.Add($"{role} {(PermissionMatrix.Allows(path, role) ? "should reach" : "should be denied")} {path}, got {status}");
             }
+        }
+        Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
+    }
+
+    /// <summary>Every use case says who may run it: a [Permitted] declaration, or it is one of the sign-in operations.</summary>
+    [Fact]
+    public void EveryUseCase_DeclaresItsPermission()
+    {
+        Assert.True(Application.ApplicationExtensions.UseCases.Count >= 33, $"only {Application.ApplicationExtensions.UseCases.Count} use cases found");
+        foreach (var useCase in Application.ApplicationExtensions.UseCases)
+        {
+            if (Application.ApplicationExtensions.IsPublic(useCase))
+                Assert.Contains(useCase.Name, new[] { "SignIn", "RefreshSession", "BootstrapAdministrator" });
+            else
+                Assert.NotNull(Application.Permissions.Of(useCase));
         }
     }
 

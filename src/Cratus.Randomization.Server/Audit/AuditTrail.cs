@@ -1,5 +1,6 @@
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Security;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
-using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Application.Audit;
 using Cratus.Randomization.Protos.V1;
-using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Security;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -9,17 +8,13 @@ using AuditHead = Cratus.Randomization.Protos.V1.AuditHead;
 
 namespace Cratus.Randomization.Server.Grpc;
 
-public sealed class AuditGrpcService(AuditTrail trail, AllocationVerifier allocations, HeadSigner signer, TrialDefinition trial) : AuditService.AuditServiceBase
+public sealed class AuditGrpcService(ListAuditEvents listEvents, VerifyAuditTrail verifyTrail, VerifyAllocations verifyAllocations) : AuditService.AuditServiceBase
 {
+    [Runs(typeof(ListAuditEvents))]
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {
-        long after = 0;
-        if (request.PageToken.Length > 0 && !long.TryParse(request.PageToken, NumberStyles.None, CultureInfo.InvariantCulture, out after))
-            throw TrialRuleException.Invalid("page_token", "page_token is not one this service gave out.");
-        if (request.PageSize is < 0 or > 500)
-            throw TrialRuleException.Invalid("page_size", "page_size must be 1 to 500 (0 for the default of 50).");
-        var page = await trail.ListAsync(new AuditFilter(request.Action, request.User, request.Target,
-            ProtoMapping.ToTime(request.FromTime, "from_time"), ProtoMapping.ToTime(request.ToTime, "to_time"), after, request.PageSize == 0 ? 50 : request.PageSize), context.CancellationToken);
+        var page = await listEvents.RunAsync(AccessInterceptor.CallerOf(context), new AuditQuery(request.Action, request.User, request.Target,
+            request.FromTime.ToInput(), request.ToTime.ToInput(), request.PageToken, request.PageSize), context.CancellationToken);
         return new ListAuditEventsResponse
         {
             Events = { page.Events.Select(e => new AuditEvent
@@ -42,17 +37,12 @@ public sealed class AuditGrpcService(AuditTrail trail, AllocationVerifier alloca
         };
     }
 
-    public override Task<VerifyAuditTrailResponse> VerifyAuditTrail(VerifyAuditTrailRequest request, ServerCallContext context)
+    [Runs(typeof(VerifyAuditTrail))]
+    public override async Task<VerifyAuditTrailResponse> VerifyAuditTrail(VerifyAuditTrailRequest request, ServerCallContext context)
     {
-        Domain.AuditHead? expected = null;
-        if (request.ExpectedHead is { } head)
-        {
-            if (head.Sequence < 1 || head.Hash.Length != 64)
-                throw TrialRuleException.Invalid("expected_head", "expected_head needs the sequence number (1 or more) and the 64-character hash you recorded.");
-            expected = new Domain.AuditHead(head.Sequence, head.Hash.ToLowerInvariant());
-        }
-        var result = trail.Verify(expected);
-        return Task.FromResult(new VerifyAuditTrailResponse
+        var expected = request.ExpectedHead is { } head ? new ExpectedHead(head.Sequence, head.Hash) : null;
+        var (result, signature) = await verifyTrail.RunAsync(AccessInterceptor.CallerOf(context), expected, context.CancellationToken);
+        return new VerifyAuditTrailResponse
         {
             Intact = result.Intact,
             EventsChecked = result.EventsChecked,
@@ -60,14 +50,14 @@ public sealed class AuditGrpcService(AuditTrail trail, AllocationVerifier alloca
             FirstBrokenSequence = result.FirstBrokenSequence ?? 0,
             Problem = result.Problem,
             ExtendsExpectedHead = result.ExtendsExpectedHead ?? false,
-            // Only an intact head is signed: a signature says "the service verified the trail up to here".
-            HeadSignature = result.Intact && result.Head is { } signed ? ToProto(signer.Sign(trial.TrialId, signed)) : null,
-        });
+            HeadSignature = signature is null ? null : ToProto(signature),
+        };
     }
 
+    [Runs(typeof(VerifyAllocations))]
     public override async Task<VerifyAllocationsResponse> VerifyAllocations(VerifyAllocationsRequest request, ServerCallContext context)
     {
-        var result = await allocations.VerifyAsync(context.CancellationToken);
+        var result = await verifyAllocations.RunAsync(AccessInterceptor.CallerOf(context), default, context.CancellationToken);
         return new VerifyAllocationsResponse
         {
             Intact = result.Failures == 0,

@@ -1,7 +1,8 @@
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Protos.V1;
-using Cratus.Randomization.Server.DoseEscalation;
-using Cratus.Randomization.Server.Randomization;
+using Cratus.Randomization.Server.Application;
+using Cratus.Randomization.Server.Application.DoseEscalation;
+using Cratus.Randomization.Server.Application.Participants;
 using Cratus.Randomization.Server.Security;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -9,12 +10,15 @@ using Proto = Cratus.Randomization.Protos.V1;
 
 namespace Cratus.Randomization.Server.Grpc;
 
-public sealed class DoseEscalationGrpcService(DoseEscalator escalator) : Proto.DoseEscalationService.DoseEscalationServiceBase
+public sealed class DoseEscalationGrpcService(
+    EnrolInCohort enrol, RecordInfusion recordInfusion, ReportSafetyEvent reportSafetyEvent, RecordWithdrawal recordWithdrawal,
+    RecordDsmbDecision recordDecision, GetEscalationStatus getStatus) : Proto.DoseEscalationService.DoseEscalationServiceBase
 {
+    [Runs(typeof(EnrolInCohort))]
     public override async Task<EnrollInCohortResponse> EnrollInCohort(EnrollInCohortRequest request, ServerCallContext context)
     {
-        var a = await escalator.EnrollAsync(AccessInterceptor.CallerOf(context),
-            new IntakeRequest(request.RequestId, request.SiteCode, request.ScreeningId, request.Eligibility.ToDomain()), context.CancellationToken);
+        var a = await enrol.RunAsync(AccessInterceptor.CallerOf(context),
+            ProtoMapping.ToIntake(request.RequestId, request.SiteCode, request.ScreeningId, request.Eligibility), context.CancellationToken);
         return new EnrollInCohortResponse
         {
             Assignment = new Proto.CohortAssignment
@@ -25,45 +29,50 @@ public sealed class DoseEscalationGrpcService(DoseEscalator escalator) : Proto.D
         };
     }
 
+    [Runs(typeof(RecordInfusion))]
     public override async Task<RecordInfusionResponse> RecordInfusion(RecordInfusionRequest request, ServerCallContext context)
     {
-        var (infusedAt, closes) = await escalator.RecordInfusionAsync(AccessInterceptor.CallerOf(context), request.ParticipantId,
-            ProtoMapping.ToTime(request.InfusedAt, "infused_at"), context.CancellationToken);
+        var infusion = await recordInfusion.RunAsync(AccessInterceptor.CallerOf(context),
+            new InfusionCommand(request.ParticipantId, request.InfusedAt.ToInput()), context.CancellationToken);
         return new RecordInfusionResponse
         {
             ParticipantId = request.ParticipantId,
-            InfusedAt = Timestamp.FromDateTimeOffset(infusedAt),
-            SafetyWindowClosesAt = Timestamp.FromDateTimeOffset(closes),
+            InfusedAt = Timestamp.FromDateTimeOffset(infusion.InfusedAt),
+            SafetyWindowClosesAt = Timestamp.FromDateTimeOffset(infusion.SafetyWindowClosesAt),
         };
     }
 
+    [Runs(typeof(ReportSafetyEvent))]
     public override async Task<ReportSafetyEventResponse> ReportSafetyEvent(ReportSafetyEventRequest request, ServerCallContext context)
     {
-        var report = await escalator.ReportSafetyEventAsync(AccessInterceptor.CallerOf(context), request.ParticipantId,
-            ToDomain(request.Type), ProtoMapping.ToDate(request.OnsetDate), request.Serious, context.CancellationToken);
+        var report = await reportSafetyEvent.RunAsync(AccessInterceptor.CallerOf(context),
+            new SafetyEventCommand(request.ParticipantId, ToDomain(request.Type), ProtoMapping.ToDate(request.OnsetDate), request.Serious), context.CancellationToken);
         return new ReportSafetyEventResponse { TreatmentEmergent = report.TreatmentEmergent, EnrolmentOnHold = report.EnrolmentOnHold, Message = report.Message };
     }
 
+    [Runs(typeof(RecordWithdrawal))]
     public override async Task<RecordWithdrawalResponse> RecordWithdrawal(RecordWithdrawalRequest request, ServerCallContext context) =>
-        new() { PlaceFreed = await escalator.RecordWithdrawalAsync(AccessInterceptor.CallerOf(context), request.ParticipantId, request.Reason, context.CancellationToken) };
+        new() { PlaceFreed = await recordWithdrawal.RunAsync(AccessInterceptor.CallerOf(context), new WithdrawalCommand(request.ParticipantId, request.Reason), context.CancellationToken) };
 
+    [Runs(typeof(RecordDsmbDecision))]
     public override async Task<RecordDsmbDecisionResponse> RecordDsmbDecision(RecordDsmbDecisionRequest request, ServerCallContext context)
     {
-        var kind = request.Decision switch
+        Domain.DsmbDecisionKind? kind = request.Decision switch
         {
             Proto.DsmbDecisionKind.Escalate => Domain.DsmbDecisionKind.Escalate,
             Proto.DsmbDecisionKind.Continue => Domain.DsmbDecisionKind.Continue,
             Proto.DsmbDecisionKind.Hold => Domain.DsmbDecisionKind.Hold,
             Proto.DsmbDecisionKind.Stop => Domain.DsmbDecisionKind.Stop,
             Proto.DsmbDecisionKind.ProceedToRandomizedPhase => Domain.DsmbDecisionKind.ProceedToRandomizedPhase,
-            _ => throw TrialRuleException.Invalid("decision", "decision is required: escalate, continue, hold, stop or proceed to the randomized phase."),
+            _ => null,
         };
-        var report = await escalator.RecordDecisionAsync(AccessInterceptor.CallerOf(context), kind, request.Reason, context.CancellationToken);
+        var report = await recordDecision.RunAsync(AccessInterceptor.CallerOf(context), new DsmbDecisionCommand(kind, request.Reason), context.CancellationToken);
         return new RecordDsmbDecisionResponse { Status = ToProto(report) };
     }
 
+    [Runs(typeof(GetEscalationStatus))]
     public override async Task<GetEscalationStatusResponse> GetEscalationStatus(GetEscalationStatusRequest request, ServerCallContext context) =>
-        new() { Status = ToProto(await escalator.ReportAsync(AccessInterceptor.CallerOf(context), context.CancellationToken)) };
+        new() { Status = ToProto(await getStatus.RunAsync(AccessInterceptor.CallerOf(context), default, context.CancellationToken)) };
 
     private static EscalationStatus ToProto(EscalationReport report)
     {

@@ -1,4 +1,5 @@
 using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Application.Identity;
 using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Security;
 using Google.Protobuf.WellKnownTypes;
@@ -6,35 +7,40 @@ using Grpc.Core;
 
 namespace Cratus.Randomization.Server.Grpc;
 
-public sealed class IdentityGrpcService(Accounts accounts) : IdentityService.IdentityServiceBase
+public sealed class IdentityGrpcService(
+    SignIn signIn, RefreshSession refresh, Application.Identity.BootstrapAdministrator bootstrap, BeginTotpEnrollment beginTotp,
+    ConfirmTotpEnrollment confirmTotp, Application.Identity.ChangePassword changePassword) : IdentityService.IdentityServiceBase
 {
+    [Runs(typeof(SignIn))]
     public override async Task<LoginResponse> Login(LoginRequest request, ServerCallContext context) =>
-        new() { Tokens = ToProto(await accounts.LoginAsync(request.UserName, request.Password, request.TotpCode, context.CancellationToken)) };
+        new() { Tokens = ToProto(await signIn.RunAsync(new SignInCommand(request.UserName, request.Password, request.TotpCode), context.CancellationToken)) };
 
+    [Runs(typeof(RefreshSession))]
     public override async Task<RefreshTokenResponse> RefreshToken(RefreshTokenRequest request, ServerCallContext context) =>
-        new() { Tokens = ToProto(await accounts.RefreshAsync(request.RefreshToken, context.CancellationToken)) };
+        new() { Tokens = ToProto(await refresh.RunAsync(request.RefreshToken, context.CancellationToken)) };
 
-    public override async Task<BootstrapAdministratorResponse> BootstrapAdministrator(BootstrapAdministratorRequest request, ServerCallContext context)
-    {
-        await accounts.BootstrapAdministratorAsync(request.BootstrapSecret, request.UserName, request.Password, context.CancellationToken);
-        return new BootstrapAdministratorResponse { UserName = request.UserName };
-    }
+    [Runs(typeof(Application.Identity.BootstrapAdministrator))]
+    public override async Task<BootstrapAdministratorResponse> BootstrapAdministrator(BootstrapAdministratorRequest request, ServerCallContext context) =>
+        new() { UserName = await bootstrap.RunAsync(new BootstrapCommand(request.BootstrapSecret, request.UserName, request.Password), context.CancellationToken) };
 
+    [Runs(typeof(BeginTotpEnrollment))]
     public override async Task<BeginTotpEnrollmentResponse> BeginTotpEnrollment(BeginTotpEnrollmentRequest request, ServerCallContext context)
     {
-        var enrollment = await accounts.BeginTotpEnrollmentAsync(AccessInterceptor.CallerOf(context), context.CancellationToken);
+        var enrollment = await beginTotp.RunAsync(AccessInterceptor.CallerOf(context), default, context.CancellationToken);
         return new BeginTotpEnrollmentResponse { SharedKey = enrollment.SharedKey, AuthenticatorUri = enrollment.AuthenticatorUri };
     }
 
+    [Runs(typeof(ConfirmTotpEnrollment))]
     public override async Task<ConfirmTotpEnrollmentResponse> ConfirmTotpEnrollment(ConfirmTotpEnrollmentRequest request, ServerCallContext context)
     {
-        await accounts.ConfirmTotpEnrollmentAsync(AccessInterceptor.CallerOf(context), request.Code, context.CancellationToken);
+        await confirmTotp.RunAsync(AccessInterceptor.CallerOf(context), request.Code, context.CancellationToken);
         return new ConfirmTotpEnrollmentResponse();
     }
 
+    [Runs(typeof(Application.Identity.ChangePassword))]
     public override async Task<ChangePasswordResponse> ChangePassword(ChangePasswordRequest request, ServerCallContext context)
     {
-        await accounts.ChangePasswordAsync(AccessInterceptor.CallerOf(context), request.CurrentPassword, request.NewPassword, context.CancellationToken);
+        await changePassword.RunAsync(AccessInterceptor.CallerOf(context), new PasswordChange(request.CurrentPassword, request.NewPassword), context.CancellationToken);
         return new ChangePasswordResponse();
     }
 

@@ -1,16 +1,17 @@
 using Cratus.Randomization.Protos.V1;
-using Cratus.Randomization.Server.Randomization;
+using Cratus.Randomization.Server.Application.Pharmacy;
 using Cratus.Randomization.Server.Security;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
 namespace Cratus.Randomization.Server.Grpc;
 
-public sealed class PharmacyGrpcService(Randomizer randomizer) : PharmacyService.PharmacyServiceBase
+public sealed class PharmacyGrpcService(ReadDoseOrder readDoseOrder) : PharmacyService.PharmacyServiceBase
 {
+    [Runs(typeof(ReadDoseOrder))]
     public override async Task<GetDoseOrderResponse> GetDoseOrder(GetDoseOrderRequest request, ServerCallContext context)
     {
-        var order = await randomizer.GetDoseOrderAsync(AccessInterceptor.CallerOf(context), request.ParticipantId, context.CancellationToken);
+        var order = await readDoseOrder.RunAsync(AccessInterceptor.CallerOf(context), request.ParticipantId, context.CancellationToken);
         return new GetDoseOrderResponse
         {
             ParticipantId = order.Assignment.ParticipantId,

@@ -1,4 +1,5 @@
 using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Application;
 using Google.Protobuf.WellKnownTypes;
 using Proto = Cratus.Randomization.Protos.V1;
 
@@ -7,6 +8,10 @@ namespace Cratus.Randomization.Server.Grpc;
 /// <summary>Between wire messages and domain types. Missing or malformed values become nulls the domain reports.</summary>
 internal static class ProtoMapping
 {
+    /// <summary>What a site sends to enrol or randomize, as the use cases take it.</summary>
+    public static IntakeRequest ToIntake(string requestId, string siteCode, string screeningId, Proto.EligibilityData? eligibility) =>
+        new(requestId, siteCode, screeningId, eligibility.ToDomain());
+
     public static EligibilityData ToDomain(this Proto.EligibilityData? data)
     {
         if (data is null) return new EligibilityData(null, null, null, null, null, new Dictionary<string, bool>());
@@ -49,18 +54,15 @@ internal static class ProtoMapping
     private const long MaxTimestampSeconds = 253_402_300_799;
 
     /// <summary>
-    /// A request's time, or null when absent. A time outside the range a Timestamp may hold (or with nanoseconds
-    /// outside 0 to 999,999,999) is refused as INVALID_ARGUMENT naming <paramref name="field"/>, never converted.
+    /// A request's time as the use case reads it: absent, a time, or out of range (outside what a Timestamp may hold, or
+    /// with nanoseconds outside 0 to 999,999,999), which the use case refuses as INVALID_ARGUMENT naming the field.
     /// </summary>
-    public static DateTimeOffset? ToTime(Timestamp? time, string field)
-    {
-        if (time is null) return null;
-        if (time.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds || time.Nanos is < 0 or > 999_999_999)
-            throw TrialRuleException.Invalid(field, $"{field} must be a time between 0001-01-01 and 9999-12-31 (UTC).");
-        return time.ToDateTimeOffset();
-    }
+    public static TimeInput ToInput(this Timestamp? time) =>
+        time is null ? TimeInput.Absent
+        : time.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds || time.Nanos is < 0 or > 999_999_999 ? new TimeInput(null, true)
+        : TimeInput.Of(time.ToDateTimeOffset());
 
-    public static Proto.BlindedAssignment ToProto(this Randomization.BlindedAssignment a) => new()
+    public static Proto.BlindedAssignment ToProto(this BlindedAssignment a) => new()
     {
         ParticipantId = a.ParticipantId,
         SiteCode = a.SiteCode,

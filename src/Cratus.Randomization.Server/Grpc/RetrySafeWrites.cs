@@ -42,7 +42,7 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock, IOpti
             throw TrialRuleException.Invalid("request_id",
                 "request_id must be a UUID chosen by the client for this change (for example 3f2b6c1e-8d4a-4f5e-9b7c-2a1d0e9f8c7b); send the same one on every retry.");
         requestId = requestId.ToLowerInvariant();
-        var caller = AccessInterceptor.CallerOf(context).Subject;
+        var caller = AccessInterceptor.CallerOf(context)?.Subject ?? "";
         var fingerprint = Fingerprint(context.Method, caller, message, idField);
         var db = context.GetHttpContext().RequestServices.GetRequiredService<TrialDbContext>();
 

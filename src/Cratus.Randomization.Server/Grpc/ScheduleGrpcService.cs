@@ -1,15 +1,16 @@
 using Cratus.Randomization.Protos.V1;
-using Cratus.Randomization.Server.Randomization;
+using Cratus.Randomization.Server.Application.Schedule;
 using Cratus.Randomization.Server.Security;
 using Grpc.Core;
 
 namespace Cratus.Randomization.Server.Grpc;
 
-public sealed class ScheduleGrpcService(ScheduleKeeper schedules) : ScheduleService.ScheduleServiceBase
+public sealed class ScheduleGrpcService(GenerateSchedule generate, ImportSchedule import) : ScheduleService.ScheduleServiceBase
 {
+    [Runs(typeof(GenerateSchedule))]
     public override async Task<GenerateScheduleResponse> GenerateSchedule(GenerateScheduleRequest request, ServerCallContext context)
     {
-        var receipt = await schedules.GenerateAsync(AccessInterceptor.CallerOf(context), request.BlockSizes, request.Reason, context.CancellationToken);
+        var receipt = await generate.RunAsync(AccessInterceptor.CallerOf(context), new GenerateScheduleCommand(request.BlockSizes, request.Reason), context.CancellationToken);
         return new GenerateScheduleResponse
         {
             Sha256Hex = receipt.CommitmentSha256,
@@ -20,9 +21,10 @@ public sealed class ScheduleGrpcService(ScheduleKeeper schedules) : ScheduleServ
         };
     }
 
+    [Runs(typeof(ImportSchedule))]
     public override async Task<ImportScheduleResponse> ImportSchedule(ImportScheduleRequest request, ServerCallContext context)
     {
-        var receipt = await schedules.ImportAsync(AccessInterceptor.CallerOf(context), request.Csv.Memory, request.Reason, context.CancellationToken);
+        var receipt = await import.RunAsync(AccessInterceptor.CallerOf(context), new ImportScheduleCommand(request.Csv.Memory, request.Reason), context.CancellationToken);
         return new ImportScheduleResponse
         {
             Sha256Hex = receipt.CommitmentSha256,

@@ -1,27 +1,30 @@
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Protos.V1;
-using Cratus.Randomization.Server.Identity;
-using Cratus.Randomization.Server.Randomization;
+using Cratus.Randomization.Server.Application;
+using Cratus.Randomization.Server.Application.Schedule;
+using Cratus.Randomization.Server.Security;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
 namespace Cratus.Randomization.Server.Grpc;
 
 /// <summary>The blinded view of the trial: no arm, dose, ratio or block size ever leaves here.</summary>
-public sealed class TrialGrpcService(TrialDefinition trial, Randomizer randomizer, ScheduleKeeper schedules, UserAdministration administration) : TrialService.TrialServiceBase
+public sealed class TrialGrpcService(GetTrial getTrial, GetScheduleCommitment getCommitment) : TrialService.TrialServiceBase
 {
+    [Runs(typeof(GetTrial))]
     public override async Task<GetTrialResponse> GetTrial(GetTrialRequest request, ServerCallContext context)
     {
-        var counts = await randomizer.CountBySiteAsync(context.CancellationToken);
+        var overview = await getTrial.RunAsync(AccessInterceptor.CallerOf(context), default, context.CancellationToken);
+        var trial = overview.Trial;
         var rules = trial.Eligibility;
-        var response = new GetTrialResponse
+        return new GetTrialResponse
         {
             TrialId = trial.TrialId,
             Title = trial.Title,
             RegistryId = trial.RegistryId,
             TargetParticipants = trial.RandomizedPhase.TargetParticipants,
-            RandomizedParticipants = counts.Values.Sum(),
-            ScheduleInPlace = await schedules.IsInPlaceAsync(context.CancellationToken),
+            RandomizedParticipants = overview.Sites.Sum(s => s.Randomized),
+            ScheduleInPlace = overview.ScheduleInPlace,
             Eligibility = new Protos.V1.EligibilityRules
             {
                 MinimumAge = rules.MinimumAge,
@@ -32,25 +35,17 @@ public sealed class TrialGrpcService(TrialDefinition trial, Randomizer randomize
                 ExclusionCriteria = { rules.ExclusionAttestations.Select(c => new Protos.V1.ExclusionCriterion { Code = c.Code, Description = c.Description }) },
             },
             StratificationFactors = { trial.RandomizedPhase.StratificationFactors.Select(f => f.ToString().ToLowerInvariant()) },
-        };
-        // The database is the source of truth for sites (administrators add and close them while the trial runs);
-        // the definition's sites come first, in its order, then those added later.
-        var sites = await administration.ListSitesAsync(context.CancellationToken);
-        var definitionOrder = trial.Sites.Select((s, i) => (s.Code, i)).ToDictionary(x => x.Code, x => x.i, StringComparer.Ordinal);
-        response.Sites.AddRange(sites.OrderBy(s => definitionOrder.GetValueOrDefault(s.Code, int.MaxValue)).ThenBy(s => s.Code, StringComparer.Ordinal)
-            .Select(s => new SiteEnrolment
+            Sites =
             {
-                SiteCode = s.Code,
-                Name = s.Name,
-                RandomizedParticipants = counts.GetValueOrDefault(s.Code),
-                Active = s.Active,
-            }));
-        return response;
+                overview.Sites.Select(s => new SiteEnrolment { SiteCode = s.Site.Code, Name = s.Site.Name, RandomizedParticipants = s.Randomized, Active = s.Site.Active }),
+            },
+        };
     }
 
+    [Runs(typeof(GetScheduleCommitment))]
     public override async Task<GetScheduleCommitmentResponse> GetScheduleCommitment(GetScheduleCommitmentRequest request, ServerCallContext context)
     {
-        var commitment = await schedules.GetCommitmentAsync(context.CancellationToken);
+        var commitment = await getCommitment.RunAsync(AccessInterceptor.CallerOf(context), default, context.CancellationToken);
         return new GetScheduleCommitmentResponse
         {
             Sha256Hex = commitment.CommitmentSha256,

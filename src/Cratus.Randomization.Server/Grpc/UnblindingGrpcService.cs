@@ -1,49 +1,61 @@
-using Cratus.Randomization.Domain;
+
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
-using Cratus.Randomization.Server.Unblinding;
+using Cratus.Randomization.Server.Application;
+using Cratus.Randomization.Server.Application.Unblinding;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Scope = Cratus.Randomization.Server.Persistence.UnblindingScope;
+using Scope = Cratus.Randomization.Domain.UnblindingScope;
+using Status = Cratus.Randomization.Domain.UnblindingStatus;
 
 namespace Cratus.Randomization.Server.Grpc;
 
-public sealed class UnblindingGrpcService(Unblinder unblinder) : UnblindingService.UnblindingServiceBase
+public sealed class UnblindingGrpcService(
+    EmergencyUnblind emergencyUnblind, RequestUnblinding requestUnblinding, ApproveUnblinding approveUnblinding,
+    ListUnblindingRequests listRequests, ReadUnblindedAllocations readAllocations) : UnblindingService.UnblindingServiceBase
 {
+    [Runs(typeof(EmergencyUnblind))]
     public override async Task<EmergencyUnblindResponse> EmergencyUnblind(EmergencyUnblindRequest request, ServerCallContext context)
     {
-        var revealed = await unblinder.EmergencyUnblindAsync(AccessInterceptor.CallerOf(context), request.ParticipantId, request.Reason, context.CancellationToken);
+        var revealed = await emergencyUnblind.RunAsync(AccessInterceptor.CallerOf(context),
+            new EmergencyUnblindCommand(request.ParticipantId, request.Reason), context.CancellationToken);
         return new EmergencyUnblindResponse { Assignment = revealed.Assignment.ToProto(), Treatment = revealed.Arm.ToProto() };
     }
 
+    [Runs(typeof(RequestUnblinding))]
     public override async Task<RequestUnblindingResponse> RequestUnblinding(RequestUnblindingRequest request, ServerCallContext context)
     {
-        var scope = request.Scope switch
+        Scope? scope = request.Scope switch
         {
             UnblindingScope.Participant => Scope.Participant,
             UnblindingScope.DsmbAggregate => Scope.DsmbAggregate,
             UnblindingScope.Final => Scope.Final,
-            _ => throw TrialRuleException.Invalid("scope", "scope is required: participant, DSMB aggregate or final."),
+            _ => null,
         };
-        var created = await unblinder.RequestAsync(AccessInterceptor.CallerOf(context), scope, request.ParticipantId, request.Reason, context.CancellationToken);
+        var created = await requestUnblinding.RunAsync(AccessInterceptor.CallerOf(context),
+            new UnblindingRequestCommand(scope, request.ParticipantId, request.Reason), context.CancellationToken);
         return new RequestUnblindingResponse { Request = ToProto(created) };
     }
 
+    [Runs(typeof(ApproveUnblinding))]
     public override async Task<ApproveUnblindingResponse> ApproveUnblinding(ApproveUnblindingRequest request, ServerCallContext context)
     {
-        var approved = await unblinder.ApproveAsync(AccessInterceptor.CallerOf(context), request.UnblindingId, request.Reason, context.CancellationToken);
+        var approved = await approveUnblinding.RunAsync(AccessInterceptor.CallerOf(context),
+            new UnblindingApprovalCommand(request.UnblindingId, request.Reason), context.CancellationToken);
         return new ApproveUnblindingResponse { Request = ToProto(approved) };
     }
 
+    [Runs(typeof(ListUnblindingRequests))]
     public override async Task<ListUnblindingRequestsResponse> ListUnblindingRequests(ListUnblindingRequestsRequest request, ServerCallContext context)
     {
-        var requests = await unblinder.ListAsync(AccessInterceptor.CallerOf(context), context.CancellationToken);
+        var requests = await listRequests.RunAsync(AccessInterceptor.CallerOf(context), default, context.CancellationToken);
         return new ListUnblindingRequestsResponse { Requests = { requests.Select(ToProto) } };
     }
 
+    [Runs(typeof(ReadUnblindedAllocations))]
     public override async Task<GetUnblindedAllocationsResponse> GetUnblindedAllocations(GetUnblindedAllocationsRequest request, ServerCallContext context)
     {
-        var revealed = await unblinder.GetAllocationsAsync(AccessInterceptor.CallerOf(context), request.UnblindingId, context.CancellationToken);
+        var revealed = await readAllocations.RunAsync(AccessInterceptor.CallerOf(context), request.UnblindingId, context.CancellationToken);
         return new GetUnblindedAllocationsResponse
         {
             Request = ToProto(revealed.Request),
@@ -70,8 +82,8 @@ public sealed class UnblindingGrpcService(Unblinder unblinder) : UnblindingServi
         ExpiresAt = r.ExpiresAt.ToProto(),
         Status = r.Status switch
         {
-            UnblindingStatus.Pending => UnblindingRequestStatus.Pending,
-            UnblindingStatus.Approved => UnblindingRequestStatus.Approved,
+            Status.Pending => UnblindingRequestStatus.Pending,
+            Status.Approved => UnblindingRequestStatus.Approved,
             _ => UnblindingRequestStatus.Expired,
         },
     };

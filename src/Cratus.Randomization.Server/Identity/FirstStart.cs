@@ -56,20 +56,22 @@ public sealed partial class FirstStart(
         var prefix = secrets.ActiveKeyId + ":";
         if (!await db.ScheduleEntries.AnyAsync(e => !e.ArmSealed.StartsWith(prefix) || !e.EntrySeal.StartsWith(prefix), ct) &&
             !await db.Participants.AnyAsync(p => !p.AllocationSeal.StartsWith(prefix), ct) &&
-            !await db.CohortEnrolments.AnyAsync(p => !p.AllocationSeal.StartsWith(prefix), ct) &&
             !await db.Schedules.AnyAsync(s => !s.BlockSizesSealed.StartsWith(prefix), ct)) return;
         var moved = await db.InTransactionAsync(async t =>
         {
             var count = 0;
             var entries = await db.ScheduleEntries.Where(e => !e.ArmSealed.StartsWith(prefix) || !e.EntrySeal.StartsWith(prefix)).ToListAsync(t);
             var entryIds = entries.Select(e => e.Id).ToHashSet();
-            var participants = await db.Participants.Include(p => p.ScheduleEntry)
-                .Where(p => !p.AllocationSeal.StartsWith(prefix) || !p.ScheduleEntry!.ArmSealed.StartsWith(prefix) || !p.ScheduleEntry.EntrySeal.StartsWith(prefix))
+            var participants = await (
+                    from p in db.Participants
+                    join e in db.ScheduleEntries on p.ScheduleEntryId equals e.Id
+                    where !p.AllocationSeal.StartsWith(prefix) || !e.ArmSealed.StartsWith(prefix) || !e.EntrySeal.StartsWith(prefix)
+                    select new { Participant = p, Entry = e })
                 .ToListAsync(t);
             // Judged before anything changes, under the keys they were sealed with.
-            var goodParticipants = participants.Where(p => seals.IsValid(Facts(p), p.AllocationSeal)).ToHashSet();
+            var goodParticipants = participants.Where(x => seals.IsValid(Facts(x.Participant, x.Entry), x.Participant.AllocationSeal)).ToList();
             var goodEntries = entries.Where(e => seals.IsValid(Facts(e), e.EntrySeal)).ToHashSet();
-            foreach (var p in participants.Except(goodParticipants)) seals.ReportParticipant(p.ParticipantId);
+            foreach (var x in participants.Except(goodParticipants)) seals.ReportParticipant(x.Participant.ParticipantId);
             foreach (var e in entries.Except(goodEntries)) seals.ReportEntry(e.Stratum, e.Sequence);
             foreach (var entry in goodEntries)
             {
@@ -81,20 +83,20 @@ public sealed partial class FirstStart(
                 entry.EntrySeal = seals.Seal(Facts(entry));
                 count++;
             }
-            foreach (var participant in goodParticipants.Where(p => entryIds.Contains(p.ScheduleEntryId) ? goodEntries.Contains(p.ScheduleEntry!) : true))
+            foreach (var x in goodParticipants.Where(x => !entryIds.Contains(x.Entry.Id) || goodEntries.Contains(x.Entry)))
             {
-                participant.AllocationSeal = seals.Seal(Facts(participant));
+                x.Participant.Reseal(seals.Seal(Facts(x.Participant, x.Entry)));
                 count++;
             }
-            foreach (var enrolment in await db.CohortEnrolments.Where(e => !e.AllocationSeal.StartsWith(prefix)).ToListAsync(t))
+            foreach (var enrolment in await db.Participants.Where(p => p.Phase == TrialPhase.DoseEscalation && !p.AllocationSeal.StartsWith(prefix)).ToListAsync(t))
             {
-                var facts = new CohortEnrolmentFacts(enrolment.ParticipantId, enrolment.SiteCode, enrolment.ScreeningId, enrolment.Cohort, enrolment.ProductCode);
+                var facts = enrolment.CohortFacts();
                 if (!seals.IsValid(facts, enrolment.AllocationSeal))
                 {
                     seals.ReportParticipant(enrolment.ParticipantId);
                     continue;
                 }
-                enrolment.AllocationSeal = seals.Seal(facts);
+                enrolment.Reseal(seals.Seal(facts));
                 count++;
             }
             foreach (var schedule in await db.Schedules.Where(s => !s.BlockSizesSealed.StartsWith(prefix)).ToListAsync(t))
@@ -114,9 +116,8 @@ public sealed partial class FirstStart(
 
     private static ScheduleEntryFacts Facts(ScheduleEntryRecord e) => new(e.Stratum, e.Sequence, e.RandomizationNumber, e.ArmSealed);
 
-    private static ParticipantAllocationFacts Facts(ParticipantRecord p) => new(p.ParticipantId, p.SiteCode, p.ScreeningId, p.Stratum,
-        p.StratumSequence, p.ProductCode, p.ScheduleEntryId, p.ScheduleEntry!.Stratum, p.ScheduleEntry.Sequence, p.ScheduleEntry.RandomizationNumber,
-        p.ScheduleEntry.ArmSealed);
+    private static ParticipantAllocationFacts Facts(Participant p, ScheduleEntryRecord e) => new(p.ParticipantId, p.SiteCode, p.ScreeningId,
+        p.Stratum!, p.StratumSequence!.Value, p.ProductCode, e.Id, e.Stratum, e.Sequence, e.RandomizationNumber, e.ArmSealed);
 
     private async Task EnsureBootstrapSecretAsync(CancellationToken ct)
     {

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Security;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;

@@ -40,42 +40,6 @@ public sealed class ScheduleEntryRecord
     public string EntrySeal { get; set; } = "";
 }
 
-/// <summary>
-/// A randomized participant and the schedule entry they received. The database makes each entry, each
-/// (site, screening id), each request id, each participant id and each product code appear once, and
-/// (stratum, sequence) once, so entries are used in order and never twice.
-/// </summary>
-public sealed class ParticipantRecord
-{
-    public long Id { get; set; }
-    public required string ParticipantId { get; set; }
-    public required string SiteCode { get; set; }
-    public required string ScreeningId { get; set; }
-    public required string RequestId { get; set; }
-    public required string Stratum { get; set; }
-    public int StratumSequence { get; set; }
-    public long ScheduleEntryId { get; set; }
-    public ScheduleEntryRecord? ScheduleEntry { get; set; }
-    public required string ProductCode { get; set; }
-    public DateTimeOffset RandomizedAt { get; set; }
-    public required string RandomizedBy { get; set; }
-    public required string RandomizedByRole { get; set; }
-    /// <summary>"keyId:base64" of the keyed MAC binding this participant to their entry, its randomization number,
-    /// stratum, position and sealed arm (<see cref="Domain.AllocationBinding"/>). Checked on every read.</summary>
-    public string AllocationSeal { get; set; } = "";
-
-    // The eligibility snapshot (no date of birth is kept).
-    public DateOnly ConsentDate { get; set; }
-    public int AgeAtConsent { get; set; }
-    public Sex Sex { get; set; }
-    public int ClinicalFrailtyScale { get; set; }
-    public int MmseScore { get; set; }
-
-    // Set once, by an investigator's emergency unblinding.
-    public DateTimeOffset? EmergencyUnblindedAt { get; set; }
-    public string? EmergencyUnblindedBy { get; set; }
-}
-
 /// <summary>A site of the trial. Seeded from the trial definition; administrators add sites (before the schedule
 /// is in place, since strata are fixed then) and close or reopen them. Never deleted.</summary>
 public sealed class SiteRecord
@@ -105,28 +69,6 @@ public sealed class AuditEventRecord
     public string Mac { get; set; } = "";
 }
 
-public enum UnblindingScope
-{
-    Participant,
-    DsmbAggregate,
-    Final,
-}
-
-/// <summary>A statistician's request for controlled unblinding, and its approval by a different statistician.</summary>
-public sealed class UnblindingRequestRecord
-{
-    public long Id { get; set; }
-    public required string RequestId { get; set; }
-    public UnblindingScope Scope { get; set; }
-    public string? ParticipantId { get; set; }
-    public required string Reason { get; set; }
-    public required string RequestedBy { get; set; }
-    public DateTimeOffset RequestedAt { get; set; }
-    public string? ApprovedBy { get; set; }
-    public DateTimeOffset? ApprovedAt { get; set; }
-    public string? ApprovalReason { get; set; }
-    public DateTimeOffset? ExpiresAt { get; set; }
-}
 
 /// <summary>A refresh token, kept only as its SHA-256 hash. Used once: refreshing revokes it.</summary>
 public sealed class RefreshTokenRecord
@@ -154,40 +96,6 @@ public sealed class TrialUser : Microsoft.AspNetCore.Identity.IdentityUser
     public bool Active { get; set; } = true;
 
     public IReadOnlyList<string> SiteList => Sites.Length == 0 ? [] : Sites.Split(',');
-}
-
-/// <summary>
-/// A Phase I participant in a dose-escalation cohort. Each (cohort, place) is unique, and a place runs 1 to the
-/// cohort's size, so the database itself keeps a cohort from taking one participant too many. A participant
-/// withdrawn before infusion gives the place back (Place becomes null) when the trial allows replacement.
-/// Nothing is deleted.
-/// </summary>
-public sealed class CohortEnrolmentRecord
-{
-    public long Id { get; set; }
-    public required string ParticipantId { get; set; }
-    public required string SiteCode { get; set; }
-    public required string ScreeningId { get; set; }
-    public required string RequestId { get; set; }
-    public int Cohort { get; set; }
-    public int? Place { get; set; }
-    public required string ProductCode { get; set; }
-    public DateTimeOffset EnrolledAt { get; set; }
-    public required string EnrolledBy { get; set; }
-    /// <summary>"keyId:base64" of the keyed MAC binding participant, site, screening id, cohort (the dose) and
-    /// product code (<see cref="Domain.AllocationBinding"/>). Checked wherever the dose is read.</summary>
-    public string AllocationSeal { get; set; } = "";
-    public DateTimeOffset? InfusedAt { get; set; }
-    public string? InfusionRecordedBy { get; set; }
-    public DateTimeOffset? WithdrawnAt { get; set; }
-    public string? WithdrawalReason { get; set; }
-
-    // The eligibility snapshot (no date of birth is kept).
-    public DateOnly ConsentDate { get; set; }
-    public int AgeAtConsent { get; set; }
-    public Sex Sex { get; set; }
-    public int ClinicalFrailtyScale { get; set; }
-    public int MmseScore { get; set; }
 }
 
 /// <summary>A serious adverse event reported by a site. Whether it is treatment-emergent is judged when reported.</summary>

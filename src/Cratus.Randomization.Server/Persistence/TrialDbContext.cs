@@ -1,3 +1,4 @@
+using Cratus.Randomization.Domain;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -20,13 +21,13 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
 
     public DbSet<ScheduleRecord> Schedules => Set<ScheduleRecord>();
     public DbSet<ScheduleEntryRecord> ScheduleEntries => Set<ScheduleEntryRecord>();
-    public DbSet<ParticipantRecord> Participants => Set<ParticipantRecord>();
+    /// <summary>Every participant of both phases (<see cref="Participant"/>).</summary>
+    public DbSet<Participant> Participants => Set<Participant>();
     public DbSet<SiteRecord> Sites => Set<SiteRecord>();
     public DbSet<AuditEventRecord> AuditEvents => Set<AuditEventRecord>();
-    public DbSet<UnblindingRequestRecord> UnblindingRequests => Set<UnblindingRequestRecord>();
+    public DbSet<UnblindingRequest> UnblindingRequests => Set<UnblindingRequest>();
     public DbSet<RefreshTokenRecord> RefreshTokens => Set<RefreshTokenRecord>();
     public DbSet<BootstrapSecretRecord> BootstrapSecrets => Set<BootstrapSecretRecord>();
-    public DbSet<CohortEnrolmentRecord> CohortEnrolments => Set<CohortEnrolmentRecord>();
     public DbSet<SafetyEventRecord> SafetyEvents => Set<SafetyEventRecord>();
     public DbSet<DsmbDecisionRecord> DsmbDecisions => Set<DsmbDecisionRecord>();
     public DbSet<TrialTotalsRecord> TrialTotals => Set<TrialTotalsRecord>();
@@ -137,9 +138,9 @@ internal sealed class AuditEventRecordConfiguration : IEntityTypeConfiguration<A
     }
 }
 
-internal sealed class UnblindingRequestRecordConfiguration : IEntityTypeConfiguration<UnblindingRequestRecord>
+internal sealed class UnblindingRequestConfiguration : IEntityTypeConfiguration<UnblindingRequest>
 {
-    public void Configure(EntityTypeBuilder<UnblindingRequestRecord> b)
+    public void Configure(EntityTypeBuilder<UnblindingRequest> b)
     {
         b.ToTable("UnblindingRequests");
         b.HasIndex(r => r.RequestId).IsUnique();
@@ -208,52 +209,43 @@ internal sealed class ScheduleEntryRecordConfiguration : IEntityTypeConfiguratio
     }
 }
 
-internal sealed class ParticipantRecordConfiguration : IEntityTypeConfiguration<ParticipantRecord>
+/// <summary>
+/// One table for both phases. The database keeps the trial's uniqueness rules itself: a person takes part once (site,
+/// screening id), each participant id, request id and product code once, each schedule entry and each (stratum,
+/// sequence) once (so entries are used in order, never twice), and each (cohort, place) once (so a cohort never takes
+/// one too many). The Phase II columns are empty in Phase I rows and the reverse; a unique index does not count empty
+/// values, so each rule binds only the phase it belongs to.
+/// </summary>
+internal sealed class ParticipantConfiguration : IEntityTypeConfiguration<Participant>
 {
-    public void Configure(EntityTypeBuilder<ParticipantRecord> b)
+    public void Configure(EntityTypeBuilder<Participant> b)
     {
         b.ToTable("Participants");
+        b.HasKey(p => p.Id);
         b.HasIndex(p => p.ParticipantId).IsUnique();
         b.HasIndex(p => new { p.SiteCode, p.ScreeningId }).IsUnique();
         b.HasIndex(p => p.RequestId).IsUnique();
+        b.HasIndex(p => p.ProductCode).IsUnique();
         b.HasIndex(p => p.ScheduleEntryId).IsUnique();
         b.HasIndex(p => new { p.Stratum, p.StratumSequence }).IsUnique();
-        b.HasIndex(p => p.ProductCode).IsUnique();
-        b.HasOne(p => p.ScheduleEntry).WithMany().HasForeignKey(p => p.ScheduleEntryId).OnDelete(DeleteBehavior.Restrict);
-        b.Property(p => p.ParticipantId).HasMaxLength(32);
-        b.Property(p => p.SiteCode).HasMaxLength(16);
-        b.Property(p => p.ScreeningId).HasMaxLength(32);
-        b.Property(p => p.RequestId).HasMaxLength(64);
-        b.Property(p => p.Stratum).HasMaxLength(64);
-        b.Property(p => p.ProductCode).HasMaxLength(32);
-        b.Property(p => p.RandomizedBy).HasMaxLength(128);
-        b.Property(p => p.RandomizedByRole).HasMaxLength(32);
-        b.Property(p => p.AllocationSeal).HasMaxLength(80);
-        b.Property(p => p.Sex).HasConversion<string>().HasMaxLength(8);
-        b.Property(p => p.EmergencyUnblindedBy).HasMaxLength(128);
-    }
-}
-
-internal sealed class CohortEnrolmentRecordConfiguration : IEntityTypeConfiguration<CohortEnrolmentRecord>
-{
-    public void Configure(EntityTypeBuilder<CohortEnrolmentRecord> b)
-    {
-        b.ToTable("CohortEnrolments");
-        b.HasIndex(p => p.ParticipantId).IsUnique();
-        b.HasIndex(p => new { p.SiteCode, p.ScreeningId }).IsUnique();
-        b.HasIndex(p => p.RequestId).IsUnique();
-        b.HasIndex(p => p.ProductCode).IsUnique();
         b.HasIndex(p => new { p.Cohort, p.Place }).IsUnique();
+        b.HasIndex(p => new { p.Phase, p.Status });
+        b.HasOne<ScheduleEntryRecord>().WithMany().HasForeignKey(p => p.ScheduleEntryId).OnDelete(DeleteBehavior.Restrict);
         b.Property(p => p.ParticipantId).HasMaxLength(32);
+        b.Property(p => p.Phase).HasConversion<string>().HasMaxLength(16);
+        b.Property(p => p.Status).HasConversion<string>().HasMaxLength(16);
         b.Property(p => p.SiteCode).HasMaxLength(16);
         b.Property(p => p.ScreeningId).HasMaxLength(32);
         b.Property(p => p.RequestId).HasMaxLength(64);
         b.Property(p => p.ProductCode).HasMaxLength(32);
         b.Property(p => p.EnrolledBy).HasMaxLength(128);
+        b.Property(p => p.EnrolledByRole).HasMaxLength(32);
+        b.Property(p => p.Stratum).HasMaxLength(64);
         b.Property(p => p.AllocationSeal).HasMaxLength(80);
+        b.Property(p => p.Sex).HasConversion<string>().HasMaxLength(8);
         b.Property(p => p.InfusionRecordedBy).HasMaxLength(128);
         b.Property(p => p.WithdrawalReason).HasMaxLength(1000);
-        b.Property(p => p.Sex).HasConversion<string>().HasMaxLength(8);
+        b.Property(p => p.EmergencyUnblindedBy).HasMaxLength(128);
     }
 }
 

@@ -1,16 +1,8 @@
 using System.Security.Claims;
+using Cratus.Randomization.Server.Application;
 using Microsoft.Extensions.Options;
 
 namespace Cratus.Randomization.Server.Security;
-
-/// <summary>Who is calling, as established from a validated access token: subject, one role, and the sites served.</summary>
-public sealed record Caller(string Subject, TrialRole Role, IReadOnlySet<string> Sites)
-{
-    public bool Serves(string siteCode) => Sites.Contains(siteCode);
-
-    /// <summary>Whether this caller may see a participant of <paramref name="siteCode"/>: site roles only their own sites.</summary>
-    public bool MaySee(string siteCode) => !TrialRoles.IsSiteRole(Role) || Serves(siteCode);
-}
 
 /// <summary>Reads a <see cref="Caller"/> from a principal with the configured claim names.</summary>
 public sealed class CallerResolver(IOptions<TokenOptions> options)

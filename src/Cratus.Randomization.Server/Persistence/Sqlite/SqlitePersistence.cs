@@ -85,26 +85,19 @@ public sealed class SqliteTrialDbContext(DbContextOptions<SqliteTrialDbContext> 
 /// Flushes a write-ahead log file to disk for everyone waiting, one flush at a time: whoever asks while a flush runs
 /// is served by the next one, which begins after their commit was written.
 /// </summary>
-internal sealed class WriteAheadLogFlusher(string path)
+internal sealed class WriteAheadLogFlusher
 {
-    private readonly Lock _gate = new();
-    private List<TaskCompletionSource>? _waiting;
-    private bool _flushing;
+    private readonly Batches<bool> _flushes;
 
-    public Task FlushAsync()
+    public WriteAheadLogFlusher(string path) => _flushes = new Batches<bool>(_ =>
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_gate)
-        {
-            (_waiting ??= []).Add(done);
-            if (_flushing) return done.Task;
-            _flushing = true;
-        }
-        _ = Task.Run(FlushWhileAsked);
-        return done.Task;
-    }
+        Flush(path);
+        return Task.CompletedTask;
+    });
 
-    private void Flush()
+    public Task FlushAsync() => _flushes.AddAsync(true);
+
+    private static void Flush(string path)
     {
         try
         {
@@ -116,33 +109,10 @@ internal sealed class WriteAheadLogFlusher(string path)
             // SQLite removes the log only when its last connection closes, after copying every commit into the
             // database file and flushing that file: the commits are on disk already.
         }
-    }
-
-    private void FlushWhileAsked()
-    {
-        while (true)
+        catch (Exception ex)
         {
-            List<TaskCompletionSource> batch;
-            lock (_gate)
-            {
-                if (_waiting is null)
-                {
-                    _flushing = false;
-                    return;
-                }
-                (batch, _waiting) = (_waiting, null);
-            }
-            try
-            {
-                Flush();
-                foreach (var waiter in batch) waiter.SetResult();
-            }
-            catch (Exception ex)
-            {
-                // Whatever went wrong, the waiters hear of it (as UNAVAILABLE) and the next flush is tried afresh.
-                var failure = new IOException("The write-ahead log could not be flushed to disk.", ex);
-                foreach (var waiter in batch) waiter.SetException(failure);
-            }
+            // Whatever went wrong, the waiters hear of it (as UNAVAILABLE) and the next flush is tried afresh.
+            throw new IOException("The write-ahead log could not be flushed to disk.", ex);
         }
     }
 }

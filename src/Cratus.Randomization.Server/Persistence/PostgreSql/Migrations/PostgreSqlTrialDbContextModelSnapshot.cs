@@ -22,6 +22,208 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Cratus.Randomization.Domain.Participant", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("AgeAtConsent")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("AllocationSeal")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
+
+                    b.Property<int>("ClinicalFrailtyScale")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("Cohort")
+                        .HasColumnType("integer");
+
+                    b.Property<DateOnly>("ConsentDate")
+                        .HasColumnType("date");
+
+                    b.Property<DateTimeOffset?>("EmergencyUnblindedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("EmergencyUnblindedBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset>("EnrolledAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("EnrolledBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("EnrolledByRole")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<DateTimeOffset?>("InfusedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("InfusionRecordedBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<int>("MmseScore")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("ParticipantId")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("Phase")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<int?>("Place")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("ProductCode")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long?>("ScheduleEntryId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("ScreeningId")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("Sex")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)");
+
+                    b.Property<string>("SiteCode")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<string>("Stratum")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<int?>("StratumSequence")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("WithdrawalReason")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<DateTimeOffset?>("WithdrawnAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ParticipantId")
+                        .IsUnique();
+
+                    b.HasIndex("ProductCode")
+                        .IsUnique();
+
+                    b.HasIndex("RequestId")
+                        .IsUnique();
+
+                    b.HasIndex("ScheduleEntryId")
+                        .IsUnique();
+
+                    b.HasIndex("Cohort", "Place")
+                        .IsUnique();
+
+                    b.HasIndex("Phase", "Status");
+
+                    b.HasIndex("SiteCode", "ScreeningId")
+                        .IsUnique();
+
+                    b.HasIndex("Stratum", "StratumSequence")
+                        .IsUnique();
+
+                    b.ToTable("Participants", (string)null);
+                });
+
+            modelBuilder.Entity("Cratus.Randomization.Domain.UnblindingRequest", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("ApprovalReason")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<DateTimeOffset?>("ApprovedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ApprovedBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ParticipantId")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("RequestedBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("RequestId")
+                        .IsUnique();
+
+                    b.HasIndex("Scope", "ApprovedAt");
+
+                    b.ToTable("UnblindingRequests", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.AuditEventRecord", b =>
                 {
                     b.Property<long>("Sequence")
@@ -112,109 +314,6 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.ToTable("BootstrapSecrets", (string)null);
                 });
 
-            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.CohortEnrolmentRecord", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
-                    b.Property<int>("AgeAtConsent")
-                        .HasColumnType("integer");
-
-                    b.Property<string>("AllocationSeal")
-                        .IsRequired()
-                        .HasMaxLength(80)
-                        .HasColumnType("character varying(80)");
-
-                    b.Property<int>("ClinicalFrailtyScale")
-                        .HasColumnType("integer");
-
-                    b.Property<int>("Cohort")
-                        .HasColumnType("integer");
-
-                    b.Property<DateOnly>("ConsentDate")
-                        .HasColumnType("date");
-
-                    b.Property<DateTimeOffset>("EnrolledAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("EnrolledBy")
-                        .IsRequired()
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)");
-
-                    b.Property<DateTimeOffset?>("InfusedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("InfusionRecordedBy")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)");
-
-                    b.Property<int>("MmseScore")
-                        .HasColumnType("integer");
-
-                    b.Property<string>("ParticipantId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<int?>("Place")
-                        .HasColumnType("integer");
-
-                    b.Property<string>("ProductCode")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<string>("RequestId")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
-
-                    b.Property<string>("ScreeningId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<string>("Sex")
-                        .IsRequired()
-                        .HasMaxLength(8)
-                        .HasColumnType("character varying(8)");
-
-                    b.Property<string>("SiteCode")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("character varying(16)");
-
-                    b.Property<string>("WithdrawalReason")
-                        .HasMaxLength(1000)
-                        .HasColumnType("character varying(1000)");
-
-                    b.Property<DateTimeOffset?>("WithdrawnAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ParticipantId")
-                        .IsUnique();
-
-                    b.HasIndex("ProductCode")
-                        .IsUnique();
-
-                    b.HasIndex("RequestId")
-                        .IsUnique();
-
-                    b.HasIndex("Cohort", "Place")
-                        .IsUnique();
-
-                    b.HasIndex("SiteCode", "ScreeningId")
-                        .IsUnique();
-
-                    b.ToTable("CohortEnrolments", (string)null);
-                });
-
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.DsmbDecisionRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -247,115 +346,6 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("DsmbDecisions", (string)null);
-                });
-
-            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.ParticipantRecord", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
-                    b.Property<int>("AgeAtConsent")
-                        .HasColumnType("integer");
-
-                    b.Property<string>("AllocationSeal")
-                        .IsRequired()
-                        .HasMaxLength(80)
-                        .HasColumnType("character varying(80)");
-
-                    b.Property<int>("ClinicalFrailtyScale")
-                        .HasColumnType("integer");
-
-                    b.Property<DateOnly>("ConsentDate")
-                        .HasColumnType("date");
-
-                    b.Property<DateTimeOffset?>("EmergencyUnblindedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("EmergencyUnblindedBy")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)");
-
-                    b.Property<int>("MmseScore")
-                        .HasColumnType("integer");
-
-                    b.Property<string>("ParticipantId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<string>("ProductCode")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<DateTimeOffset>("RandomizedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("RandomizedBy")
-                        .IsRequired()
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)");
-
-                    b.Property<string>("RandomizedByRole")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<string>("RequestId")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
-
-                    b.Property<long>("ScheduleEntryId")
-                        .HasColumnType("bigint");
-
-                    b.Property<string>("ScreeningId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<string>("Sex")
-                        .IsRequired()
-                        .HasMaxLength(8)
-                        .HasColumnType("character varying(8)");
-
-                    b.Property<string>("SiteCode")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("character varying(16)");
-
-                    b.Property<string>("Stratum")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
-
-                    b.Property<int>("StratumSequence")
-                        .HasColumnType("integer");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ParticipantId")
-                        .IsUnique();
-
-                    b.HasIndex("ProductCode")
-                        .IsUnique();
-
-                    b.HasIndex("RequestId")
-                        .IsUnique();
-
-                    b.HasIndex("ScheduleEntryId")
-                        .IsUnique();
-
-                    b.HasIndex("SiteCode", "ScreeningId")
-                        .IsUnique();
-
-                    b.HasIndex("Stratum", "StratumSequence")
-                        .IsUnique();
-
-                    b.ToTable("Participants", (string)null);
                 });
 
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.RefreshTokenRecord", b =>
@@ -639,65 +629,6 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.ToTable("AspNetUsers", (string)null);
                 });
 
-            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.UnblindingRequestRecord", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
-                    b.Property<string>("ApprovalReason")
-                        .HasMaxLength(1000)
-                        .HasColumnType("character varying(1000)");
-
-                    b.Property<DateTimeOffset?>("ApprovedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("ApprovedBy")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)");
-
-                    b.Property<DateTimeOffset?>("ExpiresAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("ParticipantId")
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<string>("Reason")
-                        .IsRequired()
-                        .HasMaxLength(1000)
-                        .HasColumnType("character varying(1000)");
-
-                    b.Property<string>("RequestId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
-                    b.Property<DateTimeOffset>("RequestedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("RequestedBy")
-                        .IsRequired()
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)");
-
-                    b.Property<string>("Scope")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("character varying(16)");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("RequestId")
-                        .IsUnique();
-
-                    b.HasIndex("Scope", "ApprovedAt");
-
-                    b.ToTable("UnblindingRequests", (string)null);
-                });
-
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.WriteRequestRecord", b =>
                 {
                     b.Property<string>("RequestId")
@@ -797,15 +728,12 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.ToTable("AspNetUserTokens", (string)null);
                 });
 
-            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.ParticipantRecord", b =>
+            modelBuilder.Entity("Cratus.Randomization.Domain.Participant", b =>
                 {
-                    b.HasOne("Cratus.Randomization.Server.Persistence.ScheduleEntryRecord", "ScheduleEntry")
+                    b.HasOne("Cratus.Randomization.Server.Persistence.ScheduleEntryRecord", null)
                         .WithMany()
                         .HasForeignKey("ScheduleEntryId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .IsRequired();
-
-                    b.Navigation("ScheduleEntry");
+                        .OnDelete(DeleteBehavior.Restrict);
                 });
 
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.ScheduleEntryRecord", b =>

@@ -17,6 +17,204 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.14");
 
+            modelBuilder.Entity("Cratus.Randomization.Domain.Participant", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("AgeAtConsent")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AllocationSeal")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ClinicalFrailtyScale")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("Cohort")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateOnly>("ConsentDate")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("EmergencyUnblindedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EmergencyUnblindedBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("EnrolledAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EnrolledBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EnrolledByRole")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("InfusedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("InfusionRecordedBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("MmseScore")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ParticipantId")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Phase")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("Place")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ProductCode")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ScheduleEntryId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ScreeningId")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Sex")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SiteCode")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Stratum")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("StratumSequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("WithdrawalReason")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("WithdrawnAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ParticipantId")
+                        .IsUnique();
+
+                    b.HasIndex("ProductCode")
+                        .IsUnique();
+
+                    b.HasIndex("RequestId")
+                        .IsUnique();
+
+                    b.HasIndex("ScheduleEntryId")
+                        .IsUnique();
+
+                    b.HasIndex("Cohort", "Place")
+                        .IsUnique();
+
+                    b.HasIndex("Phase", "Status");
+
+                    b.HasIndex("SiteCode", "ScreeningId")
+                        .IsUnique();
+
+                    b.HasIndex("Stratum", "StratumSequence")
+                        .IsUnique();
+
+                    b.ToTable("Participants", (string)null);
+                });
+
+            modelBuilder.Entity("Cratus.Randomization.Domain.UnblindingRequest", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ApprovalReason")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("ApprovedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ApprovedBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ParticipantId")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestedBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("RequestId")
+                        .IsUnique();
+
+                    b.HasIndex("Scope", "ApprovedAt");
+
+                    b.ToTable("UnblindingRequests", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.AuditEventRecord", b =>
                 {
                     b.Property<long>("Sequence")
@@ -107,107 +305,6 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.ToTable("BootstrapSecrets", (string)null);
                 });
 
-            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.CohortEnrolmentRecord", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER");
-
-                    b.Property<int>("AgeAtConsent")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("AllocationSeal")
-                        .IsRequired()
-                        .HasMaxLength(80)
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("ClinicalFrailtyScale")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<int>("Cohort")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateOnly>("ConsentDate")
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTimeOffset>("EnrolledAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("EnrolledBy")
-                        .IsRequired()
-                        .HasMaxLength(128)
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTimeOffset?>("InfusedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("InfusionRecordedBy")
-                        .HasMaxLength(128)
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("MmseScore")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("ParticipantId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<int?>("Place")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("ProductCode")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RequestId")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ScreeningId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Sex")
-                        .IsRequired()
-                        .HasMaxLength(8)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("SiteCode")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("WithdrawalReason")
-                        .HasMaxLength(1000)
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTimeOffset?>("WithdrawnAt")
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ParticipantId")
-                        .IsUnique();
-
-                    b.HasIndex("ProductCode")
-                        .IsUnique();
-
-                    b.HasIndex("RequestId")
-                        .IsUnique();
-
-                    b.HasIndex("Cohort", "Place")
-                        .IsUnique();
-
-                    b.HasIndex("SiteCode", "ScreeningId")
-                        .IsUnique();
-
-                    b.ToTable("CohortEnrolments", (string)null);
-                });
-
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.DsmbDecisionRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -238,113 +335,6 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("DsmbDecisions", (string)null);
-                });
-
-            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.ParticipantRecord", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER");
-
-                    b.Property<int>("AgeAtConsent")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("AllocationSeal")
-                        .IsRequired()
-                        .HasMaxLength(80)
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("ClinicalFrailtyScale")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateOnly>("ConsentDate")
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTimeOffset?>("EmergencyUnblindedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("EmergencyUnblindedBy")
-                        .HasMaxLength(128)
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("MmseScore")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("ParticipantId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ProductCode")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTimeOffset>("RandomizedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RandomizedBy")
-                        .IsRequired()
-                        .HasMaxLength(128)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RandomizedByRole")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RequestId")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT");
-
-                    b.Property<long>("ScheduleEntryId")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("ScreeningId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Sex")
-                        .IsRequired()
-                        .HasMaxLength(8)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("SiteCode")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Stratum")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("StratumSequence")
-                        .HasColumnType("INTEGER");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ParticipantId")
-                        .IsUnique();
-
-                    b.HasIndex("ProductCode")
-                        .IsUnique();
-
-                    b.HasIndex("RequestId")
-                        .IsUnique();
-
-                    b.HasIndex("ScheduleEntryId")
-                        .IsUnique();
-
-                    b.HasIndex("SiteCode", "ScreeningId")
-                        .IsUnique();
-
-                    b.HasIndex("Stratum", "StratumSequence")
-                        .IsUnique();
-
-                    b.ToTable("Participants", (string)null);
                 });
 
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.RefreshTokenRecord", b =>
@@ -622,63 +612,6 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.ToTable("AspNetUsers", (string)null);
                 });
 
-            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.UnblindingRequestRecord", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("ApprovalReason")
-                        .HasMaxLength(1000)
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTimeOffset?>("ApprovedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ApprovedBy")
-                        .HasMaxLength(128)
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTimeOffset?>("ExpiresAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ParticipantId")
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Reason")
-                        .IsRequired()
-                        .HasMaxLength(1000)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RequestId")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTimeOffset>("RequestedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RequestedBy")
-                        .IsRequired()
-                        .HasMaxLength(128)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Scope")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("RequestId")
-                        .IsUnique();
-
-                    b.HasIndex("Scope", "ApprovedAt");
-
-                    b.ToTable("UnblindingRequests", (string)null);
-                });
-
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.WriteRequestRecord", b =>
                 {
                     b.Property<string>("RequestId")
@@ -776,15 +709,12 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.ToTable("AspNetUserTokens", (string)null);
                 });
 
-            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.ParticipantRecord", b =>
+            modelBuilder.Entity("Cratus.Randomization.Domain.Participant", b =>
                 {
-                    b.HasOne("Cratus.Randomization.Server.Persistence.ScheduleEntryRecord", "ScheduleEntry")
+                    b.HasOne("Cratus.Randomization.Server.Persistence.ScheduleEntryRecord", null)
                         .WithMany()
                         .HasForeignKey("ScheduleEntryId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .IsRequired();
-
-                    b.Navigation("ScheduleEntry");
+                        .OnDelete(DeleteBehavior.Restrict);
                 });
 
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.ScheduleEntryRecord", b =>

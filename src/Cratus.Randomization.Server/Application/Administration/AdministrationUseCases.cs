@@ -1,0 +1,59 @@
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Identity;
+using Cratus.Randomization.Server.Security;
+
+namespace Cratus.Randomization.Server.Application.Administration;
+
+public sealed record CreateUserCommand(string UserName, string Role, IReadOnlyList<string> Sites, string Reason);
+
+public sealed record UpdateUserCommand(string UserName, bool? Active, IReadOnlyList<string>? Sites, string Reason);
+
+public sealed record CreateSiteCommand(string Code, string Name, string Reason);
+
+public sealed record UpdateSiteCommand(string Code, bool Active, string Reason);
+
+/// <summary>Creates a personal account with one role and its sites; the first password is shown once.</summary>
+[Permitted(TrialRole.Administrator)]
+public sealed class CreateUser(UserAdministration administration) : UseCase<CreateUserCommand, (UserView User, string InitialPassword)>
+{
+    protected override Task<(UserView User, string InitialPassword)> ExecuteAsync(Caller caller, CreateUserCommand command, CancellationToken ct) =>
+        TrialRoles.TryParse(command.Role, out var role)
+            ? administration.CreateUserAsync(caller, command.UserName, role, command.Sites, command.Reason, ct)
+            : throw TrialRuleException.Invalid("role", $"role must be one of: {string.Join(", ", Enum.GetValues<TrialRole>().Select(TrialRoles.ClaimValue))}.");
+}
+
+[Permitted(TrialRole.Administrator)]
+public sealed class ListUsers(UserAdministration administration) : UseCase<Unit, IReadOnlyList<UserView>>
+{
+    protected override Task<IReadOnlyList<UserView>> ExecuteAsync(Caller caller, Unit command, CancellationToken ct) => administration.ListUsersAsync(ct);
+}
+
+/// <summary>Closes or reopens an account, or replaces its sites, with a reason.</summary>
+[Permitted(TrialRole.Administrator)]
+public sealed class UpdateUser(UserAdministration administration) : UseCase<UpdateUserCommand, UserView>
+{
+    protected override Task<UserView> ExecuteAsync(Caller caller, UpdateUserCommand command, CancellationToken ct) =>
+        administration.UpdateUserAsync(caller, command.UserName, command.Active, command.Sites, command.Reason, ct);
+}
+
+/// <summary>Adds a site (before the schedule is in place: its strata are fixed then).</summary>
+[Permitted(TrialRole.Administrator)]
+public sealed class CreateSite(UserAdministration administration) : UseCase<CreateSiteCommand, SiteView>
+{
+    protected override Task<SiteView> ExecuteAsync(Caller caller, CreateSiteCommand command, CancellationToken ct) =>
+        administration.CreateSiteAsync(caller, command.Code, command.Name, command.Reason, ct);
+}
+
+[Permitted(TrialRole.Administrator)]
+public sealed class ListSites(UserAdministration administration) : UseCase<Unit, IReadOnlyList<SiteView>>
+{
+    protected override Task<IReadOnlyList<SiteView>> ExecuteAsync(Caller caller, Unit command, CancellationToken ct) => administration.ListSitesAsync(ct);
+}
+
+/// <summary>Closes a site to enrolment, or reopens it.</summary>
+[Permitted(TrialRole.Administrator)]
+public sealed class UpdateSite(UserAdministration administration) : UseCase<UpdateSiteCommand, SiteView>
+{
+    protected override Task<SiteView> ExecuteAsync(Caller caller, UpdateSiteCommand command, CancellationToken ct) =>
+        administration.SetSiteActiveAsync(caller, command.Code, command.Active, command.Reason, ct);
+}

@@ -1,0 +1,62 @@
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Application.Participants;
+using Cratus.Randomization.Server.Audit;
+using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Security;
+
+namespace Cratus.Randomization.Server.Application.DoseEscalation;
+
+public sealed record DsmbDecisionCommand(DsmbDecisionKind? Kind, string Reason);
+
+/// <summary>Records a DSMB decision (escalate, continue, hold, stop, proceed) if the escalation rules allow it now (<see cref="DoseEscalationRules.DecisionRefusal"/>).</summary>
+[Permitted(TrialRole.DsmbMember)]
+public sealed partial class RecordDsmbDecision(
+    TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, AuditTrail audit, GetEscalationStatus status,
+    ILogger<RecordDsmbDecision> logger) : UseCase<DsmbDecisionCommand, EscalationReport>
+{
+    protected override async Task<EscalationReport> ExecuteAsync(Caller caller, DsmbDecisionCommand command, CancellationToken ct)
+    {
+        if (command.Kind is not { } kind || !Enum.IsDefined(kind))
+            throw TrialRuleException.Invalid("decision", "decision is required: escalate, continue, hold, stop or proceed to the randomized phase.");
+        var definition = DoseEscalationPhase.Of(trial);
+        var reason = Reasons.Require(command.Reason);
+        await db.InTransactionAsync(async t =>
+        {
+            var state = (await participants.EscalationAsync(t))!.State;
+            if (DoseEscalationRules.DecisionRefusal(definition, state, kind, clock.GetUtcNow()) is { } refusal)
+                throw refusal.ToException();
+            db.DsmbDecisions.Add(new DsmbDecisionRecord
+            {
+                Kind = kind,
+                Cohort = state.CurrentCohort,
+                DecidedAt = clock.GetUtcNow(),
+                DecidedBy = caller.Subject,
+                Reason = reason,
+            });
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.DsmbDecision, $"cohort {state.CurrentCohort}", t, reason: reason, details: kind.ToString());
+            return 0;
+        }, ct);
+        db.AfterCommit(() => LogDecision(logger, kind, caller.Subject));
+        return await status.ReportAsync(caller, ct);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "DSMB decision {Decision} recorded by {Subject}")]
+    private static partial void LogDecision(ILogger logger, DsmbDecisionKind decision, string subject);
+}
+
+/// <summary>Where the dose escalation stands (the cohort table, what blocks the next step); another site's participant ids are left out.</summary>
+[Permitted(AnyoneSignedIn = true)]
+public sealed class GetEscalationStatus(TrialDefinition trial, ParticipantStore participants) : UseCase<Unit, EscalationReport>
+{
+    protected override Task<EscalationReport> ExecuteAsync(Caller caller, Unit command, CancellationToken ct) => ReportAsync(caller, ct);
+
+    internal async Task<EscalationReport> ReportAsync(Caller caller, CancellationToken ct)
+    {
+        DoseEscalationPhase.Of(trial);
+        var facts = (await participants.EscalationAsync(ct))!;
+        var cohortOf = facts.Participants.ToDictionary(p => p.ParticipantId, p => p);
+        return new EscalationReport(facts.State,
+            facts.Events.Select(e => (e, cohortOf[e.ParticipantId].Cohort, caller.MaySee(cohortOf[e.ParticipantId].SiteCode))).ToList(),
+            facts.Decisions);
+    }
+}

@@ -1,0 +1,80 @@
+using System.Security.Cryptography;
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Audit;
+using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Security;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cratus.Randomization.Server.Application.Participants;
+
+/// <summary>
+/// Randomizes a person into the concealed Phase II schedule: admission (<see cref="Admission.ToRandomization"/>), then
+/// the next unused entry of their stratum, sealed to them, in one transaction with its audit event. The caller learns
+/// the randomization number and the product code, never the arm.
+/// </summary>
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator)]
+public sealed partial class RandomizeParticipant(
+    TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, ParticipantStore participants,
+    AllocationSeals seals, AuditTrail audit, ILogger<RandomizeParticipant> logger) : UseCase<IntakeRequest, BlindedAssignment>
+{
+    protected override async Task<BlindedAssignment> ExecuteAsync(Caller caller, IntakeRequest request, CancellationToken ct)
+    {
+        if (Admission.RequestProblem(trial, request, caller.Sites) is { } invalid) throw invalid.ToException();
+        // A retry with the same request_id never reaches here: the doors answer it from the write ledger.
+        var assignment = await db.InTransactionAsync(async t =>
+        {
+            var facts = await participants.AdmissionFactsAsync(request, TrialPhase.Randomized, t);
+            var refusals = Admission.ToRandomization(trial, request, facts, trial.Today(clock));
+            if (refusals.Count > 0) throw AdmissionRefusal.Of(request, refusals, logger);
+            return await AllocateAsync(caller, request, t);
+        }, ct);
+        db.AfterCommit(() => LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject));
+        return assignment;
+    }
+
+    /// <summary>The next entry of the stratum, inside the admitting transaction: the less done here, the more randomizations per second.</summary>
+    private async Task<BlindedAssignment> AllocateAsync(Caller caller, IntakeRequest request, CancellationToken ct)
+    {
+        var snapshot = EligibilityCheck.Snapshot(request.Eligibility);
+        var stratum = Strata.KeyFor(trial, request.SiteCode, snapshot.Sex);
+        // The next entry is the one after the last used in the stratum: entries are used in sequence order, without
+        // gaps. The last used is found by walking the (stratum, sequence) index from its end, in the same statement:
+        // the cost does not grow with the trial. A trial has one schedule (unique index), so its entries are all there is.
+        var entry = await NextEntryOfStratum.For(db)(db, stratum, ct);
+        if (entry is null)
+            throw await db.Schedules.AnyAsync(ct)
+                ? new TrialRuleException(RefusalReason.StratumListExhausted, $"The randomization list of stratum {stratum} is used up. Contact the trial statistician.")
+                : new TrialRuleException(RefusalReason.ScheduleNotInPlace,
+                    "No randomization schedule is in place yet. The trial statistician must generate or import it before the first randomization.");
+        // An entry edited in the database is never handed out: sealing a participant to it would launder the edit.
+        seals.Verify(new ScheduleEntryFacts(stratum, entry.Sequence, entry.RandomizationNumber, entry.ArmSealed), entry.EntrySeal);
+
+        var participant = Participant.Randomize(Identifiers.NewOpaqueCode("P", random),
+            new Admitted(request.RequestId, request.SiteCode, request.ScreeningId, snapshot),
+            stratum, entry.Sequence, entry.Id, Identifiers.NewOpaqueCode("K", random), clock.GetUtcNow(), caller.Actor);
+        participant.Seal(seals.Seal(new ParticipantAllocationFacts(participant.ParticipantId, participant.SiteCode, participant.ScreeningId,
+            stratum, entry.Sequence, participant.ProductCode, entry.Id, stratum, entry.Sequence, entry.RandomizationNumber, entry.ArmSealed)));
+        db.Participants.Add(participant);
+        // Running totals, kept in the same transaction: "fewer than the target" costs one row however large the trial.
+        var totals = await db.TrialTotals.SingleOrDefaultAsync(x => x.TrialId == trial.TrialId, ct);
+        if (totals is null) db.TrialTotals.Add(totals = new TrialTotalsRecord { TrialId = trial.TrialId });
+        totals.Randomized++;
+        await audit.AppendAsync(AuditActor.From(caller), AuditActions.ParticipantRandomized, participant.ParticipantId, ct,
+            site: participant.SiteCode, details: $"randomization number {entry.RandomizationNumber}; screening id {participant.ScreeningId}; stratum {stratum}");
+        return new BlindedAssignment(participant.ParticipantId, participant.SiteCode, participant.ScreeningId,
+            entry.RandomizationNumber, participant.ProductCode, participant.EnrolledAt, false);
+    }
+
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<NextEntry?>>> NextEntryOfStratum =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, string stratum, CancellationToken ct) =>
+            db.ScheduleEntries.AsNoTracking()
+                .Where(e => e.Stratum == stratum && e.Sequence == (db.Participants.Where(p => p.Stratum == stratum)
+                    .OrderByDescending(p => p.StratumSequence).Select(p => p.StratumSequence).FirstOrDefault() ?? 0) + 1)
+                .Select(e => new NextEntry(e.Id, e.Sequence, e.RandomizationNumber, e.ArmSealed, e.EntrySeal))
+                .SingleOrDefault()));
+
+    private sealed record NextEntry(long Id, int Sequence, string RandomizationNumber, string ArmSealed, string EntrySeal);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Randomized participant {ParticipantId} at site {SiteCode} with randomization number {RandomizationNumber}, by {Subject}")]
+    private static partial void LogRandomized(ILogger logger, string participantId, string siteCode, string randomizationNumber, string subject);
+}

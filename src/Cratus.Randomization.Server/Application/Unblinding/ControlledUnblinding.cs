@@ -1,0 +1,122 @@
+using System.ComponentModel.DataAnnotations;
+using System.Security.Cryptography;
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Application.Participants;
+using Cratus.Randomization.Server.Audit;
+using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Security;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Cratus.Randomization.Server.Application.Unblinding;
+
+/// <summary>Bound from the "Unblinding" section.</summary>
+public sealed class UnblindingOptions
+{
+    public const string Section = "Unblinding";
+
+    /// <summary>How long an approval lets the allocations be read before a new request is needed.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "90.00:00:00")]
+    public TimeSpan ApprovalLifetime { get; set; } = TimeSpan.FromDays(3);
+}
+
+public sealed record UnblindingRequestCommand(UnblindingScope? Scope, string? ParticipantId, string Reason);
+
+public sealed record UnblindingApprovalCommand(string UnblindingId, string Reason);
+
+/// <summary>A statistician asks for controlled unblinding (<see cref="UnblindingRequest.Request"/>); a second one must approve it.</summary>
+[Permitted(TrialRole.Statistician)]
+public sealed class RequestUnblinding(TrialDbContext db, TimeProvider clock, RandomNumberGenerator random, AuditTrail audit)
+    : UseCase<UnblindingRequestCommand, UnblindingRequestView>
+{
+    protected override async Task<UnblindingRequestView> ExecuteAsync(Caller caller, UnblindingRequestCommand command, CancellationToken ct)
+    {
+        var request = UnblindingRequest.Request(Identifiers.NewOpaqueCode("U", random, 8), command.Scope, command.ParticipantId, command.Reason,
+            caller.Subject, clock.GetUtcNow());
+        if (request.ParticipantId is { } participantId
+            && !await db.Participants.AnyAsync(p => p.ParticipantId == participantId && p.Phase == TrialPhase.Randomized, ct))
+            throw RandomizedParticipant.NotVisible(participantId);
+        return await db.InTransactionAsync(async t =>
+        {
+            db.UnblindingRequests.Add(request);
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.UnblindingRequested, request.RequestId, t,
+                reason: request.Reason, details: request.Describe());
+            return UnblindingRequestView.Of(request, clock.GetUtcNow());
+        }, ct);
+    }
+}
+
+/// <summary>A second statistician approves a request (<see cref="UnblindingRequest.Approve"/>); approving the final unblinding closes randomization.</summary>
+[Permitted(TrialRole.Statistician)]
+public sealed class ApproveUnblinding(TrialDbContext db, TimeProvider clock, AuditTrail audit, IOptions<UnblindingOptions> options)
+    : UseCase<UnblindingApprovalCommand, UnblindingRequestView>
+{
+    protected override async Task<UnblindingRequestView> ExecuteAsync(Caller caller, UnblindingApprovalCommand command, CancellationToken ct)
+    {
+        var reason = Reasons.Require(command.Reason);
+        ControlledUnblinding.RequireId(command.UnblindingId);
+        return await db.InTransactionAsync(async t =>
+        {
+            var request = await db.UnblindingRequests.SingleOrDefaultAsync(r => r.RequestId == command.UnblindingId, t)
+                ?? throw new TrialRuleException(RefusalReason.UnblindingRequestNotFound, $"No unblinding request {command.UnblindingId}.");
+            request.Approve(caller.Subject, reason, clock.GetUtcNow(), options.Value.ApprovalLifetime);
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.UnblindingApproved, request.RequestId, t,
+                reason: reason, details: request.Describe() + (request.ClosesRandomization ? "; randomization closed" : ""));
+            return UnblindingRequestView.Of(request, clock.GetUtcNow());
+        }, ct);
+    }
+}
+
+/// <summary>The unblinding requests: all for statisticians, the aggregate ones only for the DSMB.</summary>
+[Permitted(TrialRole.Statistician, TrialRole.DsmbMember)]
+public sealed class ListUnblindingRequests(TrialDbContext db, TimeProvider clock) : UseCase<Unit, IReadOnlyList<UnblindingRequestView>>
+{
+    protected override async Task<IReadOnlyList<UnblindingRequestView>> ExecuteAsync(Caller caller, Unit command, CancellationToken ct)
+    {
+        var query = db.UnblindingRequests.AsNoTracking();
+        if (ControlledUnblinding.SeesAggregatesOnly(caller)) query = query.Where(r => r.Scope == UnblindingScope.DsmbAggregate);
+        var requests = await query.OrderBy(r => r.Id).ToListAsync(ct);
+        var now = clock.GetUtcNow();
+        return [.. requests.Select(r => UnblindingRequestView.Of(r, now))];
+    }
+}
+
+/// <summary>
+/// What an approved, unexpired request reveals (<see cref="UnblindingRequest.EnsureReadableAt"/>): one participant's
+/// arm, every allocation (final), or for the DSMB the counts by arm only. Every read is audited.
+/// </summary>
+[Permitted(TrialRole.Statistician, TrialRole.DsmbMember)]
+public sealed class ReadUnblindedAllocations(TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, AuditTrail audit)
+    : UseCase<string, UnblindedAllocations>
+{
+    protected override async Task<UnblindedAllocations> ExecuteAsync(Caller caller, string unblindingId, CancellationToken ct)
+    {
+        ControlledUnblinding.RequireId(unblindingId);
+        return await db.InTransactionAsync(async t =>
+        {
+            var request = await db.UnblindingRequests.AsNoTracking().SingleOrDefaultAsync(r => r.RequestId == unblindingId, t);
+            if (request is null || (ControlledUnblinding.SeesAggregatesOnly(caller) && !request.RevealsCountsOnly))
+                throw new TrialRuleException(RefusalReason.UnblindingRequestNotFound, $"No unblinding request {unblindingId} is visible to you.");
+            var now = clock.GetUtcNow();
+            request.EnsureReadableAt(now);
+            var scope = request.Scope == UnblindingScope.Participant ? participants.Query(request.ParticipantId!) : db.Participants;
+            var allocations = await participants.UnblindedAsync(scope, t);
+            var counts = trial.RandomizedPhase.Arms.Select(a => new ArmCount(a, allocations.Count(x => x.Arm.Code == a.Code))).ToList();
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.UnblindedAllocationsRead, request.RequestId, t, details: request.Describe());
+            // The DSMB aggregate reveals counts only, never who is in which arm.
+            return new UnblindedAllocations(UnblindingRequestView.Of(request, now), request.RevealsCountsOnly ? [] : allocations, counts);
+        }, ct);
+    }
+}
+
+internal static class ControlledUnblinding
+{
+    public static void RequireId(string unblindingId)
+    {
+        if (!Identifiers.IsValidUnblindingRequestId(unblindingId))
+            throw TrialRuleException.Invalid("unblinding_id", "unblinding_id is required: the id RequestUnblinding returned, such as U-4TABMY0X.");
+    }
+
+    /// <summary>The DSMB sees only what it can be granted: aggregates (DOMAIN.md, "Who sees what").</summary>
+    public static bool SeesAggregatesOnly(Caller caller) => caller.Role == TrialRole.DsmbMember;
+}

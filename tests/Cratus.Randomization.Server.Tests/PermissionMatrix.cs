@@ -1,0 +1,71 @@
+using Cratus.Randomization.Server.Security;
+
+namespace Cratus.Randomization.Server.Tests;
+
+/// <summary>
+/// Who may call what, written out by hand from DOMAIN.md's "Who sees what", independently of the server's own
+/// declarations (the [Permitted] attribute of each use case), so that a test comparing the two can fail. "X" allows,
+/// "-" denies; "anonymous" methods need no token at all.
+/// </summary>
+internal static class PermissionMatrix
+{
+    private static readonly TrialRole[] Columns =
+        [TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator];
+
+    private const string P = "/cratus.randomization.v1.";
+
+    //                                                                  Coord Inv  Pharm Stat DSMB Mon  Admin
+    private static readonly (string Method, string Row)[] Rows =
+    [
+        (P + "RandomizationService/Randomize",                           "X    X    -     -    -    -    -"),
+        (P + "RandomizationService/GetAssignment",                       "X    X    X     X    -    X    -"),
+        (P + "PharmacyService/GetDoseOrder",                             "-    -    X     -    -    -    -"),
+        (P + "TrialService/GetTrial",                                    "X    X    X     X    X    X    X"),
+        (P + "TrialService/GetScheduleCommitment",                       "X    X    X     X    X    X    X"),
+        (P + "ScheduleService/GenerateSchedule",                         "-    -    -     X    -    -    -"),
+        (P + "ScheduleService/ImportSchedule",                           "-    -    -     X    -    -    -"),
+        (P + "DoseEscalationService/EnrollInCohort",                     "X    X    -     -    -    -    -"),
+        (P + "DoseEscalationService/RecordInfusion",                     "X    X    X     -    -    -    -"),
+        (P + "DoseEscalationService/ReportSafetyEvent",                  "X    X    -     -    -    -    -"),
+        (P + "DoseEscalationService/RecordWithdrawal",                   "X    X    -     -    -    -    -"),
+        (P + "DoseEscalationService/RecordDsmbDecision",                 "-    -    -     -    X    -    -"),
+        (P + "DoseEscalationService/GetEscalationStatus",                "X    X    X     X    X    X    X"),
+        (P + "UnblindingService/EmergencyUnblind",                       "-    X    -     -    -    -    -"),
+        (P + "UnblindingService/RequestUnblinding",                      "-    -    -     X    -    -    -"),
+        (P + "UnblindingService/ApproveUnblinding",                      "-    -    -     X    -    -    -"),
+        (P + "UnblindingService/ListUnblindingRequests",                 "-    -    -     X    X    -    -"),
+        (P + "UnblindingService/GetUnblindedAllocations",                "-    -    -     X    X    -    -"),
+        (P + "AuditService/ListAuditEvents",                             "-    -    -     X    -    X    -"),
+        (P + "AuditService/VerifyAuditTrail",                            "-    -    -     X    -    X    -"),
+        (P + "AuditService/VerifyAllocations",                           "-    -    -     X    -    X    -"),
+        (P + "IdentityService/BeginTotpEnrollment",                      "X    X    X     X    X    X    X"),
+        (P + "IdentityService/ConfirmTotpEnrollment",                    "X    X    X     X    X    X    X"),
+        (P + "IdentityService/ChangePassword",                           "X    X    X     X    X    X    X"),
+        (P + "AdministrationService/CreateUser",                         "-    -    -     -    -    -    X"),
+        (P + "AdministrationService/ListUsers",                          "-    -    -     -    -    -    X"),
+        (P + "AdministrationService/UpdateUser",                         "-    -    -     -    -    -    X"),
+        (P + "AdministrationService/CreateSite",                         "-    -    -     -    -    -    X"),
+        (P + "AdministrationService/ListSites",                          "-    -    -     -    -    -    X"),
+        (P + "AdministrationService/UpdateSite",                         "-    -    -     -    -    -    X"),
+    ];
+
+    /// <summary>Methods anyone may call without a token: health, and signing in.</summary>
+    public static readonly IReadOnlySet<string> Anonymous = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "/grpc.health.v1.Health/Check",
+        P + "IdentityService/Login",
+        P + "IdentityService/RefreshToken",
+        P + "IdentityService/BootstrapAdministrator",
+    };
+
+    public static readonly IReadOnlyDictionary<string, IReadOnlySet<TrialRole>> Allowed = Rows.ToDictionary(
+        r => r.Method,
+        r => (IReadOnlySet<TrialRole>)r.Row.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select((cell, i) => (cell, Columns[i]))
+            .Where(x => x.cell == "X").Select(x => x.Item2).ToHashSet(),
+        StringComparer.Ordinal);
+
+    public static bool Allows(string method, TrialRole role) => Allowed.TryGetValue(method, out var roles) && roles.Contains(role);
+
+    /// <summary>Server reflection describes the API only: any signed-in caller.</summary>
+    public static bool IsReflection(string method) => method.StartsWith("/grpc.reflection.", StringComparison.Ordinal);
+}
