@@ -140,8 +140,11 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    public async Task<string> RandomizeOneAsync() =>
-        (await new RandomizationService.RandomizationServiceClient(Channel(Token("site_coordinator", "UM"))).RandomizeAsync(Request("first"))).Assignment.ParticipantId;
+    public Task<string> RandomizeOneAsync() => RandomizeAsync("first");
+
+    /// <summary>Randomizes one participant with this screening id at site UM and returns the participant id.</summary>
+    public async Task<string> RandomizeAsync(string screening) =>
+        (await new RandomizationService.RandomizationServiceClient(Channel(Token("site_coordinator", "UM"))).RandomizeAsync(Request(screening))).Assignment.ParticipantId;
 
     public static RandomizeRequest Request(string screening) => new()
     {
@@ -166,11 +169,10 @@ internal sealed class BenchServer : IAsyncDisposable
         },
     };
 
-    public GrpcChannel[] Channels(bool anonymous = false)
-    {
-        var token = anonymous ? null : Token("site_coordinator", "UM");
-        return [.. Enumerable.Range(0, 4).Select(_ => Channel(token))];
-    }
+    public GrpcChannel[] Channels(bool anonymous = false) => Channels(anonymous ? null : Token("site_coordinator", "UM"));
+
+    /// <summary>Four channels (so four HTTP/2 connections) that send this token, or none.</summary>
+    public GrpcChannel[] Channels(string? token) => [.. Enumerable.Range(0, 4).Select(_ => Channel(token))];
 
     public GrpcChannel Channel(string? token) => GrpcChannel.ForAddress(_address, new GrpcChannelOptions
     {

@@ -12,7 +12,7 @@ var window = new Window(options.Number("--seconds", 5), options.Number("--warmup
 var scale = options.Number("--scale", 100_000);
 var output = options.Text("--output", Path.Combine(Repository.Root(), "docs", "benchmarks.md"));
 // Which measurements to run (all by default); a subset is the quick loop for profiling, e.g. --only assignment.
-var only = options.Text("--only", "health,assignment,randomize,storage,scale").Split(',', StringSplitOptions.TrimEntries);
+var only = options.Text("--only", "health,assignment,randomize,storage,doseorder,scale").Split(',', StringSplitOptions.TrimEntries);
 // A fresh server process needs several seconds of calls before tiered compilation has settled.
 var scaleWarmup = options.Number("--scale-warmup", 10);
 

@@ -5,6 +5,9 @@ namespace Cratus.Benchmark.Scenarios;
 /// <param name="Label">Its row in the throughput table.</param>
 internal abstract record CallScenario(string Name, string Label)
 {
+    /// <summary>What it needs on the server before any measurement (after the shared participant is randomized).</summary>
+    public virtual Task PrepareAsync(SharedServer shared) => Task.CompletedTask;
+
     public abstract Task<Result> MeasureAsync(SharedServer shared, int callers, Window window);
 }
 

@@ -4,15 +4,17 @@ namespace Cratus.Benchmark.Scenarios;
 /// ratios to the baselines measured in the same run and the server's peak memory.</summary>
 internal static class CallScenarios
 {
-    private static readonly CallScenario[] All = [new HealthScenario(), new AssignmentScenario(), new RandomizeScenario(), new StorageCeilingScenario()];
+    private static readonly CallScenario[] All = [new HealthScenario(), new AssignmentScenario(), new RandomizeScenario(), new StorageCeilingScenario(), new DoseOrderScenario()];
 
     private static readonly int[] Concurrencies = [1, 8, 32];
 
-    // Each column: a scenario's rate over its baseline's, at the same number of callers.
+    // Each column: a scenario's rate over its baseline's, at the same number of callers; shown when both were measured.
     private static readonly (string Header, string Measured, string Baseline)[] Ratios =
     [
         ("Randomize / storage ceiling", "randomize", "storage"),
         ("GetAssignment / health check", "assignment", "health"),
+        ("GetDoseOrder / health check", "doseorder", "health"),
+        ("GetDoseOrder / Randomize", "doseorder", "randomize"),
     ];
 
     public static async Task RunAsync(string[] only, Window window, Report report)
@@ -21,6 +23,7 @@ internal static class CallScenarios
         if (scenarios.Length == 0) return;
         await using var server = await BenchServer.StartAsync(scaleParticipants: 0);
         var shared = new SharedServer(server, await server.RandomizeOneAsync());
+        foreach (var scenario in scenarios) await scenario.PrepareAsync(shared);
         // Generating the benchmark's long schedule is a one-off at start-up; the peak that matters is the one under calls.
         var startupPeak = server.PeakMemoryMegabytes();
         server.ResetPeakMemory();
@@ -42,14 +45,16 @@ internal static class CallScenarios
                 report.Line($"| {scenario.Label} | {c} | {r.Rate:F0} | {r.P50:F2} | {r.P99:F2} | {r.Statuses} |");
             }
         report.Line();
-        if (scenarios.Length == All.Length)
+        var measured = scenarios.Select(s => s.Name).ToHashSet();
+        var ratios = Ratios.Where(r => measured.Contains(r.Measured) && measured.Contains(r.Baseline)).ToList();
+        if (ratios.Count > 0)
         {
             report.Line("## Ratios (same run)");
             report.Line();
-            report.Line($"| callers | {string.Join(" | ", Ratios.Select(r => r.Header))} |");
-            report.Line($"| ---: |{string.Concat(Ratios.Select(_ => " ---: |"))}");
+            report.Line($"| callers | {string.Join(" | ", ratios.Select(r => r.Header))} |");
+            report.Line($"| ---: |{string.Concat(ratios.Select(_ => " ---: |"))}");
             foreach (var c in Concurrencies)
-                report.Line($"| {c} | {string.Join(" | ", Ratios.Select(r => $"{results[(r.Measured, c)].Rate / results[(r.Baseline, c)].Rate:F2}"))} |");
+                report.Line($"| {c} | {string.Join(" | ", ratios.Select(r => $"{results[(r.Measured, c)].Rate / results[(r.Baseline, c)].Rate:F2}"))} |");
             report.Line();
         }
         report.Line($"Server peak memory (VmHWM) under calls: {server.PeakMemoryMegabytes():F0} MB; at start-up, while generating the " +
