@@ -1,4 +1,5 @@
 using System.Globalization;
+using CsvHelper;
 
 namespace Cratus.Randomization.Domain;
 
@@ -11,34 +12,53 @@ public static class ScheduleCsv
     public const string Header = "stratum,sequence,randomization_number,arm";
     public const int MaxEntries = 1_000_000;
 
+    // Plain tokens: no quoting or escaping, so a quote is an ordinary character. Empty lines are not skipped by the
+    // reader, so that an empty first line is not taken for the header; below the header, Parse passes over blank lines.
+    private static readonly CsvReaderOptions ReadOptions = CsvReaderOptions.Default with
+    {
+        Mode = CsvMode.NoEscape,
+        Separator = ',',
+        HasHeader = true,
+        SkipEmptyLines = false,
+        TrackLineNumbers = true,
+    };
+
+    private static readonly CsvWriterOptions WriteOptions = CsvWriterOptions.Default with
+    {
+        Mode = CsvMode.NoEscape,
+        NewLine = "\n",
+        FormatProvider = CultureInfo.InvariantCulture,
+    };
+
     public sealed record ParseResult(IReadOnlyList<ScheduleEntry> Entries, IReadOnlyList<string> Problems);
 
     public static ParseResult Parse(string text)
     {
-        var problems = new List<string>();
-        var entries = new List<ScheduleEntry>();
-        var lines = text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
-        if (lines.Length == 0 || !string.Equals(lines[0].Trim().TrimStart('\uFEFF'), Header, StringComparison.OrdinalIgnoreCase))
+        using var reader = CsvReader.FromText(text, ReadOptions);
+        // The header line as written (in this mode the fields joined by commas are the line itself), without
+        // surrounding whitespace or a byte order mark.
+        if (!string.Equals(string.Join(',', reader.Headers).Trim().TrimStart('\uFEFF'), Header, StringComparison.OrdinalIgnoreCase))
         {
             return new ParseResult([], [$"the first line must be the header \"{Header}\""]);
         }
-        for (var i = 1; i < lines.Length; i++)
+        var problems = new List<string>();
+        var entries = new List<ScheduleEntry>();
+        while (reader.Read())
         {
-            var line = lines[i].Trim();
-            if (line.Length == 0) continue;
-            var fields = line.Split(',');
-            var lineNumber = i + 1;
+            var fields = Array.ConvertAll(reader.Current.ToArray(), f => f.Trim());
+            if (fields is [{ Length: 0 }]) continue;
+            var lineNumber = reader.LineNumber;
             if (fields.Length != 4)
             {
                 problems.Add($"line {lineNumber}: expected 4 values, found {fields.Length}");
             }
-            else if (!int.TryParse(fields[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) || sequence < 1)
+            else if (!int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) || sequence < 1)
             {
-                problems.Add($"line {lineNumber}: sequence '{fields[1].Trim()}' must be a positive whole number");
+                problems.Add($"line {lineNumber}: sequence '{fields[1]}' must be a positive whole number");
             }
             else
             {
-                entries.Add(new ScheduleEntry(fields[0].Trim(), sequence, fields[2].Trim(), fields[3].Trim()));
+                entries.Add(new ScheduleEntry(fields[0], sequence, fields[2], fields[3]));
             }
             if (entries.Count > MaxEntries)
             {
@@ -50,7 +70,21 @@ public static class ScheduleCsv
         return new ParseResult(problems.Count == 0 ? entries : [], problems);
     }
 
-    public static string Write(IEnumerable<ScheduleEntry> entries) =>
-        Header + "\n" + string.Concat(entries.Select(e =>
-            string.Create(CultureInfo.InvariantCulture, $"{e.Stratum},{e.Sequence},{e.RandomizationNumber},{e.ArmCode}\n")));
+    public static string Write(IEnumerable<ScheduleEntry> entries)
+    {
+        using var text = new StringWriter(CultureInfo.InvariantCulture);
+        using (var csv = CsvWriter.Create(text, WriteOptions, leaveOpen: true))
+        {
+            csv.WriteHeader(Header.Split(','));
+            foreach (var e in entries)
+            {
+                csv.WriteField(e.Stratum);
+                csv.WriteField(e.Sequence);
+                csv.WriteField(e.RandomizationNumber);
+                csv.WriteField(e.ArmCode);
+                csv.EndRecord();
+            }
+        }
+        return text.ToString();
+    }
 }
