@@ -109,9 +109,9 @@ internal sealed class BenchServer : IAsyncDisposable
         insert.Transaction = transaction;
         insert.CommandText = """
             INSERT INTO "Participants" ("ParticipantId", "SiteCode", "ScreeningId", "RequestId", "Stratum", "StratumSequence", "ScheduleEntryId",
-                "ProductCode", "RandomizedAt", "RandomizedBy", "RandomizedByRole", "ConsentDate", "AgeAtConsent", "Sex", "ClinicalFrailtyScale", "MmseScore")
+                "ProductCode", "EnrolledAt", "EnrolledBy", "EnrolledByRole", "ConsentDate", "AgeAtConsent", "Sex", "ClinicalFrailtyScale", "MmseScore", "Phase", "Status")
             SELECT 'P-PRE' || printf('%07d', $n), 'UM', 'PRE' || $n, 'prefill-' || $n, e."Stratum", e."Sequence", e."Id",
-                'K-PRE' || printf('%07d', $n), '2026-01-01 00:00:00+00:00', 'prefill', 'site_coordinator', '2026-01-01', 70, $sex, 5, 28
+                'K-PRE' || printf('%07d', $n), '2026-01-01 00:00:00+00:00', 'prefill', 'site_coordinator', '2026-01-01', 70, $sex, 5, 28, 'Randomized', 'Randomized'
             FROM "ScheduleEntries" e WHERE e."Stratum" = $stratum AND e."Sequence" = $sequence
             """;
         var n = insert.Parameters.Add("$n", SqliteType.Integer);

@@ -33,6 +33,8 @@ public sealed partial class CallDeadlineInterceptor(IOptions<LimitOptions> optio
         // request once this one has answered, and never a DbContext that goes back to the pool while still in use.
         var scope = scopes.CreateAsyncScope();
         var detached = new DefaultHttpContext { RequestServices = scope.ServiceProvider, User = http.User, TraceIdentifier = http.TraceIdentifier };
+        // The endpoint (an immutable description of the RPC, with the use case it runs) goes along; it is not recycled.
+        detached.SetEndpoint(http.GetEndpoint());
         var work = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         work.CancelAfter(remaining - reserve > TimeSpan.Zero ? remaining - reserve : TimeSpan.Zero);
         var running = continuation(request, new WorkContext(context, detached, work.Token));
