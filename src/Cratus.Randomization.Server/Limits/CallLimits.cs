@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
 using System.ComponentModel.DataAnnotations;
-using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.RateLimiting;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Grpc;
+using Cratus.Randomization.Server.Security;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 
@@ -55,7 +55,9 @@ public static class CallLimits
             {
                 // Health checks are not rate limited: load balancers poll them.
                 if (http.Request.Path.StartsWithSegments("/grpc.health.v1.Health")) return RateLimitPartition.GetNoLimiter("health");
-                var who = http.User.FindFirstValue("sub") is { } subject ? "user:" + subject : "address:" + http.Connection.RemoteIpAddress;
+                // The subject under the configured claim name, read as the access check reads it.
+                var caller = http.RequestServices.GetRequiredService<CallerResolver>().Resolve(http.User);
+                var who = caller is not null ? "user:" + caller.Subject : "address:" + http.Connection.RemoteIpAddress;
                 return RateLimitPartition.GetTokenBucketLimiter(who, _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = limits.Burst,
