@@ -6,8 +6,10 @@ using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Grpc;
 using Cratus.Randomization.Server.Limits;
 using Cratus.Randomization.Server.Security;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Serilog;
+using Serilog.Events;
 using Serilog.Formatting.Json;
 
 namespace Cratus.Randomization.Server;
@@ -41,7 +43,10 @@ public static class HostingExtensions
     public static WebApplicationBuilder AddTrialLogging(this WebApplicationBuilder builder)
     {
         var filePath = builder.Configuration["Logging:FilePath"] ?? "logs/cratus-.json";
-        var logger = new LoggerConfiguration()
+        builder.Logging.ClearProviders();
+        // The static Log.Logger is left alone: each host (several run in one test process) has its own logger,
+        // disposed with the host.
+        builder.Services.AddSerilog((_, logger) => logger
             .ReadFrom.Configuration(builder.Configuration)
             // A host that cannot start is reported once, as one line with its exit code (Program.cs, StartupFailure),
             // not as the host's own Error entry with a stack trace; the host's Critical entries still show.
@@ -49,11 +54,43 @@ public static class HostingExtensions
             .Enrich.FromLogContext()
             .WriteTo.Console(formatProvider: CultureInfo.InvariantCulture, outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
             .WriteTo.File(new JsonFormatter(renderMessage: true), Path.GetFullPath(filePath, builder.Environment.ContentRootPath),
-                rollingInterval: RollingInterval.Day, retainedFileCountLimit: 31)
-            .CreateLogger();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSerilog(logger, dispose: true);
+                rollingInterval: RollingInterval.Day, retainedFileCountLimit: 31),
+            preserveStaticLogger: true);
         return builder;
+    }
+
+    /// <summary>
+    /// One line per request when it ends: method and path, the caller (subject and role, as the access check reads
+    /// them), the HTTP status, the gRPC status, and the time taken. Never the body, its headers or the status
+    /// message, which may name a participant.
+    /// </summary>
+    public static WebApplication UseTrialRequestLogging(this WebApplication app)
+    {
+        var callers = app.Services.GetRequiredService<CallerResolver>();
+        app.UseSerilogRequestLogging(o =>
+        {
+            o.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
+            o.MessageTemplate = "HTTP {RequestMethod:l} {RequestPath:l} by {Subject:l} ({Role:l}) responded {StatusCode}, gRPC {GrpcStatus:l}, in {Elapsed:0.0} ms";
+            // Load balancers poll the health check; its lines show only at Debug.
+            o.GetLevel = (http, _, failure) => failure is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
+                : http.Request.Path.StartsWithSegments("/grpc.health.v1.Health") ? LogEventLevel.Debug : LogEventLevel.Information;
+            o.EnrichDiagnosticContext = (log, http) =>
+            {
+                var caller = callers.Resolve(http.User);
+                log.Set("Subject", caller?.Subject ?? "anonymous");
+                log.Set("Role", caller is null ? "none" : TrialRoles.ClaimValue(caller.Role));
+                log.Set("GrpcStatus", GrpcStatusOf(http));
+            };
+        });
+        return app;
+    }
+
+    /// <summary>The gRPC status of a finished call: in the headers of a trailers-only reply, else in the trailers.</summary>
+    private static string GrpcStatusOf(HttpContext http)
+    {
+        var value = http.Response.Headers["grpc-status"].FirstOrDefault()
+            ?? http.Features.Get<IHttpResponseTrailersFeature>()?.Trailers["grpc-status"].FirstOrDefault();
+        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var code) ? ((global::Grpc.Core.StatusCode)code).ToString() : "none";
     }
 
     /// <summary>Loads and validates the trial definition once, at start-up; a bad definition stops the server.</summary>
@@ -99,6 +136,8 @@ public static class HostingExtensions
 
     public static WebApplication MapTrialServices(this WebApplication app)
     {
+        // First, so that refusals by the rate limit and the token check are logged too.
+        app.UseTrialRequestLogging();
         app.UseAuthentication();
         app.UseCallLimits();
         app.UseAuthorization();

@@ -63,12 +63,13 @@ public sealed class FakeOidcIssuer : IAsyncDisposable
         return new FakeOidcIssuer(app, issuer, key);
     }
 
-    public string Token(DateTime now, RSA? signWith = null, string? issuer = null, string audience = "cratus-randomization", TimeSpan? lifetime = null) =>
+    public string Token(DateTime now, RSA? signWith = null, string? issuer = null, string audience = "cratus-randomization", TimeSpan? lifetime = null,
+        string subjectClaim = "sub", string subject = "kc-user-7") =>
         new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = issuer ?? Issuer,
             Audience = audience,
-            Subject = new ClaimsIdentity([new Claim("sub", "kc-user-7"), new Claim("cratus_role", "monitor")]),
+            Subject = new ClaimsIdentity([new Claim(subjectClaim, subject), new Claim("cratus_role", "monitor")]),
             IssuedAt = now.AddMinutes(-1),
             NotBefore = now.AddMinutes(-1),
             Expires = now + (lifetime ?? TimeSpan.FromMinutes(10)),
@@ -84,14 +85,51 @@ public sealed class FakeOidcIssuer : IAsyncDisposable
 
 public abstract class ExternalIssuerTests : OnEachDatabase
 {
-    private TrialServer ServerTrusting(FakeOidcIssuer issuer) => NewServer(false, new Dictionary<string, string>
+    private TrialServer ServerTrusting(FakeOidcIssuer issuer, IReadOnlyDictionary<string, string>? settings = null) => NewServer(false, new Dictionary<string, string>
     {
         ["Token:Mode"] = "External",
         ["Token:Authority"] = issuer.Issuer,
         ["Token:Issuer"] = issuer.Issuer,
         ["Token:RequireHttpsMetadata"] = "false",
         ["Token:RoleClaim"] = "cratus_role",
-    });
+    }.Concat(settings ?? new Dictionary<string, string>()).ToDictionary());
+
+    [ProviderFact]
+    public async Task RateLimit_WithAConfiguredSubjectClaim_CountsEachUserApart()
+    {
+        await using var issuer = await FakeOidcIssuer.StartAsync();
+        // The issuer names users in preferred_username and sends no "sub" at all.
+        await using var server = ServerTrusting(issuer, new Dictionary<string, string>
+        {
+            ["Token:SubjectClaim"] = "preferred_username", ["Limits:PermitsPerSecond"] = "1", ["Limits:Burst"] = "3",
+        });
+        var now = server.Clock.GetUtcNow().UtcDateTime;
+        TrialService.TrialServiceClient As(string user) =>
+            new(server.Channel(issuer.Token(now, subjectClaim: "preferred_username", subject: user)));
+        var busy = As("alice");
+        RpcException? refused = null;
+        for (var i = 0; i < 10 && refused is null; i++)
+        {
+            try
+            {
+                await busy.GetTrialAsync(new GetTrialRequest());
+            }
+            catch (RpcException ex)
+            {
+                refused = ex;
+            }
+        }
+
+        // Another user of the same issuer, from the same address, right after: a whole burst of its own (one shared
+        // bucket, empty now, would refill by one call a second at most).
+        var other = As("bob");
+        var answers = new List<string>();
+        for (var i = 0; i < 3; i++) answers.Add((await other.GetTrialAsync(new GetTrialRequest())).TrialId);
+
+        Assert.Equal(StatusCode.ResourceExhausted, refused?.StatusCode);
+        Assert.Equal("RATE_LIMITED", refused?.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.Equal(["CRATUS", "CRATUS", "CRATUS"], answers);
+    }
 
     [ProviderFact]
     public async Task ExternalToken_SignedByTheIssuersPublishedKey_IsAccepted()

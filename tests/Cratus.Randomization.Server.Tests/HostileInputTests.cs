@@ -117,10 +117,12 @@ public abstract class HostileInputTests : OnEachDatabase
     {
         { "length prefix longer than the body", Frame(0, 100, [1, 2, 3]), StatusCode.InvalidArgument },
         { "oversized frame", Frame(0, 64 * 1024 * 1024, []), StatusCode.ResourceExhausted },
+        { "length prefix over 2 GiB", Frame(0, uint.MaxValue, []), StatusCode.ResourceExhausted },
         { "compressed flag without an encoding", Frame(1, 3, [1, 2, 3]), StatusCode.InvalidArgument },
         { "header cut short", [0, 0, 0], StatusCode.InvalidArgument },
         { "two messages in a unary call", [.. Frame(0, 0, []), .. Frame(0, 0, [])], StatusCode.InvalidArgument },
         { "unknown flag", Frame(7, 0, []), StatusCode.InvalidArgument },
+        { "unparseable message", Frame(0, 1, [0]), StatusCode.InvalidArgument },
     };
 
     private static byte[] Frame(byte flag, uint length, byte[] body)
@@ -132,11 +134,9 @@ public abstract class HostileInputTests : OnEachDatabase
         return frame;
     }
 
-    [ProviderTheory]
-    [MemberData(nameof(MalformedFrames))]
-    public async Task RawFrame_Malformed_GetsAClearStatus(string malformation, byte[] body, StatusCode expected)
+    /// <summary>A GetTrial call whose body is <paramref name="body"/> exactly, over real HTTP/2: its gRPC status, message and ErrorInfo reason.</summary>
+    private static async Task<(string Status, string Message, string? Reason)> SendFrameAsync(TrialServer server, byte[] body, string? encoding = null)
     {
-        await using var server = NewServer(onLoopback: true);
         using var http = new HttpClient { BaseAddress = new Uri(server.Address!), DefaultRequestVersion = new Version(2, 0), DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
         using var request = new HttpRequestMessage(HttpMethod.Post, "/cratus.randomization.v1.TrialService/GetTrial")
         {
@@ -145,19 +145,57 @@ public abstract class HostileInputTests : OnEachDatabase
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", server.Token(TrialRole.Monitor));
         request.Headers.TE.Add(new TransferCodingWithQualityHeaderValue("trailers"));
+        if (encoding is not null) request.Headers.Add("grpc-encoding", encoding);
 
         using var response = await http.SendAsync(request);
         await response.Content.ReadAsByteArrayAsync();
-        var status = response.Headers.TryGetValues("grpc-status", out var headerStatus) ? headerStatus.Single()
-            : response.TrailingHeaders.TryGetValues("grpc-status", out var trailerStatus) ? trailerStatus.Single() : $"missing ({response.Version} {(int)response.StatusCode} {response.Headers} {response.Content.Headers})";
-
-        Assert.Equal(((int)expected).ToString(System.Globalization.CultureInfo.InvariantCulture), status);
-        Assert.NotEqual(((int)StatusCode.Internal).ToString(System.Globalization.CultureInfo.InvariantCulture), status);
+        string? Read(string name) => response.Headers.TryGetValues(name, out var header) ? header.Single()
+            : response.TrailingHeaders.TryGetValues(name, out var trailer) ? trailer.Single() : null;
+        var status = Read("grpc-status") ?? $"missing ({response.Version} {(int)response.StatusCode} {response.Headers} {response.Content.Headers})";
         // The reason a program acts on travels in grpc-status-details-bin, as on every other refusal.
-        var details = Google.Rpc.Status.Parser.ParseFrom(Convert.FromBase64String(response.Headers.GetValues("grpc-status-details-bin").Single()));
-        var reason = details.Details.Single(d => d.Is(Google.Rpc.ErrorInfo.Descriptor)).Unpack<Google.Rpc.ErrorInfo>().Reason;
+        var details = Read("grpc-status-details-bin") is { } bin ? Google.Rpc.Status.Parser.ParseFrom(Convert.FromBase64String(bin)) : null;
+        var reason = details?.Details.Single(d => d.Is(Google.Rpc.ErrorInfo.Descriptor)).Unpack<Google.Rpc.ErrorInfo>().Reason;
+        return (status, Uri.UnescapeDataString(Read("grpc-message") ?? ""), reason);
+    }
+
+    private static string Code(StatusCode code) => ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    [ProviderTheory]
+    [MemberData(nameof(MalformedFrames))]
+    public async Task RawFrame_Malformed_GetsAClearStatus(string malformation, byte[] body, StatusCode expected)
+    {
+        await using var server = NewServer(onLoopback: true);
+
+        var (status, message, reason) = await SendFrameAsync(server, body);
+
+        Assert.Equal(Code(expected), status);
+        Assert.NotEqual(Code(StatusCode.Internal), status);
         Assert.Equal(expected == StatusCode.ResourceExhausted ? "REQUEST_TOO_LARGE" : "MALFORMED_MESSAGE", reason);
+        // A message a person reads: what is wrong, in words, never an exception.
+        Assert.DoesNotContain("xception", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", message, StringComparison.Ordinal);
+        if (expected == StatusCode.ResourceExhausted) Assert.Contains("larger than this service accepts (1048576 bytes)", message, StringComparison.Ordinal);
         _ = malformation;
+    }
+
+    /// <summary>Compressed requests are refused before anything is decompressed (the library does not bound what a message
+    /// decompresses to); a compressed flag with the identity encoding is malformed.</summary>
+    [ProviderTheory]
+    [InlineData("gzip")]
+    [InlineData("deflate")]
+    [InlineData("identity")]
+    public async Task RawFrame_Compressed_IsRefusedClearly(string encoding)
+    {
+        await using var server = NewServer(onLoopback: true);
+        using var compressed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            gzip.Write(new byte[100_000]);
+
+        var (status, message, reason) = await SendFrameAsync(server, Frame(1, (uint)compressed.Length, compressed.ToArray()), encoding);
+
+        Assert.Equal(Code(StatusCode.InvalidArgument), status);
+        Assert.Equal("MALFORMED_MESSAGE", reason);
+        Assert.Contains(encoding == "identity" ? "marked compressed" : "Compressed requests are not accepted", message, StringComparison.Ordinal);
     }
 
     [ProviderFact]

@@ -1,11 +1,12 @@
-using System.Buffers.Binary;
 using System.ComponentModel.DataAnnotations;
-using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.RateLimiting;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Grpc;
+using Cratus.Randomization.Server.Security;
+using Google.Protobuf;
+using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 
@@ -55,7 +56,9 @@ public static class CallLimits
             {
                 // Health checks are not rate limited: load balancers poll them.
                 if (http.Request.Path.StartsWithSegments("/grpc.health.v1.Health")) return RateLimitPartition.GetNoLimiter("health");
-                var who = http.User.FindFirstValue("sub") is { } subject ? "user:" + subject : "address:" + http.Connection.RemoteIpAddress;
+                // The subject under the configured claim name, read as the access check reads it.
+                var caller = http.RequestServices.GetRequiredService<CallerResolver>().Resolve(http.User);
+                var who = caller is not null ? "user:" + caller.Subject : "address:" + http.Connection.RemoteIpAddress;
                 return RateLimitPartition.GetTokenBucketLimiter(who, _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = limits.Burst,
@@ -78,106 +81,60 @@ public static class CallLimits
     {
         app.UseRequestTimeouts();
         app.UseRateLimiter();
-        app.UseMiddleware<GrpcFrameGuard>();
+        app.UseMiddleware<UnreadableRequests>();
         return app;
     }
 }
 
 /// <summary>
-/// Checks the framing of a unary gRPC request before the gRPC library reads it, so that a malformed frame gets a
-/// clear status instead of the library's INTERNAL: a length prefix longer than the body, a frame over the size limit,
-/// a compressed flag without a declared encoding. Request bodies of this service are small; the guard reads at most
-/// the size limit and hands the body on unchanged.
+/// grpc-dotnet reads a unary request before any interceptor runs, and refuses a frame over MaxReceiveMessageSize
+/// (Limits:MaxRequestBytes) from its length prefix alone, but it answers a frame or message it cannot read with
+/// INTERNAL or UNKNOWN and no reason. This turns only those answers, after the call, into the service's own:
+/// INVALID_ARGUMENT (MALFORMED_MESSAGE) or RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE), with a message a person
+/// understands. It reads no request bytes. It also refuses compressed requests by their header: grpc-dotnet does not
+/// bound the size a message decompresses to, and the messages of this service are small.
 /// </summary>
-internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<LimitOptions> options)
+internal sealed class UnreadableRequests(RequestDelegate next, IOptions<LimitOptions> options)
 {
-
     public async Task InvokeAsync(HttpContext http)
     {
-        if (!IsUnaryGrpc(http.Request))
+        var encoding = http.Request.Headers["grpc-encoding"].ToString();
+        if (encoding.Length > 0 && encoding != "identity" && http.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
         {
-            await next(http);
+            RichStatus.Write(http.Response, StatusCode.InvalidArgument, ErrorReason.MalformedMessage,
+                "Compressed requests are not accepted: the messages of this service are small; send them uncompressed.");
             return;
         }
-        var limit = options.Value.MaxRequestBytes;
-        http.Request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: limit + 5 + 1);
-        var header = new byte[5];
-        var read = await ReadAsync(http.Request.Body, header, http.RequestAborted);
-        string? problem = null;
-        var status = StatusCode.InvalidArgument;
-        if (read is > 0 and < 5)
-        {
-            problem = "The request ends inside the gRPC message header.";
-        }
-        else if (read == 5)
-        {
-            var compressed = header[0];
-            var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1));
-            if (compressed > 1)
-                problem = "The gRPC message header has an unknown compressed flag.";
-            else if (compressed == 1 && !http.Request.Headers.ContainsKey("grpc-encoding"))
-                problem = "The message is marked compressed but the request names no grpc-encoding.";
-            else if (compressed == 1)
-                problem = "Compressed requests are not accepted: the messages of this service are small; send them uncompressed.";
-            else if (length > limit)
-                (problem, status) = ($"The message is {length} bytes; the limit is {limit}.", StatusCode.ResourceExhausted);
-            else
-            {
-                var body = new byte[length];
-                var got = await ReadAsync(http.Request.Body, body, http.RequestAborted);
-                if (got < length) problem = $"The message is shorter ({got} bytes) than its length prefix ({length} bytes).";
-                else if (await ReadAsync(http.Request.Body, new byte[1], http.RequestAborted) > 0) problem = "A unary request carries exactly one message.";
-                else if (RequestParsers.Value.TryGetValue(http.Request.Path.Value ?? "", out var parser) && !Parses(parser, body))
-                    problem = $"The request is not a valid {parser.Descriptor.Name} message.";
-            }
-        }
-        if (problem is not null)
-        {
-            RichStatus.Write(http.Response, status, status == StatusCode.ResourceExhausted ? ErrorReason.RequestTooLarge : ErrorReason.MalformedMessage, problem);
-            return;
-        }
-        http.Request.Body.Position = 0;
         await next(http);
+        // A call that ended before its reply started (its status is still in the headers) with a status that the
+        // service's own code did not make (those always carry details).
+        if (http.Response.HasStarted || http.Response.Headers.ContainsKey("grpc-status-details-bin")
+            || http.Features.Get<IServerCallContextFeature>()?.ServerCallContext.Status is not { } status
+            || Describe(status, http, options.Value.MaxRequestBytes) is not (var code, var reason, var message)) return;
+        RichStatus.Write(http.Response, code, reason, message);
     }
 
-    /// <summary>The request message type of every unary method this service maps, by path.</summary>
-    private static readonly Lazy<Dictionary<string, (Google.Protobuf.MessageParser Parser, Google.Protobuf.Reflection.MessageDescriptor Descriptor)>> RequestParsers = new(() =>
-        new[] { Protos.V1.RandomizationServiceReflection.Descriptor, Protos.V1.PharmacyServiceReflection.Descriptor, Protos.V1.TrialServiceReflection.Descriptor,
-                Protos.V1.ScheduleServiceReflection.Descriptor, Protos.V1.UnblindingServiceReflection.Descriptor, Protos.V1.AuditServiceReflection.Descriptor,
-                Protos.V1.IdentityServiceReflection.Descriptor, Protos.V1.AdministrationServiceReflection.Descriptor, Protos.V1.DoseEscalationServiceReflection.Descriptor,
-                global::Grpc.Health.V1.HealthReflection.Descriptor }
-            .SelectMany(file => file.Services)
-            .SelectMany(service => service.Methods.Where(m => !m.IsClientStreaming && !m.IsServerStreaming))
-            .ToDictionary(m => $"/{m.Service.FullName}/{m.Name}", m => (m.InputType.Parser, m.InputType), StringComparer.Ordinal));
-
-    private static bool Parses((Google.Protobuf.MessageParser Parser, Google.Protobuf.Reflection.MessageDescriptor Descriptor) target, byte[] body)
+    /// <summary>What grpc-dotnet meant, for the failures it reports while reading a request (its texts are fixed).</summary>
+    private static (StatusCode, ErrorReason, string)? Describe(Status status, HttpContext http, int limit) => status switch
     {
-        try
-        {
-            target.Parser.ParseFrom(body);
-            return true;
-        }
-        catch (Google.Protobuf.InvalidProtocolBufferException)
-        {
-            return false;
-        }
-    }
+        { StatusCode: StatusCode.ResourceExhausted } => TooLarge(limit),
+        // A length prefix over 2 GiB.
+        { StatusCode: StatusCode.Unknown, DebugException: IOException failure } when failure.Message.StartsWith("Message too large", StringComparison.Ordinal) => TooLarge(limit),
+        { StatusCode: StatusCode.Internal, Detail: "Incomplete message." } =>
+            Malformed("The request ends before its message does: the gRPC message header or its length prefix promises more bytes than were sent."),
+        { StatusCode: StatusCode.Internal, Detail: "Additional data after the message received." } =>
+            Malformed("A unary request carries exactly one message; this one has more bytes after it."),
+        { StatusCode: StatusCode.Internal, Detail: "Request did not include grpc-encoding value with compressed message." or "Request sent 'identity' grpc-encoding value with compressed message." } =>
+            Malformed("The message is marked compressed but the request names no grpc-encoding."),
+        { StatusCode: StatusCode.Unknown, DebugException: InvalidDataException } =>
+            Malformed("The gRPC message header has an unknown compressed flag (only 0 and 1 exist)."),
+        { StatusCode: StatusCode.Unknown, DebugException: InvalidProtocolBufferException } =>
+            Malformed($"The request is not a valid request message of {http.Request.Path}."),
+        _ => null,
+    };
 
-    private static bool IsUnaryGrpc(HttpRequest request) =>
-        request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true
-        && !request.Path.StartsWithSegments("/grpc.reflection.v1alpha.ServerReflection")
-        && !request.Path.StartsWithSegments("/grpc.reflection.v1.ServerReflection")
-        && !request.Path.StartsWithSegments("/grpc.health.v1.Health/Watch");
+    private static (StatusCode, ErrorReason, string) TooLarge(int limit) =>
+        (StatusCode.ResourceExhausted, ErrorReason.RequestTooLarge, $"The request message is larger than this service accepts ({limit} bytes).");
 
-    private static async Task<int> ReadAsync(Stream stream, byte[] buffer, CancellationToken ct)
-    {
-        var total = 0;
-        while (total < buffer.Length)
-        {
-            var n = await stream.ReadAsync(buffer.AsMemory(total), ct);
-            if (n == 0) break;
-            total += n;
-        }
-        return total;
-    }
+    private static (StatusCode, ErrorReason, string) Malformed(string message) => (StatusCode.InvalidArgument, ErrorReason.MalformedMessage, message);
 }
