@@ -23,7 +23,7 @@ namespace Cratus.Randomization.Server.Tests;
 /// </summary>
 public abstract class OneParticipantTableMigrationTests : OnEachDatabase
 {
-    private const string PreviousMigration = "20261130033308_WriteRequests";
+    private const string PreviousMigration = "WriteRequests";
     private static readonly DateTimeOffset EnrolledAt = new(2026, 11, 10, 14, 0, 0, TimeSpan.Zero);
     private readonly string _key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
@@ -79,7 +79,7 @@ public abstract class OneParticipantTableMigrationTests : OnEachDatabase
             ? new SqliteTrialDbContext(new DbContextOptionsBuilder<SqliteTrialDbContext>().UseSqlite($"Data Source={location}").Options)
             : new PostgreSqlTrialDbContext(new DbContextOptionsBuilder<PostgreSqlTrialDbContext>().UseNpgsql(location).Options);
         await db.GetService<IMigrator>().MigrateAsync(PreviousMigration);
-        Assert.Contains(PreviousMigration, await db.Database.GetAppliedMigrationsAsync());
+        Assert.EndsWith("_" + PreviousMigration, (await db.Database.GetAppliedMigrationsAsync()).Last(), StringComparison.Ordinal);
     }
 
     /// <summary>Rows as the service stored them before: sealed with the key the server will run with.</summary>
