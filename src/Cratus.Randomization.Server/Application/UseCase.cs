@@ -46,7 +46,7 @@ public static class Permissions
         return caller;
     }
 
-    /// <summary>"randomize a participant" from RandomizeParticipant: the use case's name in words.</summary>
+    /// <summary>"randomize participant" from RandomizeParticipant: the use case's name in words.</summary>
     private static string Describe(Type useCase) =>
         string.Concat(useCase.Name.Select((c, i) => i > 0 && char.IsUpper(c) ? " " + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 }

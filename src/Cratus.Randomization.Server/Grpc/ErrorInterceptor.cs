@@ -1,5 +1,6 @@
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Protos.V1;
+using Cratus.Randomization.Server.Security;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using System.Data.Common;
@@ -12,7 +13,7 @@ namespace Cratus.Randomization.Server.Grpc;
 /// unreachable is UNAVAILABLE (the transaction rolled back, so nothing was half-written and a retry with the same
 /// request_id is safe); anything else is logged in full on the server and answered without internals.
 /// </summary>
-public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
+public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger, CallerResolver callers) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -31,6 +32,10 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
     {
         switch (ex)
         {
+            case TrialRuleException { Fault: TrialFault.PermissionDenied } denied:
+                // A caller reaching for what their role or sites do not allow: a security event, with who it was.
+                LogDenied(logger, callers.Resolve(context.GetHttpContext().User)?.Subject ?? "(no token)", context.Method, denied.Reason);
+                return RichStatus.From(denied);
             case TrialRuleException rule:
                 // An expected outcome (a refusal under the trial's rules), not a fault: no stack trace, no Error entry.
                 LogRefused(logger, context.Method, rule.Reason);
@@ -63,6 +68,9 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) :
                     $"The service failed unexpectedly; nothing was stored. Retry with the same request_id, and quote reference {reference} to support if it persists.");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Denied {Subject} the call {Method}: {Reason}")]
+    private static partial void LogDenied(ILogger logger, string subject, string method, RefusalReason reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Refused {Method}: {Reason}")]
     private static partial void LogRefused(ILogger logger, string method, RefusalReason reason);
