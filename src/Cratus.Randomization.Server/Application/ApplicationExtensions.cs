@@ -1,7 +1,7 @@
 using Cratus.Randomization.Server.Application.Unblinding;
+using Cratus.Randomization.Server.Application.Schedule;
 using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
-using Cratus.Randomization.Server.Randomization;
 
 namespace Cratus.Randomization.Server.Application;
 

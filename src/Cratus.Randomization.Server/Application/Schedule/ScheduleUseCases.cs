@@ -1,7 +1,6 @@
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Persistence;
-using Cratus.Randomization.Server.Randomization;
 using Cratus.Randomization.Server.Security;
 
 namespace Cratus.Randomization.Server.Application.Schedule;

@@ -8,7 +8,7 @@ using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Security;
 using Microsoft.EntityFrameworkCore;
 
-namespace Cratus.Randomization.Server.Randomization;
+namespace Cratus.Randomization.Server.Application.Schedule;
 
 /// <summary>A schedule put in place: its commitment, and (for the statistician only) how to reproduce it.</summary>
 public sealed record ScheduleReceipt(
