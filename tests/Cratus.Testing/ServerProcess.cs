@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Cratus.Randomization.Server.Security;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 
-namespace Cratus.Randomization.Server.Tests;
+namespace Cratus.Testing;
 
 /// <summary>
 /// The server as its own operating-system process (the built Cratus.Randomization.Server.dll), on a free loopback
@@ -41,11 +42,11 @@ public sealed class ServerProcess : IAsyncDisposable
             return settings;
         }
 
-        public string Token(Security.TrialRole role, params string[] sites)
+        public string Token(TrialRole role, params string[] sites)
         {
             var claims = new List<System.Security.Claims.Claim>
             {
-                new("sub", "process-" + Security.TrialRoles.ClaimValue(role)), new("role", Security.TrialRoles.ClaimValue(role)),
+                new("sub", "process-" + TrialRoles.ClaimValue(role)), new("role", TrialRoles.ClaimValue(role)),
             };
             claims.AddRange(sites.Select(s => new System.Security.Claims.Claim("site", s)));
             return new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
@@ -162,7 +163,7 @@ public sealed class ServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    internal static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace Cratus.Randomization.Server.Tests;
+namespace Cratus.Testing;
 
 /// <summary>
 /// A throw-away PostgreSQL cluster of one test class (initdb and pg_ctl of the installed PostgreSQL), which the test

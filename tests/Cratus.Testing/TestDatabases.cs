@@ -2,7 +2,7 @@ using Npgsql;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
-namespace Cratus.Randomization.Server.Tests;
+namespace Cratus.Testing;
 
 public enum TestDatabase
 {
@@ -51,12 +51,12 @@ public static class TestDatabases
 }
 
 /// <summary>A fact that is skipped, with the reason, when its class runs on PostgreSQL and no server is configured.</summary>
-[XunitTestCaseDiscoverer("Cratus.Randomization.Server.Tests.ProviderFactDiscoverer", "Cratus.Randomization.Server.Tests")]
+[XunitTestCaseDiscoverer("Cratus.Testing.ProviderFactDiscoverer", "Cratus.Testing")]
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class ProviderFactAttribute : FactAttribute;
 
 /// <summary>A theory that is skipped, with the reason, when its class runs on PostgreSQL and no server is configured.</summary>
-[XunitTestCaseDiscoverer("Cratus.Randomization.Server.Tests.ProviderTheoryDiscoverer", "Cratus.Randomization.Server.Tests")]
+[XunitTestCaseDiscoverer("Cratus.Testing.ProviderTheoryDiscoverer", "Cratus.Testing")]
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class ProviderTheoryAttribute : TheoryAttribute;
 

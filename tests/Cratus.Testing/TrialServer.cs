@@ -18,7 +18,7 @@ using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
-namespace Cratus.Randomization.Server.Tests;
+namespace Cratus.Testing;
 
 /// <summary>
 /// The real server in process (TestServer), on a real SQLite file in a temporary folder, with its own signing key
