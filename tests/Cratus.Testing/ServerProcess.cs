@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Cratus.Randomization.Server.Security;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
@@ -13,80 +11,47 @@ namespace Cratus.Testing;
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
-    /// <summary>Settings for server processes of one test: fresh keys, a copy of the Phase II-only definition with
-    /// its target raised, logs in <paramref name="folder"/>, and a rate limit no load test reaches.</summary>
+    /// <summary>Settings for server processes of one test: fresh keys (<see cref="TestSecrets"/>), a copy of the
+    /// Phase II-only definition with its target raised, logs in <paramref name="folder"/>, and a rate limit no load test reaches.</summary>
     public sealed class Deployment(string folder, int targetParticipants)
     {
-        private readonly string _signingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
-        private readonly string _sealingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-        private readonly string _headSigningKey = TrialServer.NewHeadSigningKey();
+        public TestSecrets Secrets { get; } = new();
 
         public Dictionary<string, string> Settings(string node, IReadOnlyDictionary<string, string> database)
         {
-            var definitionPath = Path.Combine(folder, "trial.json");
-            File.WriteAllText(definitionPath, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus-phase2-only.json"))
-                .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {targetParticipants}", StringComparison.Ordinal));
-            var settings = new Dictionary<string, string>(database)
-            {
-                ["Token:Issuer"] = "cratus-process-tests",
-                ["Token:SigningKey"] = _signingKey,
-                ["Encryption:ActiveKeyId"] = "k1",
-                ["Encryption:Keys:k1"] = _sealingKey,
-                ["Identity:BootstrapSecret"] = "process-tests-bootstrap-secret",
-                ["Audit:HeadSigningKey"] = _headSigningKey,
-                ["Trial:DefinitionPath"] = definitionPath,
-                ["Logging:FilePath"] = Path.Combine(folder, node, "cratus-.json"),
-                ["Limits:PermitsPerSecond"] = "100000",
-                ["Limits:Burst"] = "100000",
-            };
+            var settings = Secrets.Settings();
+            foreach (var (key, value) in database) settings[key] = value;
+            settings["Trial:DefinitionPath"] = TestSecrets.WriteDefinition(Path.Combine(folder, "trial.json"), "cratus-phase2-only.json",
+                [("\"targetParticipants\": 30", $"\"targetParticipants\": {targetParticipants}")]);
+            settings["Logging:FilePath"] = Path.Combine(folder, node, "cratus-.json");
             return settings;
         }
 
-        public string Token(TrialRole role, params string[] sites)
-        {
-            var claims = new List<System.Security.Claims.Claim>
-            {
-                new("sub", "process-" + TrialRoles.ClaimValue(role)), new("role", TrialRoles.ClaimValue(role)),
-            };
-            claims.AddRange(sites.Select(s => new System.Security.Claims.Claim("site", s)));
-            return new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
-            {
-                Issuer = "cratus-process-tests",
-                Audience = "cratus-randomization",
-                Subject = new System.Security.Claims.ClaimsIdentity(claims),
-                Expires = DateTime.UtcNow.AddMinutes(30),
-                SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
-                    new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(_signingKey)),
-                    Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256),
-            });
-        }
+        public string Token(TrialRole role, params string[] sites) => Secrets.Token(role, $"{role}-user", sites, DateTimeOffset.UtcNow);
     }
 
     private readonly Process _process;
+    private readonly IReadOnlyDictionary<string, string> _settings;
     public string Address { get; }
 
-    private ServerProcess(Process process, string address)
+    private ServerProcess(Process process, string address, IReadOnlyDictionary<string, string> settings)
     {
         _process = process;
         Address = address;
+        _settings = settings;
     }
 
-    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan? startLimit = null)
+    /// <summary>Starts the server and waits until it answers gRPC health with SERVING; a server that exits or does not
+    /// serve within <paramref name="startLimit"/> (60 s) is stopped, and the exception says what it last wrote.</summary>
+    /// <param name="settings">Configuration settings (as <c>Section:Key</c>), given as environment variables.</param>
+    /// <param name="environment">ASPNETCORE_ENVIRONMENT.</param>
+    /// <param name="workingDirectory">Where it is started from: the application's folder unless given.</param>
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan? startLimit = null,
+        string environment = "Testing", string? workingDirectory = null)
     {
-        var port = FreePort();
-        var address = $"http://127.0.0.1:{port}";
-        var start = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "Cratus.Randomization.Server.dll"))
-        {
-            WorkingDirectory = AppContext.BaseDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
-        start.Environment["Kestrel__Endpoints__Grpc__Url"] = address;
-        foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        var process = Process.Start(start) ?? throw new InvalidOperationException("the server process did not start");
-        var server = new ServerProcess(process, address);
+        var address = $"http://127.0.0.1:{Loopback.FreePort()}";
+        var process = Process.Start(StartInfo(settings, address, environment, workingDirectory)) ?? throw new InvalidOperationException("the server process did not start");
+        var server = new ServerProcess(process, address, settings);
         process.OutputDataReceived += (_, line) => server.Keep(line.Data);
         process.ErrorDataReceived += (_, line) => server.Keep(line.Data);
         process.BeginOutputReadLine();
@@ -101,6 +66,43 @@ public sealed class ServerProcess : IAsyncDisposable
             throw;
         }
         return server;
+    }
+
+    /// <summary>Runs a server that is expected to exit by itself (one that must refuse to start) and returns its exit
+    /// code and what it wrote; one still running after <paramref name="limit"/> (60 s) is killed and fails the test.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunToExitAsync(IReadOnlyDictionary<string, string> settings,
+        string environment = "Testing", string? workingDirectory = null, TimeSpan? limit = null)
+    {
+        using var process = Process.Start(StartInfo(settings, $"http://127.0.0.1:{Loopback.FreePort()}", environment, workingDirectory))
+            ?? throw new InvalidOperationException("the server process did not start");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(limit ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the server did not exit: {await output}{await error}");
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
+    private static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> settings, string address, string environment, string? workingDirectory)
+    {
+        var start = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "Cratus.Randomization.Server.dll"))
+        {
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = environment;
+        start.Environment["Kestrel__Endpoints__Grpc__Url"] = address;
+        foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        return start;
     }
 
     // The last lines the process wrote, to say why it did not start.
@@ -143,10 +145,20 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"the server at {Address} did not serve within {limit}:{Environment.NewLine}{LastLines()}");
     }
 
-    public global::Grpc.Core.CallInvoker Channel(string token) => RequestIds.Fill(GrpcChannel.ForAddress(Address, new GrpcChannelOptions
+    public global::Grpc.Core.CallInvoker Channel(string? token) => RequestIds.Fill(Loopback.Channel(Address, token));
+
+    /// <summary>The clients of every service as the bearer of <paramref name="token"/> (none if null).</summary>
+    public TrialClients As(string? token) => new(Channel(token));
+
+    /// <summary>The clients of every service as a user in <paramref name="role"/> (at <paramref name="sites"/>), with a
+    /// token signed by the key this server was started with (<see cref="Deployment"/> settings).</summary>
+    public TrialClients As(TrialRole role, params string[] sites)
     {
-        HttpHandler = new BearerHandler(token, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
-    }));
+        if (!_settings.TryGetValue("Token:SigningKey", out var key))
+            throw new InvalidOperationException("this server was started without Token:SigningKey in its settings: pass a token to As(token)");
+        var issuer = _settings.TryGetValue("Token:Issuer", out var configured) ? configured : TestSecrets.Issuer;
+        return As(TestSecrets.Sign(key, role, $"{role}-user", sites, DateTimeOffset.UtcNow, issuer: issuer));
+    }
 
     private bool _disposed;
 
@@ -161,21 +173,5 @@ public sealed class ServerProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private sealed class BearerHandler(string token, HttpMessageHandler inner) : DelegatingHandler(inner)
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-            return base.SendAsync(request, cancellationToken);
-        }
     }
 }

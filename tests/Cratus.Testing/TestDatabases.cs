@@ -28,11 +28,16 @@ public static class TestDatabases
             ? $"PostgreSQL case: set {Variable} to a PostgreSQL connection string (as .ci/run does) to run it"
             : null;
 
-    public static async Task<string> CreatePostgreSqlDatabaseAsync()
+    /// <summary>A new, empty database on the configured PostgreSQL server (<see cref="Variable"/>): its connection string.</summary>
+    public static Task<string> CreatePostgreSqlDatabaseAsync() =>
+        CreateDatabaseOnAsync(PostgreSqlServer ?? throw new InvalidOperationException($"{Variable} is not set"));
+
+    /// <summary>A new, empty database on the PostgreSQL server that <paramref name="server"/> connects to: its connection string.</summary>
+    public static async Task<string> CreateDatabaseOnAsync(string server)
     {
-        var server = PostgreSqlServer ?? throw new InvalidOperationException($"{Variable} is not set");
         var name = "cratus_test_" + Guid.NewGuid().ToString("N");
-        await using var connection = new NpgsqlConnection(server);
+        // Unpooled: a private cluster may have been stopped and started since the last time.
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Pooling = false }.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
         await command.ExecuteNonQueryAsync();
