@@ -64,7 +64,7 @@ public sealed class TrialServer : IAsyncDisposable
         settings ??= new Dictionary<string, string>();
         DatabaseLocation = settings.TryGetValue("Database:Reuse", out var reuse) ? reuse
             : database == TestDatabase.Sqlite ? Path.Combine(Folder, "cratus.db")
-            : TestDatabases.CreatePostgreSqlDatabaseAsync().GetAwaiter().GetResult();
+            : Task.Run(TestDatabases.CreateMigratedPostgreSqlDatabaseAsync).GetAwaiter().GetResult(); // off xUnit's two-thread context
         _ownsDatabase = !settings.ContainsKey("Database:Reuse");
         definitionEdits = definitionEdits is [("", ""), .. var rest] ? rest : [WithoutPhaseOneGate, .. definitionEdits];
 
