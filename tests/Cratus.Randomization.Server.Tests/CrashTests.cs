@@ -12,6 +12,7 @@ namespace Cratus.Randomization.Server.Tests;
 /// the same SQLite file: every acknowledged randomization is still there, no schedule entry is used twice, each
 /// stratum is used in order without gaps, retries get their first answer, and the audit trail verifies.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class CrashTests : IAsyncLifetime
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("cratus-crash-").FullName;

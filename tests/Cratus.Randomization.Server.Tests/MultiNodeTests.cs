@@ -7,6 +7,7 @@ using Grpc.Core;
 namespace Cratus.Randomization.Server.Tests;
 
 /// <summary>Two server processes on different ports sharing one PostgreSQL database: one truth.</summary>
+[Trait("Category", "Slow")]
 public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
 {
     private string _database = "";
