@@ -20,6 +20,7 @@ public abstract partial class BlindingTests : OnEachDatabase
     private static partial Regex Treatment();
 
     [ProviderFact]
+    [Trait("Category", "Slow")]
     public async Task SimulatedPhaseTwo_NoBlindedReplyErrorOrLogLineRevealsAnArm()
     {
         // The detector itself catches what it is for, and lets pass what is harmless.

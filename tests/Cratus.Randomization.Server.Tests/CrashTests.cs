@@ -12,6 +12,7 @@ namespace Cratus.Randomization.Server.Tests;
 /// the same SQLite file: every acknowledged randomization is still there, no schedule entry is used twice, each
 /// stratum is used in order without gaps, retries get their first answer, and the audit trail verifies.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class CrashTests : IAsyncLifetime
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("cratus-crash-").FullName;
@@ -36,8 +37,6 @@ public sealed class CrashTests : IAsyncLifetime
         ["Database:SqlitePath"] = Path.Combine(_folder, "cratus.db"),
     });
 
-    private string Token(TrialRole role, params string[] sites) => _deployment.Token(role, sites);
-
     [Fact]
     public async Task KilledUnderLoadTwentyTimes_LosesNoAcknowledgedRandomizationAndUsesNoEntryTwice()
     {
@@ -50,10 +49,10 @@ public sealed class CrashTests : IAsyncLifetime
         for (var cycle = 0; cycle <= cycles; cycle++)
         {
             await using var server = await ServerProcess.StartAsync(settings);
-            var site = new RandomizationService.RandomizationServiceClient(server.Channel(Token(TrialRole.SiteCoordinator, "UM")));
+            var site = server.As(TrialRole.SiteCoordinator, "UM").Randomization;
             if (cycle == 0)
             {
-                await new ScheduleService.ScheduleServiceClient(server.Channel(Token(TrialRole.Statistician))).GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "crash test" });
+                await server.As(TrialRole.Statistician).Schedule.GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "crash test" });
             }
             // After a restart, every request that got no answer is retried with its request id: the first answer, or a first allocation.
             foreach (var (id, request) in unacknowledged)
@@ -90,13 +89,13 @@ public sealed class CrashTests : IAsyncLifetime
         }
 
         await using var last = await ServerProcess.StartAsync(settings);
-        var monitor = new RandomizationService.RandomizationServiceClient(last.Channel(Token(TrialRole.Monitor)));
+        var monitor = last.As(TrialRole.Monitor).Randomization;
         foreach (var (_, assignment) in acknowledged)
         {
             var stored = await monitor.GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = assignment.ParticipantId });
             Assert.Equal(assignment, stored.Assignment);
         }
-        var verification = await new AuditService.AuditServiceClient(last.Channel(Token(TrialRole.Monitor))).VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
+        var verification = await last.As(TrialRole.Monitor).Audit.VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
         Assert.True(verification.Intact, verification.Problem);
         await using var db = new SqliteConnection($"Data Source={settings["Database:SqlitePath"]};Pooling=False");
         await db.OpenAsync();

@@ -65,7 +65,7 @@ public abstract class DoseEscalationTests : OnEachDatabase
         Assert.True(final.RandomizedPhaseOpen);
         Assert.All(final.Cohorts, c => Assert.Equal("complete", c.Status));
         Assert.Equal(3, final.Decisions.Count);
-        var audit = (await new AuditService.AuditServiceClient(server.Channel(TrialRole.Monitor)).ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events;
+        var audit = (await server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events;
         Assert.Equal(["Escalate", "Escalate", "ProceedToRandomizedPhase"], audit.Select(e => e.Details));
     }
 
@@ -266,7 +266,7 @@ public abstract class DoseEscalationTests : OnEachDatabase
         {
             ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()),
         }).ResponseAsync);
-        var pharmacist = await new DoseEscalationService.DoseEscalationServiceClient(server.Channel(TrialRole.Pharmacist)).RecordInfusionAsync(new RecordInfusionRequest
+        var pharmacist = await server.As(TrialRole.Pharmacist).DoseEscalation.RecordInfusionAsync(new RecordInfusionRequest
         {
             ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()),
         });

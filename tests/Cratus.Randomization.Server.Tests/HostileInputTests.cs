@@ -58,6 +58,7 @@ public abstract class HostileInputTests : OnEachDatabase
     }
 
     [ProviderFact]
+    [Trait("Category", "Slow")]
     public async Task EveryRpc_RandomAndMutatedMessages_AlwaysGetACleanStatusAndStoreNothing()
     {
         await using var server = NewServer();

@@ -7,6 +7,7 @@ using Grpc.Core;
 namespace Cratus.Randomization.Server.Tests;
 
 /// <summary>Two server processes on different ports sharing one PostgreSQL database: one truth.</summary>
+[Trait("Category", "Slow")]
 public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
 {
     private string _database = "";
@@ -38,8 +39,8 @@ public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
         await using var nodeA = await ServerProcess.StartAsync(Settings("a"));
         await using var nodeB = await ServerProcess.StartAsync(Settings("b"));
         var site = Token(TrialRole.SiteCoordinator, "UM");
-        var sites = new[] { nodeA, nodeB }.Select(n => new RandomizationService.RandomizationServiceClient(n.Channel(site))).ToArray();
-        await new ScheduleService.ScheduleServiceClient(nodeA.Channel(Token(TrialRole.Statistician))).GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "multi-node test" });
+        var sites = new[] { nodeA, nodeB }.Select(n => n.As(site).Randomization).ToArray();
+        await nodeA.As(TrialRole.Statistician).Schedule.GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "multi-node test" });
 
         var answers = new ConcurrentDictionary<int, BlindedAssignment>();
         var retriesMatched = 0;
@@ -73,9 +74,9 @@ public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
         }
         Assert.Equal(100, answers.Values.Count(a => a.RandomizationNumber.StartsWith("R01-", StringComparison.Ordinal)));
 
-        var trial = await new TrialService.TrialServiceClient(nodeB.Channel(site)).GetTrialAsync(new GetTrialRequest());
+        var trial = await nodeB.As(site).Trial.GetTrialAsync(new GetTrialRequest());
         Assert.Equal(300, trial.RandomizedParticipants);
-        var audit = new AuditService.AuditServiceClient(nodeB.Channel(Token(TrialRole.Monitor)));
+        var audit = nodeB.As(TrialRole.Monitor).Audit;
         var verification = await audit.VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
         Assert.True(verification.Intact, verification.Problem);
         Assert.Equal(301, verification.EventsChecked); // the schedule and 300 randomizations, in one chain

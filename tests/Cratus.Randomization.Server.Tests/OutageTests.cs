@@ -61,6 +61,7 @@ public abstract class OutageTests : OnEachDatabase
     }
 
     [ProviderFact]
+    [Trait("Category", "Slow")]
     public async Task DatabaseGone_CallsAreUnavailableInTime_NothingIsAllocated_AndServiceResumes()
     {
         if (Database == TestDatabase.Sqlite)

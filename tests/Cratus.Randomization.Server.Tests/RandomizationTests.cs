@@ -109,6 +109,7 @@ public abstract class RandomizationTests : OnEachDatabase
     }
 
     [ProviderFact]
+    [Trait("Category", "Slow")]
     public async Task Randomize_EveryStratum_ArmsEqualAtBlockBoundariesAndNeverAheadByMoreThanLargestBlockOverThree()
     {
         await using var server = NewServer(
@@ -146,6 +147,7 @@ public abstract class RandomizationTests : OnEachDatabase
     }
 
     [ProviderFact]
+    [Trait("Category", "Slow")]
     public async Task Randomize_SixtyFourConcurrentCalls_UseSixtyFourDistinctEntriesInSequence()
     {
         await using var server = NewServer(("\"targetParticipants\": 30", "\"targetParticipants\": 64"));

@@ -1,10 +1,8 @@
-using System.Diagnostics;
 using System.Net.Http.Headers;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
 using Grpc.Core;
 using Grpc.Health.V1;
-using Grpc.Net.Client;
 
 namespace Cratus.Randomization.Server.Tests;
 
@@ -32,72 +30,27 @@ public sealed class StartupTests : IDisposable
         }
     }
 
-    private ProcessStartInfo Server(string environment, IReadOnlyDictionary<string, string> settings, out string address)
+    /// <summary>The settings of a server started from this test's folder (not the application's: the server must find
+    /// its own files wherever it is started from), with its database and logs there.</summary>
+    private Dictionary<string, string> Settings(IReadOnlyDictionary<string, string> settings)
     {
-        address = $"http://127.0.0.1:{ServerProcess.FreePort()}";
-        var start = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "Cratus.Randomization.Server.dll"))
+        var all = new Dictionary<string, string>
         {
-            // Not the application's folder: the server must find its own files wherever it is started from.
-            WorkingDirectory = _folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["Database:SqlitePath"] = Path.Combine(_folder, "cratus.db"),
+            ["Logging:FilePath"] = Path.Combine(_folder, "logs", "cratus-.json"),
         };
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = environment;
-        start.Environment["Kestrel__Endpoints__Grpc__Url"] = address;
-        start.Environment["Database__SqlitePath"] = Path.Combine(_folder, "cratus.db");
-        start.Environment["Logging__FilePath"] = Path.Combine(_folder, "logs", "cratus-.json");
-        foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        return start;
-    }
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunToExitAsync(ProcessStartInfo start)
-    {
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"the server did not exit: {await output}{await error}");
-        }
-        return (process.ExitCode, await output, await error);
+        foreach (var (key, value) in settings) all[key] = value;
+        return all;
     }
 
     [Fact]
     public async Task Start_FromAnotherFolderInDevelopment_FindsItsSettingsAndServes()
     {
-        var start = Server("Development", new Dictionary<string, string>(), out var address);
-        using var process = Process.Start(start)!;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            using var channel = GrpcChannel.ForAddress(address);
-            var serving = false;
-            for (var i = 0; i < 150 && !serving && !process.HasExited; i++)
-            {
-                try
-                {
-                    serving = (await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2))).Status
-                        == HealthCheckResponse.Types.ServingStatus.Serving;
-                }
-                catch (RpcException)
-                {
-                    await Task.Delay(200);
-                }
-            }
-            Assert.True(serving, process.HasExited ? $"the server exited with code {process.ExitCode}" : "the server did not serve within 30 s");
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-        }
+        // It fails if the server exits or does not answer gRPC health with SERVING within its limit.
+        await using var server = await ServerProcess.StartAsync(Settings(new Dictionary<string, string>()), environment: "Development", workingDirectory: _folder);
+
+        var health = await server.As(token: null).Health.CheckAsync(new HealthCheckRequest());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
     }
 
     public static TheoryData<string, Dictionary<string, string>, int, string> Refusals => new()
@@ -115,7 +68,7 @@ public sealed class StartupTests : IDisposable
     [MemberData(nameof(Refusals))]
     public async Task Start_CannotStart_PrintsOneLineNamingTheSettingAndExitsWithItsCode(string environment, Dictionary<string, string> settings, int exitCode, string named)
     {
-        var (code, output, error) = await RunToExitAsync(Server(environment, settings, out _));
+        var (code, output, error) = await ServerProcess.RunToExitAsync(Settings(settings), environment, workingDirectory: _folder);
 
         Assert.Equal(exitCode, code);
         var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));

@@ -44,7 +44,7 @@ public abstract class UnblindingTests : OnEachDatabase
         var unmarked = await server.Site().GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = participants[0].ParticipantId });
         Assert.True(marked.Assignment.EmergencyUnblinded);
         Assert.False(unmarked.Assignment.EmergencyUnblinded);
-        var events = (await new AuditService.AuditServiceClient(server.Channel(TrialRole.Monitor)).ListAuditEventsAsync(new ListAuditEventsRequest { Action = "unblinding.emergency" })).Events;
+        var events = (await server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "unblinding.emergency" })).Events;
         var e = Assert.Single(events);
         Assert.Equal("dr-jones", e.User);
         Assert.Equal("investigator", e.Role);
@@ -101,7 +101,7 @@ public abstract class UnblindingTests : OnEachDatabase
         Assert.Equal(await ArmOf(server, participants[0].ParticipantId), allocation.Treatment.ArmCode);
         Assert.Equal(StatusCode.FailedPrecondition, expired.StatusCode);
         Assert.Contains("expired", expired.Status.Detail, StringComparison.Ordinal);
-        var actions = (await new AuditService.AuditServiceClient(server.Channel(TrialRole.Statistician)).ListAuditEventsAsync(new ListAuditEventsRequest { Target = request.UnblindingId })).Events;
+        var actions = (await server.As(TrialRole.Statistician).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Target = request.UnblindingId })).Events;
         Assert.Equal(["unblinding.requested", "unblinding.approved", "unblinding.allocations_read"], actions.Select(a => a.Action));
         Assert.Equal(["stat-1", "stat-2", "stat-1"], actions.Select(a => a.User));
     }

@@ -1,7 +1,3 @@
-using System.Net.Http.Headers;
-using System.Security.Claims;
-using System.Security.Cryptography;
-using System.Text;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
 using Grpc.Core;
@@ -15,19 +11,19 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Time.Testing;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
-namespace Cratus.Randomization.Server.Tests;
+namespace Cratus.Testing;
 
 /// <summary>
-/// The real server in process (TestServer), on a real SQLite file in a temporary folder, with its own signing key
-/// and a fake clock. Clients are the generated gRPC clients over a real channel, each carrying a signed token.
+/// The real server in process, on a real SQLite file in a temporary folder (or a PostgreSQL database of its own), with
+/// its own keys (<see cref="TestSecrets"/>) and a fake clock: in memory (TestServer), or with <c>onLoopback</c> over real
+/// HTTP/2 on 127.0.0.1 (Kestrel). Clients are the generated gRPC clients over a real channel, each carrying a signed
+/// token: <c>server.As(TrialRole.Pharmacist).Pharmacy</c>.
 /// </summary>
 public sealed class TrialServer : IAsyncDisposable
 {
-    public const string Issuer = "cratus-tests";
-    public const string Audience = "cratus-randomization";
+    public const string Issuer = TestSecrets.Issuer;
+    public const string Audience = TestSecrets.Audience;
     public static readonly DateTimeOffset Now = new(2026, 11, 22, 15, 0, 0, TimeSpan.Zero);
 
     private readonly WebApplicationFactory<Program> _factory;
@@ -39,17 +35,14 @@ public sealed class TrialServer : IAsyncDisposable
     /// <summary>SQLite: the file's path. PostgreSQL: the connection string of this server's own database.</summary>
     public string DatabaseLocation { get; }
     public string LogFolder => Path.Combine(Folder, "logs");
-    public string SigningKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
-    public string EncryptionKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-    public string BootstrapSecret { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+    public TestSecrets Secrets { get; } = new();
+    public string SigningKey => Secrets.SigningKey;
+    public string EncryptionKey => Secrets.EncryptionKey;
+    public string BootstrapSecret => Secrets.BootstrapSecret;
     /// <summary>The audit head signing key (ECDSA P-256, base64 PKCS#8), generated for this server.</summary>
-    public string HeadSigningKey { get; } = NewHeadSigningKey();
+    public string HeadSigningKey => Secrets.HeadSigningKey;
 
-    public static string NewHeadSigningKey()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        return Convert.ToBase64String(key.ExportPkcs8PrivateKey());
-    }
+    public static string NewHeadSigningKey() => TestSecrets.NewHeadSigningKey();
     public FakeTimeProvider Clock { get; } = new(Now);
 
     /// <summary>The server's address when it listens on loopback (Kestrel); null for the in-memory TestServer.</summary>
@@ -71,37 +64,21 @@ public sealed class TrialServer : IAsyncDisposable
         settings ??= new Dictionary<string, string>();
         DatabaseLocation = settings.TryGetValue("Database:Reuse", out var reuse) ? reuse
             : database == TestDatabase.Sqlite ? Path.Combine(Folder, "cratus.db")
-            : TestDatabases.CreatePostgreSqlDatabaseAsync().GetAwaiter().GetResult();
+            : Task.Run(TestDatabases.CreateMigratedPostgreSqlDatabaseAsync).GetAwaiter().GetResult(); // off xUnit's two-thread context
         _ownsDatabase = !settings.ContainsKey("Database:Reuse");
-        var definition = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "trial-definitions", "cratus.json"));
         definitionEdits = definitionEdits is [("", ""), .. var rest] ? rest : [WithoutPhaseOneGate, .. definitionEdits];
-        foreach (var (from, to) in definitionEdits)
-        {
-            Assert.Contains(from, definition, StringComparison.Ordinal);
-            definition = definition.Replace(from, to, StringComparison.Ordinal);
-        }
-        var definitionPath = Path.Combine(Folder, "trial.json");
-        File.WriteAllText(definitionPath, definition);
 
+        var configuration = Secrets.Settings();
+        configuration["Database:Provider"] = database.ToString();
+        configuration[database == TestDatabase.Sqlite ? "Database:SqlitePath" : "Database:ConnectionString"] = DatabaseLocation;
+        configuration["Trial:DefinitionPath"] = TestSecrets.WriteDefinition(Path.Combine(Folder, "trial.json"), "cratus.json", definitionEdits);
+        configuration["Logging:FilePath"] = Path.Combine(LogFolder, "cratus-.json");
+        foreach (var (key, value) in settings) configuration[key] = value;
+        configuration["Kestrel:Endpoints:Grpc:Url"] = "http://127.0.0.1:0";
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Testing");
-            builder.UseSetting("Database:Provider", database.ToString());
-            builder.UseSetting(database == TestDatabase.Sqlite ? "Database:SqlitePath" : "Database:ConnectionString", DatabaseLocation);
-            builder.UseSetting("Trial:DefinitionPath", definitionPath);
-            builder.UseSetting("Logging:FilePath", Path.Combine(LogFolder, "cratus-.json"));
-            builder.UseSetting("Token:Issuer", Issuer);
-            builder.UseSetting("Token:Audience", Audience);
-            builder.UseSetting("Token:SigningKey", SigningKey);
-            builder.UseSetting("Encryption:ActiveKeyId", "k1");
-            builder.UseSetting("Encryption:Keys:k1", EncryptionKey);
-            builder.UseSetting("Identity:BootstrapSecret", BootstrapSecret);
-            builder.UseSetting("Audit:HeadSigningKey", HeadSigningKey);
-            // Tests fire calls faster than any person; the rate limit has tests of its own.
-            builder.UseSetting("Limits:PermitsPerSecond", "100000");
-            builder.UseSetting("Limits:Burst", "100000");
-            foreach (var (key, value) in settings) builder.UseSetting(key, value);
-            builder.UseSetting("Kestrel:Endpoints:Grpc:Url", "http://127.0.0.1:0");
+            foreach (var (key, value) in configuration) builder.UseSetting(key, value);
             builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
         });
         if (onLoopback)
@@ -116,51 +93,36 @@ public sealed class TrialServer : IAsyncDisposable
         }
     }
 
+    /// <summary>A token signed with this server's key, valid now on its clock.</summary>
     public string Token(TrialRole role, string subject = "user-1", IEnumerable<string>? sites = null, TimeSpan? lifetime = null,
-        string issuer = Issuer, string audience = Audience, string? signingKey = null)
-    {
-        var claims = new List<Claim> { new("sub", subject), new("role", TrialRoles.ClaimValue(role)) };
-        claims.AddRange((sites ?? []).Select(s => new Claim("site", s)));
-        var now = Clock.GetUtcNow().UtcDateTime;
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = issuer,
-            Audience = audience,
-            Subject = new ClaimsIdentity(claims),
-            NotBefore = now.AddMinutes(-5),
-            IssuedAt = now.AddMinutes(-5),
-            Expires = now + (lifetime ?? TimeSpan.FromMinutes(30)),
-            SigningCredentials = new SigningCredentials(
-                new SymmetricSecurityKey(Encoding.UTF8.GetBytes(signingKey ?? SigningKey)), SecurityAlgorithms.HmacSha256),
-        });
-    }
+        string issuer = Issuer, string audience = Audience, string? signingKey = null) =>
+        Secrets.Token(role, subject, sites, Clock.GetUtcNow(), lifetime, issuer, audience, signingKey);
+
+    /// <summary>The clients of every service as a user in <paramref name="role"/> (at <paramref name="sites"/>).</summary>
+    public TrialClients As(TrialRole role, params string[] sites) => new(Channel(role, sites));
+
+    /// <summary>The clients of every service as the bearer of <paramref name="token"/> (none if null).</summary>
+    public TrialClients As(string? token) => new(Channel(token));
 
     /// <summary>A channel as a well-behaved client uses it: every write it sends without a request id gets a new UUID.</summary>
     public CallInvoker Channel(string? token) => RequestIds.Fill(RawChannel(token));
 
     /// <summary>A channel that sends requests exactly as given, for tests of what the server does with them.</summary>
-    public GrpcChannel RawChannel(string? token)
-    {
-        if (Address is not null)
-        {
-            return GrpcChannel.ForAddress(Address, new GrpcChannelOptions { HttpHandler = token is null ? new SocketsHttpHandler() : new BearerHandler(token, new SocketsHttpHandler()) });
-        }
-        HttpMessageHandler handler = _factory.Server.CreateHandler();
-        if (token is not null) handler = new BearerHandler(token, handler);
-        return GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = handler });
-    }
+    public GrpcChannel RawChannel(string? token) => Address is not null
+        ? Loopback.Channel(Address, token)
+        : GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = Loopback.WithBearer(token, _factory.Server.CreateHandler()) });
 
     public CallInvoker Channel(TrialRole role, params string[] sites) => Channel(Token(role, $"{role}-user", sites));
 
     public RandomizationService.RandomizationServiceClient Site(string site = "UM", TrialRole role = TrialRole.SiteCoordinator) =>
-        new(Channel(role, site));
+        As(role, site).Randomization;
 
-    public PharmacyService.PharmacyServiceClient Pharmacy() => new(Channel(TrialRole.Pharmacist));
+    public PharmacyService.PharmacyServiceClient Pharmacy() => As(TrialRole.Pharmacist).Pharmacy;
 
     public ScheduleService.ScheduleServiceClient Statistician(string subject = "statistician-1") =>
-        new(Channel(Token(TrialRole.Statistician, subject)));
+        As(Token(TrialRole.Statistician, subject)).Schedule;
 
-    public TrialService.TrialServiceClient Trial(TrialRole role = TrialRole.Monitor) => new(Channel(role));
+    public TrialService.TrialServiceClient Trial(TrialRole role = TrialRole.Monitor) => As(role).Trial;
 
     public IServiceProvider Services => _factory.Services;
 
@@ -216,15 +178,6 @@ public sealed class TrialServer : IAsyncDisposable
         catch (IOException)
         {
             // A log file still held open; the temporary folder is cleaned by the OS.
-        }
-    }
-
-    private sealed class BearerHandler(string token, HttpMessageHandler inner) : DelegatingHandler(inner)
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            return base.SendAsync(request, cancellationToken);
         }
     }
 }

@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
-namespace Cratus.Randomization.Server.Tests;
+namespace Cratus.Testing;
 
 /// <summary>
 /// A throw-away PostgreSQL cluster of one test class (initdb and pg_ctl of the installed PostgreSQL), which the test
@@ -18,22 +16,11 @@ public sealed class PrivatePostgreSql : IAsyncLifetime
     private string DataFolder => Path.Combine(_folder, "data");
     private static bool IsRoot => Environment.UserName == "root";
 
-    public int Port { get; } = FreePort();
+    public int Port { get; } = Loopback.FreePort();
 
     /// <summary>A connection string to a new, empty database of this cluster.</summary>
-    public async Task<string> CreateDatabaseAsync()
-    {
-        var name = "cratus_" + Guid.NewGuid().ToString("N")[..12];
-        // Unpooled: the cluster may have been stopped and started since the last time.
-        await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-        await command.ExecuteNonQueryAsync();
-        return ConnectionString(name);
-    }
-
-    private string ConnectionString(string database) =>
-        new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = "postgres", Database = database }.ConnectionString;
+    public Task<string> CreateDatabaseAsync() => TestDatabases.CreateDatabaseOnAsync(
+        new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = "postgres", Database = "postgres" }.ConnectionString);
 
     public async Task InitializeAsync()
     {
@@ -131,12 +118,5 @@ public sealed class PrivatePostgreSql : IAsyncLifetime
         await process.WaitForExitAsync();
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}{await output}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
