@@ -30,10 +30,15 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
         var site = await SiteState.For(db)(db, request.SiteCode, ct);
         var escalation = trial.DoseEscalation is null ? null : (await EscalationAsync(ct))!.State;
         if (phase == TrialPhase.DoseEscalation) return new AdmissionFacts(existing, site, escalation, 0, null);
-        var totals = await RandomizedTotal.For(db)(db, trial.TrialId, ct);
         var closedAt = await FinalUnblindingApprovedAt.For(db)(db, ct);
-        return new AdmissionFacts(existing, site, escalation, totals ?? 0, closedAt);
+        return new AdmissionFacts(existing, site, escalation, (await RandomizedTotalsAsync(ct))?.Randomized ?? 0, closedAt);
     }
+
+    /// <summary>
+    /// The trial's running totals, tracked, so that the randomizing transaction counts on the row it read (a second call
+    /// in the same unit is answered from the change tracker, not the database); null before the first randomization.
+    /// </summary>
+    public ValueTask<TrialTotalsRecord?> RandomizedTotalsAsync(CancellationToken ct) => db.TrialTotals.FindAsync([trial.TrialId], ct);
 
     /// <summary>Phase I's facts and state now; null when the trial has no dose-escalation phase.</summary>
     public async Task<EscalationFacts?> EscalationAsync(CancellationToken ct)
@@ -124,10 +129,6 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
     private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<SiteState?>>> SiteState =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, string code, CancellationToken ct) =>
             db.Sites.AsNoTracking().Where(s => s.Code == code).Select(s => new SiteState(s.Code, s.Active)).SingleOrDefault()));
-
-    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<int?>>> RandomizedTotal =
-        new(() => EF.CompileAsyncQuery((TrialDbContext db, string trialId, CancellationToken ct) =>
-            db.TrialTotals.AsNoTracking().Where(t => t.TrialId == trialId).Select(t => (int?)t.Randomized).SingleOrDefault()));
 
     private static readonly CompiledQuery<Func<TrialDbContext, CancellationToken, Task<DateTimeOffset?>>> FinalUnblindingApprovedAt =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, CancellationToken ct) =>

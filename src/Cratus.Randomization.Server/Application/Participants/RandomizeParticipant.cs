@@ -56,7 +56,7 @@ public sealed partial class RandomizeParticipant(
             stratum, entry.Sequence, participant.ProductCode, entry.Id, stratum, entry.Sequence, entry.RandomizationNumber, entry.ArmSealed)));
         db.Participants.Add(participant);
         // Running totals, kept in the same transaction: "fewer than the target" costs one row however large the trial.
-        var totals = await db.TrialTotals.SingleOrDefaultAsync(x => x.TrialId == trial.TrialId, ct);
+        var totals = await participants.RandomizedTotalsAsync(ct);
         if (totals is null) db.TrialTotals.Add(totals = new TrialTotalsRecord { TrialId = trial.TrialId });
         totals.Randomized++;
         await audit.AppendAsync(AuditActor.From(caller), AuditActions.ParticipantRandomized, participant.ParticipantId, ct,

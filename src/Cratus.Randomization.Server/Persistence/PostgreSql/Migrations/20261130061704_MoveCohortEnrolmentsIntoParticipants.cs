@@ -14,7 +14,6 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
         {
             // After OneParticipantTable has made the Phase II columns optional (on SQLite, by rebuilding the table):
             // the Phase I participants join the Phase II ones in this one table, then their old table goes.
-            migrationBuilder.Sql(ParticipantsOfBothPhases.MarkRandomized);
             migrationBuilder.Sql(ParticipantsOfBothPhases.MoveCohortEnrolments);
 
             migrationBuilder.DropTable(

@@ -13,7 +13,6 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
         {
             // After OneParticipantTable has made the Phase II columns optional (on SQLite, by rebuilding the table):
             // the Phase I participants join the Phase II ones in this one table, then their old table goes.
-            migrationBuilder.Sql(ParticipantsOfBothPhases.MarkRandomized);
             migrationBuilder.Sql(ParticipantsOfBothPhases.MoveCohortEnrolments);
 
             migrationBuilder.DropTable(
