@@ -115,10 +115,16 @@ public enum RefusalReason
     CredentialsInvalid,
     /// <summary>The account is locked after repeated failed sign-ins.</summary>
     AccountLocked,
-    /// <summary>The refresh token is spent, expired or unknown.</summary>
-    RefreshTokenInvalid,
     /// <summary>The call needs a signed-in caller and no access token was sent.</summary>
     TokenMissing,
+    /// <summary>The account still has its one-time password, which must be changed before any token is issued.</summary>
+    PasswordChangeRequired,
+    /// <summary>No site system has this client id.</summary>
+    SiteSystemNotFound,
+    /// <summary>A site system or a person already has this client id.</summary>
+    SiteSystemExists,
+    /// <summary>The site system's credentials were revoked.</summary>
+    SiteSystemRevoked,
 }
 
 /// <summary>One malformed or missing field, named by its path in the request (for example "eligibility.mmse_score").</summary>
@@ -158,12 +164,13 @@ public static class Refusals
         RefusalReason.RequestInvalid or RefusalReason.SiteUnknown or RefusalReason.ScheduleInvalid or RefusalReason.AuthenticatorCodeInvalid
             => TrialFault.InvalidArgument,
         RefusalReason.ParticipantNotFound or RefusalReason.UserNotFound or RefusalReason.SiteNotFound or RefusalReason.UnblindingRequestNotFound
+            or RefusalReason.SiteSystemNotFound
             => TrialFault.NotFound,
-        RefusalReason.ParticipantAlreadyInTrial or RefusalReason.UserExists or RefusalReason.SiteExists or RefusalReason.RequestIdReused
+        RefusalReason.ParticipantAlreadyInTrial or RefusalReason.UserExists or RefusalReason.SiteExists or RefusalReason.RequestIdReused or RefusalReason.SiteSystemExists
             => TrialFault.AlreadyExists,
         RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired
             => TrialFault.PermissionDenied,
-        RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.RefreshTokenInvalid or RefusalReason.TokenMissing
+        RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.TokenMissing
             => TrialFault.Unauthenticated,
         _ => TrialFault.FailedPrecondition,
     };

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Grpc;
+using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Limits;
 using Cratus.Randomization.Server.Security;
 using Microsoft.AspNetCore.Http.Features;
@@ -138,9 +139,13 @@ public static class HostingExtensions
     {
         // First, so that refusals by the rate limit and the token check are logged too.
         app.UseTrialRequestLogging();
+        // Before authentication, where the OpenID Connect server answers its own endpoints.
+        app.UseTokenEndpointLimits();
+        app.UseStaticFiles();
         app.UseAuthentication();
         app.UseCallLimits();
         app.UseAuthorization();
+        app.MapTrialOpenIdServer();
         app.MapGrpcService<RandomizationGrpcService>();
         app.MapGrpcService<PharmacyGrpcService>();
         app.MapGrpcService<TrialGrpcService>();
@@ -149,7 +154,7 @@ public static class HostingExtensions
         app.MapGrpcService<DoseEscalationGrpcService>();
         app.MapGrpcService<AuditGrpcService>();
         app.MapGrpcService<AdministrationGrpcService>();
-        // Signing in needs no token; the access table still requires one for the methods that act on an account.
+        // Bootstrapping the first administrator needs no token; the other account methods do.
         app.MapGrpcService<IdentityGrpcService>().AllowAnonymous();
         app.MapGrpcHealthChecksService().AllowAnonymous();
         app.MapGrpcReflectionService();

@@ -40,7 +40,12 @@ public static class AuditActions
     public const string LockedOut = "identity.locked_out";
     public const string SecondFactorEnabled = "identity.totp_enabled";
     public const string PasswordChanged = "identity.password_changed";
-    public const string RefreshTokenReused = "identity.refresh_token_reused";
+    public const string SignInFailed = "identity.sign_in_failed";
+    public const string SignedOut = "identity.signed_out";
+    public const string TokenRevoked = "identity.token_revoked";
+    public const string SiteSystemRegistered = "site_system.registered";
+    public const string SiteSystemSecretRotated = "site_system.secret_rotated";
+    public const string SiteSystemRevoked = "site_system.revoked";
 }
 
 public sealed record AuditPage(IReadOnlyList<AuditEntry> Events, long? NextAfterSequence);

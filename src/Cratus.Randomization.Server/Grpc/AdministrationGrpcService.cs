@@ -7,7 +7,8 @@ using Grpc.Core;
 namespace Cratus.Randomization.Server.Grpc;
 
 public sealed class AdministrationGrpcService(
-    CreateUser createUser, ListUsers listUsers, UpdateUser updateUser, CreateSite createSite, ListSites listSites, UpdateSite updateSite)
+    CreateUser createUser, ListUsers listUsers, UpdateUser updateUser, CreateSite createSite, ListSites listSites, UpdateSite updateSite,
+    RegisterSiteSystem registerSiteSystem, RotateSiteSystemSecret rotateSiteSystemSecret, RevokeSiteSystem revokeSiteSystem, ListSiteSystems listSiteSystems)
     : AdministrationService.AdministrationServiceBase
 {
     [Runs(typeof(CreateUser))]
@@ -33,6 +34,42 @@ public sealed class AdministrationGrpcService(
     [Runs(typeof(CreateSite))]
     public override async Task<CreateSiteResponse> CreateSite(CreateSiteRequest request, ServerCallContext context) =>
         new() { Site = ToProto(await createSite.RunAsync(AccessInterceptor.CallerOf(context), new CreateSiteCommand(request.Code, request.Name, request.Reason), context.CancellationToken)) };
+
+    [Runs(typeof(RegisterSiteSystem))]
+    public override async Task<RegisterSiteSystemResponse> RegisterSiteSystem(RegisterSiteSystemRequest request, ServerCallContext context)
+    {
+        var registered = await registerSiteSystem.RunAsync(AccessInterceptor.CallerOf(context),
+            new RegisterSiteSystemCommand(request.ClientId, request.DisplayName, request.Sites, request.Reason), context.CancellationToken);
+        return new RegisterSiteSystemResponse { SiteSystem = ToProto(registered.SiteSystem), ClientSecret = registered.ClientSecret };
+    }
+
+    [Runs(typeof(RotateSiteSystemSecret))]
+    public override async Task<RotateSiteSystemSecretResponse> RotateSiteSystemSecret(RotateSiteSystemSecretRequest request, ServerCallContext context)
+    {
+        var rotated = await rotateSiteSystemSecret.RunAsync(AccessInterceptor.CallerOf(context),
+            new SiteSystemChange(request.ClientId, request.Reason), context.CancellationToken);
+        return new RotateSiteSystemSecretResponse { SiteSystem = ToProto(rotated.SiteSystem), ClientSecret = rotated.ClientSecret };
+    }
+
+    [Runs(typeof(RevokeSiteSystem))]
+    public override async Task<RevokeSiteSystemResponse> RevokeSiteSystem(RevokeSiteSystemRequest request, ServerCallContext context) =>
+        new() { SiteSystem = ToProto(await revokeSiteSystem.RunAsync(AccessInterceptor.CallerOf(context), new SiteSystemChange(request.ClientId, request.Reason), context.CancellationToken)) };
+
+    [Runs(typeof(ListSiteSystems))]
+    public override async Task<ListSiteSystemsResponse> ListSiteSystems(ListSiteSystemsRequest request, ServerCallContext context) =>
+        new() { SiteSystems = { (await listSiteSystems.RunAsync(AccessInterceptor.CallerOf(context), default, context.CancellationToken)).Select(ToProto) } };
+
+    private static Protos.V1.SiteSystem ToProto(SiteSystemView s) => new()
+    {
+        ClientId = s.ClientId,
+        DisplayName = s.DisplayName,
+        Sites = { s.Sites },
+        RegisteredAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(s.RegisteredAt),
+        RegisteredBy = s.RegisteredBy,
+        SecretIssuedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(s.SecretIssuedAt),
+        RevokedAt = s.RevokedAt.ToProto(),
+        RevokedBy = s.RevokedBy ?? "",
+    };
 
     [Runs(typeof(ListSites))]
     public override async Task<ListSitesResponse> ListSites(ListSitesRequest request, ServerCallContext context) =>

@@ -12,87 +12,89 @@ using TokenOptions = Cratus.Randomization.Server.Security.TokenOptions;
 
 namespace Cratus.Randomization.Server.Identity;
 
-public sealed record SignedIn(IssuedTokens Tokens, string Role, IReadOnlyList<string> Sites);
-
 public sealed record TotpEnrollment(string SharedKey, string AuthenticatorUri);
 
 /// <summary>
-/// Signing in to the embedded user store (ASP.NET Core Identity: hashed passwords, lockout, optional TOTP),
-/// refreshing, the one-time creation of the first administrator, and a user's own second factor and password.
+/// The embedded user store's accounts (ASP.NET Core Identity: hashed passwords, lockout, TOTP with recovery codes, the
+/// password policy): checking a person's credentials for the OpenID Connect server and the signing pages, the
+/// one-time creation of the first administrator, and a user's own second factor and password.
 /// </summary>
 public sealed partial class Accounts(
-    TrialDbContext db, UserManager<TrialUser> users, TokenIssuer issuer, AuditTrail audit, TimeProvider clock,
-    IOptions<TokenOptions> tokenOptions, ILogger<Accounts> logger)
+    TrialDbContext db, UserManager<TrialUser> users, AuditTrail audit, TimeProvider clock,
+    IOptions<TokenOptions> tokenOptions, AccountCheck accountCheck, ILogger<Accounts> logger)
 {
     // One message for every wrong credential, so a caller cannot tell a user name that exists from one that does not.
     private const string WrongCredentials = "The user name, password or authenticator code is not right.";
 
-    public async Task<SignedIn> LoginAsync(string userName, string password, string totpCode, CancellationToken ct)
+    /// <summary>
+    /// The account of <paramref name="userName"/> if the password and, once enrolled, the authenticator code (or one of
+    /// its recovery codes) are right; otherwise CredentialsInvalid or AccountLocked. Failures count toward the lockout
+    /// and are audited for existing accounts. Does not judge whether the account may receive tokens
+    /// (<see cref="RequireTokensAllowed"/>).
+    /// </summary>
+    public async Task<TrialUser> VerifyCredentialsAsync(string? userName, string? password, string? secondFactor, CancellationToken ct)
     {
         RequireEmbedded();
         // A name no account can have is a wrong credential like any other (and is never sent to the database).
-        if (!Identifiers.IsValidScreeningId(userName)) throw Unauthenticated(WrongCredentials);
-        var user = await users.FindByNameAsync(userName);
+        if (!Identifiers.IsValidScreeningId(userName ?? "")) throw Unauthenticated(WrongCredentials);
+        var user = await users.FindByNameAsync(userName!);
         if (user is null || !user.Active) throw Unauthenticated(WrongCredentials);
         if (await users.IsLockedOutAsync(user))
             throw new TrialRuleException(RefusalReason.AccountLocked, $"This account is locked after repeated failed sign-ins until {(await users.GetLockoutEndDateAsync(user))!.Value.UtcDateTime:u}. Try again then, or ask an administrator.");
 
-        var passwordOk = await users.CheckPasswordAsync(user, password);
-        var secondFactorOk = !passwordOk || !user.TwoFactorEnabled ||
-            (!string.IsNullOrEmpty(totpCode) && await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, totpCode));
+        var passwordOk = await users.CheckPasswordAsync(user, password ?? "");
+        var code = (secondFactor ?? "").Replace(" ", "", StringComparison.Ordinal);
+        var secondFactorOk = !passwordOk || !user.TwoFactorEnabled || (code.Length > 0 && await SecondFactorOkAsync(user, code));
         if (!passwordOk || !secondFactorOk)
         {
             await db.InTransactionAsync(async t =>
             {
                 await users.AccessFailedAsync(user);
-                if (await users.IsLockedOutAsync(user))
-                    await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), AuditActions.LockedOut, user.UserName!, t,
-                        details: "locked after repeated failed sign-ins");
+                var locked = await users.IsLockedOutAsync(user);
+                await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), locked ? AuditActions.LockedOut : AuditActions.SignInFailed, user.UserName!, t,
+                    details: locked ? "locked after repeated failed sign-ins" : !passwordOk ? "wrong password" : "wrong or missing authenticator code");
                 return 0;
             }, ct);
+            accountCheck.Forget(user.UserName!);
             LogFailedSignIn(logger, user.UserName!);
-            throw Unauthenticated(passwordOk && user.TwoFactorEnabled && string.IsNullOrEmpty(totpCode)
-                ? "This account needs the code from your authenticator app (totp_code)." : WrongCredentials);
+            throw Unauthenticated(passwordOk && user.TwoFactorEnabled && code.Length == 0
+                ? "This account needs the code from your authenticator app." : WrongCredentials);
         }
-
-        return await db.InTransactionAsync(async t =>
-        {
-            await users.ResetAccessFailedCountAsync(user);
-            var (tokens, record) = issuer.Issue(user);
-            db.RefreshTokens.Add(record);
-            await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), AuditActions.SignedIn, user.UserName!, t);
-            return new SignedIn(tokens, user.Role, user.SiteList);
-        }, ct);
+        if (user.AccessFailedCount > 0) await users.ResetAccessFailedCountAsync(user);
+        return user;
     }
 
-    /// <summary>Trades a refresh token for new tokens. Each refresh token works once; reusing one revokes them all.</summary>
-    public async Task<SignedIn> RefreshAsync(string refreshToken, CancellationToken ct)
+    /// <summary>A TOTP code, or else one of the account's single-use recovery codes (spent on use).</summary>
+    private async Task<bool> SecondFactorOkAsync(TrialUser user, string code) =>
+        code.Length == 6 && code.All(char.IsAsciiDigit)
+            ? await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, code)
+            : (await users.RedeemTwoFactorRecoveryCodeAsync(user, code)).Succeeded;
+
+    /// <summary>Refuses tokens to an account that is closed, locked, or still holds its one-time password.</summary>
+    public static void RequireTokensAllowed(TrialUser user)
     {
-        RequireEmbedded();
-        var hash = TokenIssuer.HashOf(refreshToken ?? "");
-        var now = clock.GetUtcNow();
-        var outcome = await db.InTransactionAsync<SignedIn?>(async t =>
-        {
-            var record = await db.RefreshTokens.SingleOrDefaultAsync(r => r.TokenHash == hash, t);
-            if (record is null) return null;
-            var user = await db.Users.SingleAsync(u => u.Id == record.UserId, t);
-            if (record.RevokedAt is not null)
-            {
-                // A used token presented again: someone holds a copy. Sign the user out everywhere.
-                await db.RefreshTokens.Where(r => r.UserId == record.UserId && r.RevokedAt == null)
-                    .ExecuteUpdateAsync(u => u.SetProperty(r => r.RevokedAt, now), t);
-                await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), AuditActions.RefreshTokenReused, user.UserName!, t,
-                    details: "all refresh tokens revoked");
-                return null;
-            }
-            if (record.ExpiresAt <= now || !user.Active) return null;
-            record.RevokedAt = now;
-            var (tokens, next) = issuer.Issue(user);
-            db.RefreshTokens.Add(next);
-            return new SignedIn(tokens, user.Role, user.SiteList);
-        }, ct);
-        return outcome ?? throw new TrialRuleException(RefusalReason.RefreshTokenInvalid, "The refresh token is not valid any more. Sign in again.");
+        if (!user.Active) throw Unauthenticated(WrongCredentials);
+        if (user.LockoutEnd is { } end && end > TimeProvider.System.GetUtcNow())
+            throw new TrialRuleException(RefusalReason.AccountLocked, "This account is locked after repeated failed sign-ins. Try again later, or ask an administrator.");
+        if (user.MustChangePassword)
+            throw new TrialRuleException(RefusalReason.PasswordChangeRequired,
+                "This account still has the one-time password it was given. Sign in on the service's sign-in page once and choose your own password.");
     }
+
+    /// <summary>Records a person's sign-in (the way: web, device code, password grant).</summary>
+    public Task RecordSignInAsync(TrialUser user, string how, CancellationToken ct) =>
+        db.InTransactionAsync(async t =>
+        {
+            await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), AuditActions.SignedIn, user.UserName!, t, details: how);
+            return 0;
+        }, ct);
+
+    public Task RecordSignOutAsync(TrialUser user, CancellationToken ct) =>
+        db.InTransactionAsync(async t =>
+        {
+            await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), AuditActions.SignedOut, user.UserName!, t);
+            return 0;
+        }, ct);
 
     /// <summary>Creates the first administrator from the one-time bootstrap secret, which is then spent.</summary>
     public async Task BootstrapAdministratorAsync(string secret, string userName, string password, CancellationToken ct)
@@ -104,7 +106,7 @@ public sealed partial class Accounts(
             var record = await db.BootstrapSecrets.SingleOrDefaultAsync(t);
             if (record is null || record.UsedAt is not null || await db.Users.AnyAsync(u => u.Role == "administrator", t))
                 throw new TrialRuleException(RefusalReason.AdministratorExists, "An administrator exists already; ask them for an account.");
-            if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(record.SecretHash), Encoding.ASCII.GetBytes(TokenIssuer.HashOf(secret ?? ""))))
+            if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(record.SecretHash), Encoding.ASCII.GetBytes(HashOf(secret ?? ""))))
                 throw Unauthenticated("The bootstrap secret is not right.");
             record.UsedAt = clock.GetUtcNow();
             var admin = new TrialUser { UserName = userName, Role = TrialRoles.ClaimValue(TrialRole.Administrator) };
@@ -125,34 +127,49 @@ public sealed partial class Accounts(
         return new TotpEnrollment(key, uri);
     }
 
-    public async Task ConfirmTotpEnrollmentAsync(Caller caller, string code, CancellationToken ct)
+    /// <summary>Turns TOTP on once a code from the new key verifies, and returns ten single-use recovery codes (shown once).</summary>
+    public async Task<IReadOnlyList<string>> ConfirmTotpEnrollmentAsync(Caller caller, string code, CancellationToken ct)
     {
         RequireEmbedded();
         var user = await CurrentAsync(caller);
         if (!await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, code ?? ""))
             throw new TrialRuleException(RefusalReason.AuthenticatorCodeInvalid, "The authenticator code is not right; check the device's clock and try the next code.",
                 [new FieldViolation("code", "the authenticator code is not right")]);
-        await db.InTransactionAsync(async t =>
+        return await db.InTransactionAsync(async t =>
         {
             await users.SetTwoFactorEnabledAsync(user, true);
-            await audit.AppendAsync(AuditActor.From(caller), AuditActions.SecondFactorEnabled, user.UserName!, t);
+            var recoveryCodes = (await users.GenerateNewTwoFactorRecoveryCodesAsync(user, 10))!.ToList();
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.SecondFactorEnabled, user.UserName!, t, details: "10 recovery codes issued");
+            return (IReadOnlyList<string>)recoveryCodes;
+        }, ct);
+    }
+
+    public async Task ChangePasswordAsync(Caller caller, string currentPassword, string newPassword, CancellationToken ct) =>
+        await ChangePasswordAsync(await CurrentAsync(caller), currentPassword, newPassword, ct);
+
+    /// <summary>Changes a password under the policy (12+ characters, not the user name, none of the last five), ends a
+    /// one-time password, and keeps the old hash in the history.</summary>
+    public async Task ChangePasswordAsync(TrialUser user, string currentPassword, string newPassword, CancellationToken ct)
+    {
+        RequireEmbedded();
+        await db.InTransactionAsync(async t =>
+        {
+            var oldHash = user.PasswordHash;
+            var result = await users.ChangePasswordAsync(user, currentPassword ?? "", newPassword ?? "");
+            if (result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch))) throw Unauthenticated("The current password is not right.");
+            UserAdministration.ThrowOnFailure(result);
+            if (oldHash is not null) db.PasswordHistory.Add(new PasswordHistoryRecord { UserId = user.Id, PasswordHash = oldHash, ChangedAt = clock.GetUtcNow() });
+            if (user.MustChangePassword)
+            {
+                user.MustChangePassword = false;
+                UserAdministration.ThrowOnFailure(await users.UpdateAsync(user));
+            }
+            await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), AuditActions.PasswordChanged, user.UserName!, t);
             return 0;
         }, ct);
     }
 
-    public async Task ChangePasswordAsync(Caller caller, string currentPassword, string newPassword, CancellationToken ct)
-    {
-        RequireEmbedded();
-        var user = await CurrentAsync(caller);
-        await db.InTransactionAsync(async t =>
-        {
-            var result = await users.ChangePasswordAsync(user, currentPassword ?? "", newPassword ?? "");
-            if (result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch))) throw Unauthenticated("The current password is not right.");
-            UserAdministration.ThrowOnFailure(result);
-            await audit.AppendAsync(AuditActor.From(caller), AuditActions.PasswordChanged, user.UserName!, t);
-            return 0;
-        }, ct);
-    }
+    public static string HashOf(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
     private async Task<TrialUser> CurrentAsync(Caller caller) =>
         await users.FindByNameAsync(caller.Subject) ?? throw new TrialRuleException(RefusalReason.UserNotFound, "Your account is not in this service's user store.");
@@ -163,7 +180,7 @@ public sealed partial class Accounts(
             throw new TrialRuleException(RefusalReason.ExternalIdentityProvider, "This service takes its users from an external identity provider; sign in there.");
     }
 
-    private static TrialRuleException Unauthenticated(string message) => new(RefusalReason.CredentialsInvalid, message);
+    internal static TrialRuleException Unauthenticated(string message) => new(RefusalReason.CredentialsInvalid, message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Failed sign-in for {UserName}")]
     private static partial void LogFailedSignIn(ILogger logger, string userName);

@@ -6,6 +6,8 @@ using Cratus.Randomization.Server.Security;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 using IdentityOptions = Cratus.Randomization.Server.Security.IdentityOptions;
 
 namespace Cratus.Randomization.Server.Identity;
@@ -16,13 +18,15 @@ namespace Cratus.Randomization.Server.Identity;
 /// </summary>
 public sealed partial class FirstStart(
     TrialDbContext db, TrialDefinition trial, UserManager<TrialUser> users, IOptions<IdentityOptions> options,
-    IOptions<Security.TokenOptions> tokenOptions, IHostEnvironment environment, SecretBox secrets, AuditTrail audit, ILogger<FirstStart> logger, AllocationSeals seals)
+    IOptions<Security.TokenOptions> tokenOptions, IHostEnvironment environment, SecretBox secrets, AuditTrail audit, ILogger<FirstStart> logger, AllocationSeals seals,
+    IOpenIddictApplicationManager applications)
 {
     public async Task RunAsync(CancellationToken ct)
     {
         await SeedSitesAsync(ct);
         await ResealUnderActiveKeyAsync(ct);
         if (tokenOptions.Value.Mode != IdentityMode.Embedded) return;
+        await EnsureClientsAsync(ct);
         if (environment.IsDevelopment() && options.Value.SeedDemoUsers) await SeedDemoUsersAsync();
         await EnsureBootstrapSecretAsync(ct);
     }
@@ -119,14 +123,53 @@ public sealed partial class FirstStart(
     private static ParticipantAllocationFacts Facts(Participant p, ScheduleEntryRecord e) => new(p.ParticipantId, p.SiteCode, p.ScreeningId,
         p.Stratum!, p.StratumSequence!.Value, p.ProductCode, e.Id, e.Stratum, e.Sequence, e.RandomizationNumber, e.ArmSealed);
 
+    /// <summary>
+    /// The service's own public clients, kept as configuration says at every start: the CLI (device flow; the password
+    /// grant where enabled) and the web application (authorization code with PKCE at the configured redirect URIs).
+    /// </summary>
+    private async Task EnsureClientsAsync(CancellationToken ct)
+    {
+        var cli = new OpenIddictApplicationDescriptor
+        {
+            ClientId = OpenIdServer.CliClientId,
+            ClientType = ClientTypes.Public,
+            DisplayName = "cratus command line",
+            Permissions =
+            {
+                Permissions.Endpoints.DeviceAuthorization, Permissions.Endpoints.Token, Permissions.Endpoints.Revocation,
+                Permissions.GrantTypes.DeviceCode, Permissions.GrantTypes.RefreshToken, Permissions.Prefixes.Scope + OpenIdServer.ApiScope,
+            },
+        };
+        if (tokenOptions.Value.AllowPasswordGrant) cli.Permissions.Add(Permissions.GrantTypes.Password);
+        var web = new OpenIddictApplicationDescriptor
+        {
+            ClientId = OpenIdServer.WebClientId,
+            ClientType = ClientTypes.Public,
+            DisplayName = "CRATUS web application",
+            Permissions =
+            {
+                Permissions.Endpoints.Authorization, Permissions.Endpoints.Token, Permissions.Endpoints.Revocation, Permissions.Endpoints.EndSession,
+                Permissions.GrantTypes.AuthorizationCode, Permissions.GrantTypes.RefreshToken, Permissions.ResponseTypes.Code,
+                Permissions.Prefixes.Scope + OpenIdServer.ApiScope,
+            },
+            Requirements = { Requirements.Features.ProofKeyForCodeExchange },
+        };
+        foreach (var uri in tokenOptions.Value.WebRedirectUris) web.RedirectUris.Add(new Uri(uri, UriKind.Absolute));
+        foreach (var descriptor in new[] { cli, web })
+        {
+            if (await applications.FindByClientIdAsync(descriptor.ClientId!, ct) is { } existing) await applications.UpdateAsync(existing, descriptor, ct);
+            else await applications.CreateAsync(descriptor, ct);
+        }
+    }
+
     private async Task EnsureBootstrapSecretAsync(CancellationToken ct)
     {
         if (await db.Users.AnyAsync(u => u.Role == "administrator", ct)) return;
         var configured = options.Value.BootstrapSecret;
         var secret = string.IsNullOrEmpty(configured) ? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) : configured;
         var record = await db.BootstrapSecrets.SingleOrDefaultAsync(ct);
-        if (record is null) db.BootstrapSecrets.Add(new BootstrapSecretRecord { Id = 1, SecretHash = TokenIssuer.HashOf(secret) });
-        else if (record.UsedAt is null) record.SecretHash = TokenIssuer.HashOf(secret);
+        if (record is null) db.BootstrapSecrets.Add(new BootstrapSecretRecord { Id = 1, SecretHash = Accounts.HashOf(secret) });
+        else if (record.UsedAt is null) record.SecretHash = Accounts.HashOf(secret);
         else return;
         try
         {

@@ -17,20 +17,23 @@ public sealed record SiteView(string Code, string Name, bool Active);
 /// What administrators do: personal accounts (one role each, sites for site roles; never shared, never deleted)
 /// and sites. Administrators never see an arm: nothing here reads the schedule's arms.
 /// </summary>
-public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser> users, AuditTrail audit, TimeProvider clock)
+public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser> users, AuditTrail audit, AccountCheck accountCheck)
 {
     public async Task<(UserView User, string InitialPassword)> CreateUserAsync(
         Caller caller, string userName, TrialRole role, IReadOnlyList<string> sites, string reason, CancellationToken ct)
     {
         RequireUserName(userName);
         Reasons.Require(reason);
+        if (!TrialRoles.IsPersonRole(role))
+            throw TrialRuleException.Invalid("role", "A site system is not a person: register it as a site system (RegisterSiteSystem), which gives it client credentials.");
         await RequireSitesFitRoleAsync(role, sites, ct);
         var password = NewInitialPassword();
-        var user = new TrialUser { UserName = userName, Role = TrialRoles.ClaimValue(role), Sites = string.Join(',', sites.Distinct()) };
+        // A one-time password: no token is issued until the user has chosen their own at the sign-in page.
+        var user = new TrialUser { UserName = userName, Role = TrialRoles.ClaimValue(role), Sites = string.Join(',', sites.Distinct()), MustChangePassword = true };
         await db.InTransactionAsync(async t =>
         {
-            if (await users.FindByNameAsync(userName) is not null)
-                throw new TrialRuleException(RefusalReason.UserExists, $"A user named {userName} exists already. Accounts are personal and never reused.");
+            if (await users.FindByNameAsync(userName) is not null || await db.SiteSystems.AnyAsync(c => c.ClientId == userName, t))
+                throw new TrialRuleException(RefusalReason.UserExists, $"The name {userName} is taken (by a person or a site system). Accounts are personal and never reused.");
             ThrowOnFailure(await users.CreateAsync(user, password));
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.UserCreated, userName, t, reason: reason.Trim(),
                 details: $"role {user.Role}; sites {user.Sites}");
@@ -42,7 +45,8 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
     public async Task<IReadOnlyList<UserView>> ListUsersAsync(CancellationToken ct) =>
         (await db.Users.AsNoTracking().OrderBy(u => u.UserName).ToListAsync(ct)).Select(View).ToList();
 
-    /// <summary>Closes or reopens an account, and/or replaces its sites. A closed account's refresh tokens are revoked.</summary>
+    /// <summary>Closes or reopens an account, and/or replaces its sites. The account's tokens carry its old state, so
+    /// they are refused from then on (<see cref="AccountCheck"/>), and refreshing gives tokens of the new state.</summary>
     public async Task<UserView> UpdateUserAsync(Caller caller, string userName, bool? active, IReadOnlyList<string>? sites, string reason, CancellationToken ct)
     {
         Reasons.Require(reason);
@@ -66,11 +70,10 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
             {
                 user.Active = isActive;
                 changes.Add(isActive ? "reopened" : "closed");
-                if (!isActive)
-                    await db.RefreshTokens.Where(r => r.UserId == user.Id && r.RevokedAt == null)
-                        .ExecuteUpdateAsync(u => u.SetProperty(r => r.RevokedAt, clock.GetUtcNow()), t);
             }
             ThrowOnFailure(await users.UpdateAsync(user));
+            // Its tokens stop working at once here, and on every other node within the account check interval.
+            db.AfterCommit(() => accountCheck.Forget(userName));
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.UserUpdated, userName, t, reason: reason.Trim(), details: string.Join("; ", changes));
             return View(user);
         }, ct);

@@ -35,6 +35,10 @@ public sealed class LimitOptions
 
     /// <summary>Requests a user may make in a burst above the sustained rate.</summary>
     [Range(1, 100_000)] public int Burst { get; set; } = 60;
+
+    /// <summary>Requests one address may make per minute to the OpenID Connect endpoints (token, device, revocation,
+    /// introspection), in bursts of up to a tenth of this: guessing passwords, secrets or device codes stays slow.</summary>
+    [Range(1, 100_000)] public int TokenEndpointPermitsPerMinute { get; set; } = 120;
 }
 
 public static class CallLimits
@@ -75,6 +79,40 @@ public static class CallLimits
             };
         });
         return builder;
+    }
+
+    /// <summary>
+    /// A token bucket per client address on the OpenID Connect endpoints, ahead of the server that answers them; a
+    /// refusal is HTTP 429 with Retry-After and an RFC 6749 style JSON error.
+    /// </summary>
+    public static WebApplication UseTokenEndpointLimits(this WebApplication app)
+    {
+        var limits = app.Services.GetRequiredService<IOptions<LimitOptions>>().Value;
+        var options = new RateLimiterOptions
+        {
+            GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+                RateLimitPartition.GetTokenBucketLimiter("address:" + http.Connection.RemoteIpAddress, _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = Math.Max(1, limits.TokenEndpointPermitsPerMinute / 10),
+                    TokensPerPeriod = Math.Max(1, limits.TokenEndpointPermitsPerMinute / 60),
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                })),
+            OnRejected = async (context, ct) =>
+            {
+                context.HttpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                context.HttpContext.Response.Headers.RetryAfter = "1";
+                await context.HttpContext.Response.WriteAsJsonAsync(new Dictionary<string, string>
+                {
+                    ["error"] = "temporarily_unavailable",
+                    ["error_description"] = "Too many requests from this address; wait a second and retry.",
+                }, ct);
+            },
+        };
+        app.UseWhen(http => http.Request.Path.StartsWithSegments("/connect") && !http.Request.Path.StartsWithSegments("/connect/verify")
+            && !http.Request.Path.StartsWithSegments("/connect/authorize"), branch => branch.UseRateLimiter(options));
+        return app;
     }
 
     public static WebApplication UseCallLimits(this WebApplication app)

@@ -70,15 +70,6 @@ public sealed class AuditEventRecord
 }
 
 
-/// <summary>A refresh token, kept only as its SHA-256 hash. Used once: refreshing revokes it.</summary>
-public sealed class RefreshTokenRecord
-{
-    public required string TokenHash { get; set; }
-    public required string UserId { get; set; }
-    public DateTimeOffset ExpiresAt { get; set; }
-    public DateTimeOffset? RevokedAt { get; set; }
-}
-
 /// <summary>The one-time secret that creates the first administrator, kept only as its hash.</summary>
 public sealed class BootstrapSecretRecord
 {
@@ -94,6 +85,8 @@ public sealed class TrialUser : Microsoft.AspNetCore.Identity.IdentityUser
     /// <summary>Site codes, comma-separated.</summary>
     public string Sites { get; set; } = "";
     public bool Active { get; set; } = true;
+    /// <summary>Set for a one-time password an administrator handed out: no token is issued until it is changed.</summary>
+    public bool MustChangePassword { get; set; }
 
     public IReadOnlyList<string> SiteList => Sites.Length == 0 ? [] : Sites.Split(',');
 }
@@ -148,4 +141,33 @@ public sealed class WriteRequestRecord
     public required string RequestSha256 { get; set; }
     public required string ReplySealed { get; set; }
     public DateTimeOffset RecordedAt { get; set; }
+}
+
+/// <summary>A password a user had, kept as its hash so that none of the last five is chosen again.</summary>
+public sealed class PasswordHistoryRecord
+{
+    public long Id { get; set; }
+    public required string UserId { get; set; }
+    public required string PasswordHash { get; set; }
+    public DateTimeOffset ChangedAt { get; set; }
+}
+
+/// <summary>
+/// A site's system (EDC, IWRS) with credentials of its own: an OpenID Connect client (client credentials, secret held
+/// hashed by the OpenID Connect server) that acts in the site-system role at its sites. Never deleted: a revoked client
+/// keeps its record and its place in the audit trail.
+/// </summary>
+public sealed class SiteSystemRecord
+{
+    public required string ClientId { get; set; }
+    public required string DisplayName { get; set; }
+    /// <summary>Site codes, comma-separated.</summary>
+    public required string Sites { get; set; }
+    public DateTimeOffset RegisteredAt { get; set; }
+    public required string RegisteredBy { get; set; }
+    public DateTimeOffset SecretIssuedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+    public string? RevokedBy { get; set; }
+
+    public IReadOnlyList<string> SiteList => Sites.Length == 0 ? [] : Sites.Split(',');
 }

@@ -26,7 +26,8 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     public DbSet<SiteRecord> Sites => Set<SiteRecord>();
     public DbSet<AuditEventRecord> AuditEvents => Set<AuditEventRecord>();
     public DbSet<UnblindingRequest> UnblindingRequests => Set<UnblindingRequest>();
-    public DbSet<RefreshTokenRecord> RefreshTokens => Set<RefreshTokenRecord>();
+    public DbSet<PasswordHistoryRecord> PasswordHistory => Set<PasswordHistoryRecord>();
+    public DbSet<SiteSystemRecord> SiteSystems => Set<SiteSystemRecord>();
     public DbSet<BootstrapSecretRecord> BootstrapSecrets => Set<BootstrapSecretRecord>();
     public DbSet<SafetyEventRecord> SafetyEvents => Set<SafetyEventRecord>();
     public DbSet<DsmbDecisionRecord> DsmbDecisions => Set<DsmbDecisionRecord>();
@@ -75,6 +76,8 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
+        // The OpenID Connect server's applications (clients), authorizations, scopes and tokens.
+        builder.UseOpenIddict();
         builder.ApplyConfigurationsFromAssembly(typeof(TrialDbContext).Assembly);
     }
 }
@@ -155,15 +158,29 @@ internal sealed class UnblindingRequestConfiguration : IEntityTypeConfiguration<
     }
 }
 
-internal sealed class RefreshTokenRecordConfiguration : IEntityTypeConfiguration<RefreshTokenRecord>
+internal sealed class PasswordHistoryRecordConfiguration : IEntityTypeConfiguration<PasswordHistoryRecord>
 {
-    public void Configure(EntityTypeBuilder<RefreshTokenRecord> b)
+    public void Configure(EntityTypeBuilder<PasswordHistoryRecord> b)
     {
-        b.ToTable("RefreshTokens");
-        b.HasKey(t => t.TokenHash);
-        b.HasIndex(t => t.UserId);
-        b.Property(t => t.TokenHash).HasMaxLength(64);
-        b.Property(t => t.UserId).HasMaxLength(64);
+        b.ToTable("PasswordHistory");
+        b.HasIndex(h => new { h.UserId, h.ChangedAt });
+        b.Property(h => h.UserId).HasMaxLength(64);
+        b.Property(h => h.PasswordHash).HasMaxLength(256);
+    }
+}
+
+internal sealed class SiteSystemRecordConfiguration : IEntityTypeConfiguration<SiteSystemRecord>
+{
+    public void Configure(EntityTypeBuilder<SiteSystemRecord> b)
+    {
+        b.ToTable("SiteSystems");
+        b.HasKey(c => c.ClientId);
+        b.Property(c => c.ClientId).HasMaxLength(32);
+        b.Property(c => c.DisplayName).HasMaxLength(200);
+        b.Property(c => c.Sites).HasMaxLength(1000);
+        b.Property(c => c.RegisteredBy).HasMaxLength(128);
+        b.Property(c => c.RevokedBy).HasMaxLength(128);
+        b.Ignore(c => c.SiteList);
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Text;
 using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Grpc;
 using Cratus.Randomization.Server.Identity;
@@ -8,6 +7,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Server;
 
 namespace Cratus.Randomization.Server.Security;
 
@@ -30,6 +30,7 @@ public static partial class SecurityExtensions
                 (ErrorReason.TokenExpired, "The access token has expired (or is not valid yet). Refresh it or sign in again."),
             SecurityTokenInvalidAudienceException or SecurityTokenInvalidIssuerException =>
                 (ErrorReason.TokenWrongAudience, "The access token was issued by another issuer or for another service. Sign in to this service."),
+            AccountChangedException changed => (ErrorReason.AccountChanged, changed.Message + " Sign in again."),
             SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException =>
                 (ErrorReason.TokenInvalid, "The access token's signature is not valid. Sign in again."),
             _ => (ErrorReason.TokenInvalid, "The access token is not valid. Sign in again."),
@@ -56,15 +57,23 @@ public static partial class SecurityExtensions
     {
         var isDevelopment = builder.Environment.IsDevelopment();
         const string outsideDevelopment = " Outside the Development environment set your own secret through an environment variable or a secret store.";
+        var isProduction = builder.Environment.IsProduction();
         builder.Services.AddOptions<TokenOptions>()
             .BindConfiguration(TokenOptions.Section)
             .ValidateDataAnnotations()
-            .Validate(o => o.Mode != IdentityMode.Embedded || o.SigningKey.Length >= 32,
-                "Token:SigningKey (at least 32 characters) is required when the embedded user store issues tokens.")
+            .Validate(o => o.Mode != IdentityMode.Embedded || Uri.TryCreate(o.Issuer, UriKind.Absolute, out _),
+                "Token:Issuer must be this service's public base address (for example https://cratus.example.org/) when the built-in OpenID Connect server issues tokens.")
+            .Validate(o => o.Mode != IdentityMode.Embedded || !o.RequireHttps || o.Issuer.StartsWith("https://", StringComparison.Ordinal),
+                "Token:Issuer must be an https address (or set Token:RequireHttps to false, for Development only).")
+            .Validate(o => isDevelopment || o.Mode != IdentityMode.Embedded || o.SigningKeys.Any(k => !string.IsNullOrWhiteSpace(k)),
+                "Token:SigningKeys is empty: outside the Development environment give the built-in OpenID Connect server its RSA or ECDSA P-256 private key (PKCS#8 PEM text or a file path).")
+            .Validate(SigningKeys.AllParse, "Token:SigningKeys holds a key that does not parse: each must be an RSA (2048+ bits) or ECDSA P-256 private key, PKCS#8 PEM text, its base64, or a PEM file's path.")
+            .Validate(o => !isProduction || !o.AllowPasswordGrant,
+                "Token:AllowPasswordGrant is for scripted tests of Development or UAT deployments; it is refused in Production.")
+            .Validate(o => isDevelopment || o.RequireHttps || o.Mode != IdentityMode.Embedded,
+                "Token:RequireHttps is off: outside the Development environment the OpenID Connect server needs https (behind a TLS proxy, keep it on).")
             .Validate(o => o.Mode != IdentityMode.External || Uri.TryCreate(o.Authority, UriKind.Absolute, out _),
                 "Token:Authority (the OpenID Connect issuer's address) is required when Token:Mode is External.")
-            .Validate(o => isDevelopment || !DevelopmentSecrets.SigningKeys.Contains(o.SigningKey),
-                "Token:SigningKey is a development or sample key from the repository." + outsideDevelopment)
             .ValidateOnStart();
         builder.Services.AddOptions<EncryptionOptions>()
             .BindConfiguration(EncryptionOptions.Section)
@@ -97,8 +106,9 @@ public static partial class SecurityExtensions
         builder.Services.AddSingleton<IntegrityKeys>();
         builder.Services.AddSingleton<AllocationSeals>();
         builder.Services.AddSingleton<HeadSigner>();
-        builder.Services.AddSingleton<TokenIssuer>();
+        builder.Services.AddSingleton<AccountCheck>();
         builder.Services.AddScoped<Accounts>();
+        builder.Services.AddScoped<SiteSystems>();
         builder.Services.AddScoped<UserAdministration>();
         builder.Services.AddScoped<FirstStart>();
 
@@ -117,11 +127,13 @@ public static partial class SecurityExtensions
                 o.User.RequireUniqueEmail = false;
             })
             .AddEntityFrameworkStores<TrialDbContext>()
+            .AddPasswordValidator<PasswordPolicy>()
             .AddTokenProvider<AuthenticatorTokenProvider<TrialUser>>(TokenOptions.AuthenticatorProvider);
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        builder.AddTrialOpenIdServer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<TokenOptions>, TimeProvider>((jwt, tokenOptions, clock) =>
+            .Configure<IOptions<TokenOptions>, TimeProvider, IServiceProvider>((jwt, tokenOptions, clock, services) =>
             {
                 var o = tokenOptions.Value;
                 var skew = TimeSpan.FromSeconds(30);
@@ -155,12 +167,27 @@ public static partial class SecurityExtensions
                 }
                 else
                 {
-                    parameters.IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(o.SigningKey));
-                    parameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
+                    // The built-in server's own public keys, the ones its JWKS publishes (read, not fetched over HTTP).
+                    parameters.ValidIssuer = services.GetRequiredService<IOptions<OpenIddictServerOptions>>().Value.Issuer!.AbsoluteUri;
+                    parameters.IssuerSigningKeyResolver = (_, _, _, _) =>
+                        services.GetRequiredService<IOptions<OpenIddictServerOptions>>().Value.SigningCredentials.Select(c => c.Key);
+                    parameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
+                    // OpenIddict types its access tokens "at+jwt" (RFC 9068).
+                    parameters.ValidTypes = ["at+jwt"];
                 }
                 jwt.TokenValidationParameters = parameters;
                 jwt.Events = new JwtBearerEvents
                 {
+                    // A token that verifies is still refused once its account or client changed, or it was revoked.
+                    OnTokenValidated = async context =>
+                    {
+                        if (o.Mode != IdentityMode.Embedded || context.Principal is null) return;
+                        var caller = services.GetRequiredService<CallerResolver>().Resolve(context.Principal);
+                        if (caller is null) return; // the access check refuses it with its own reason
+                        var problem = await services.GetRequiredService<AccountCheck>()
+                            .ProblemAsync(caller, context.Principal.FindFirst("oi_tkn_id")?.Value, context.HttpContext.RequestAborted);
+                        if (problem is not null) context.Fail(new AccountChangedException(problem));
+                    },
                     OnAuthenticationFailed = context =>
                     {
                         var logger = context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SecurityExtensions));
@@ -180,3 +207,6 @@ public static partial class SecurityExtensions
         return builder;
     }
 }
+
+/// <summary>A token that verifies but whose account or client changed since, or that was revoked.</summary>
+public sealed class AccountChangedException(string message) : SecurityTokenValidationException(message);

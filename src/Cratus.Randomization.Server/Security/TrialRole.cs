@@ -10,6 +10,9 @@ public enum TrialRole
     DsmbMember,
     Monitor,
     Administrator,
+    /// <summary>A site's own system (EDC, IWRS) signed in with client credentials: enrols, randomizes and records
+    /// events at its sites, blinded, like a site coordinator; never breaks the blind.</summary>
+    SiteSystem,
 }
 
 public static class TrialRoles
@@ -25,11 +28,15 @@ public static class TrialRoles
         TrialRole.DsmbMember => "dsmb_member",
         TrialRole.Monitor => "monitor",
         TrialRole.Administrator => "administrator",
+        TrialRole.SiteSystem => "site_system",
         _ => throw new ArgumentOutOfRangeException(nameof(role)),
     };
 
     public static bool TryParse(string? claim, out TrialRole role) => ByClaim.TryGetValue(claim ?? "", out role);
 
     /// <summary>Roles that work at sites, are blinded, and only ever see their own sites' participants.</summary>
-    public static bool IsSiteRole(TrialRole role) => role is TrialRole.SiteCoordinator or TrialRole.Investigator;
+    public static bool IsSiteRole(TrialRole role) => role is TrialRole.SiteCoordinator or TrialRole.Investigator or TrialRole.SiteSystem;
+
+    /// <summary>Roles a person's account can hold (site systems are clients, registered apart).</summary>
+    public static bool IsPersonRole(TrialRole role) => role != TrialRole.SiteSystem;
 }

@@ -57,3 +57,37 @@ public sealed class UpdateSite(UserAdministration administration) : UseCase<Upda
     protected override Task<SiteView> ExecuteAsync(Caller caller, UpdateSiteCommand command, CancellationToken ct) =>
         administration.SetSiteActiveAsync(caller, command.Code, command.Active, command.Reason, ct);
 }
+
+public sealed record RegisterSiteSystemCommand(string ClientId, string DisplayName, IReadOnlyList<string> Sites, string Reason);
+
+public sealed record SiteSystemChange(string ClientId, string Reason);
+
+/// <summary>Registers a site's system (EDC, IWRS) with client credentials; the secret is shown once.</summary>
+[Permitted(TrialRole.Administrator)]
+public sealed class RegisterSiteSystem(SiteSystems siteSystems) : UseCase<RegisterSiteSystemCommand, SiteSystemCredentials>
+{
+    protected override Task<SiteSystemCredentials> ExecuteAsync(Caller caller, RegisterSiteSystemCommand command, CancellationToken ct) =>
+        siteSystems.RegisterAsync(caller, command.ClientId, command.DisplayName, command.Sites, command.Reason, ct);
+}
+
+/// <summary>Gives a site system a new secret (shown once); the old one and its tokens stop working.</summary>
+[Permitted(TrialRole.Administrator)]
+public sealed class RotateSiteSystemSecret(SiteSystems siteSystems) : UseCase<SiteSystemChange, SiteSystemCredentials>
+{
+    protected override Task<SiteSystemCredentials> ExecuteAsync(Caller caller, SiteSystemChange command, CancellationToken ct) =>
+        siteSystems.RotateSecretAsync(caller, command.ClientId, command.Reason, ct);
+}
+
+/// <summary>Revokes a site system for good; the record stays.</summary>
+[Permitted(TrialRole.Administrator)]
+public sealed class RevokeSiteSystem(SiteSystems siteSystems) : UseCase<SiteSystemChange, SiteSystemView>
+{
+    protected override Task<SiteSystemView> ExecuteAsync(Caller caller, SiteSystemChange command, CancellationToken ct) =>
+        siteSystems.RevokeAsync(caller, command.ClientId, command.Reason, ct);
+}
+
+[Permitted(TrialRole.Administrator)]
+public sealed class ListSiteSystems(SiteSystems siteSystems) : UseCase<Unit, IReadOnlyList<SiteSystemView>>
+{
+    protected override Task<IReadOnlyList<SiteSystemView>> ExecuteAsync(Caller caller, Unit command, CancellationToken ct) => siteSystems.ListAsync(ct);
+}

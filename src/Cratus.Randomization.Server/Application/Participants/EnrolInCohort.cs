@@ -11,7 +11,7 @@ namespace Cratus.Randomization.Server.Application.Participants;
 /// Enrols a person in the open Phase I cohort (open label): admission (<see cref="Admission.ToCohort"/>), then the
 /// first free place of the cohort, sealed with the cohort (the dose), in one transaction with its audit event.
 /// </summary>
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.SiteSystem)]
 public sealed partial class EnrolInCohort(
     TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, ParticipantStore participants,
     AllocationSeals seals, AuditTrail audit, ILogger<EnrolInCohort> logger) : UseCase<IntakeRequest, CohortAssignment>

@@ -5,7 +5,7 @@ using Cratus.Randomization.Server.Security;
 namespace Cratus.Randomization.Server.Application.Participants;
 
 /// <summary>A randomized participant's blinded assignment (randomization number, product code; never the arm).</summary>
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.Monitor)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.SiteSystem, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.Monitor)]
 public sealed class GetAssignment(ParticipantStore participants) : UseCase<string, BlindedAssignment>
 {
     protected override async Task<BlindedAssignment> ExecuteAsync(Caller caller, string participantId, CancellationToken ct)

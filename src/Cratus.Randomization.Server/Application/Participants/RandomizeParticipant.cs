@@ -12,7 +12,7 @@ namespace Cratus.Randomization.Server.Application.Participants;
 /// the next unused entry of their stratum, sealed to them, in one transaction with its audit event. The caller learns
 /// the randomization number and the product code, never the arm.
 /// </summary>
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.SiteSystem)]
 public sealed partial class RandomizeParticipant(
     TrialDbContext db, TrialDefinition trial, TimeProvider clock, RandomNumberGenerator random, ParticipantStore participants,
     AllocationSeals seals, AuditTrail audit, ILogger<RandomizeParticipant> logger) : UseCase<IntakeRequest, BlindedAssignment>

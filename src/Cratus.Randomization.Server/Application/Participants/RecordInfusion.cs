@@ -8,7 +8,7 @@ namespace Cratus.Randomization.Server.Application.Participants;
 public sealed record InfusionCommand(string ParticipantId, TimeInput InfusedAt);
 
 /// <summary>Records a Phase I participant's infusion, which starts the safety window (<see cref="Participant.RecordInfusion"/>).</summary>
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.SiteSystem, TrialRole.Pharmacist)]
 public sealed class RecordInfusion(TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, AuditTrail audit)
     : UseCase<InfusionCommand, InfusionRecord>
 {

@@ -8,7 +8,7 @@ namespace Cratus.Randomization.Server.Application.Participants;
 public sealed record WithdrawalCommand(string ParticipantId, string Reason);
 
 /// <summary>Records a Phase I participant's withdrawal; returns whether the cohort place was freed (<see cref="Participant.Withdraw"/>).</summary>
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.SiteSystem)]
 public sealed class RecordWithdrawal(TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, AuditTrail audit)
     : UseCase<WithdrawalCommand, bool>
 {

@@ -11,7 +11,7 @@ public sealed record SafetyEventCommand(string ParticipantId, SafetyEventType? T
 /// Records a serious adverse event of a Phase I participant; a treatment-emergent one inside the safety window holds
 /// all enrolment until the DSMB decides (<see cref="DoseEscalationRules.IsTreatmentEmergent"/>).
 /// </summary>
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.SiteSystem)]
 public sealed partial class ReportSafetyEvent(
     TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, AuditTrail audit, ILogger<ReportSafetyEvent> logger)
     : UseCase<SafetyEventCommand, SafetyReport>
