@@ -14,8 +14,9 @@ COPY --from=build /out/cli ./cli/
 RUN mkdir -p /app/logs && chown app /app/logs
 USER app
 ENV ASPNETCORE_ENVIRONMENT=Production \
-    Kestrel__Endpoints__Grpc__Url=http://0.0.0.0:8080
-EXPOSE 8080
+    Kestrel__Endpoints__Grpc__Url=http://0.0.0.0:8080 \
+    Kestrel__Endpoints__Web__Url=http://0.0.0.0:8081
+EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \
   CMD ["dotnet", "/app/cli/cratus.dll", "health", "--server", "http://127.0.0.1:8080"]
 ENTRYPOINT ["dotnet", "Cratus.Randomization.Server.dll"]

@@ -32,7 +32,7 @@ public static class AdministrationCommands
                 UserName = p.GetValue(name)!, Role = p.GetValue(role)!, Sites = { p.GetValue(sites) ?? [] }, Reason = p.GetValue(reason)!,
             }, cancellationToken: ct);
             s.Print(reply, [("User", reply.User.UserName), ("Role", reply.User.Role), ("Sites", string.Join(", ", reply.User.Sites)), ("First password", reply.InitialPassword),
-                ("Next", "hand it over in person; the user signs in and runs 'cratus password'")]);
+                ("Next", "hand it over in person; at the first sign-in (cratus login, or the web page) the user chooses their own")]);
         });
 
         var active = new Option<bool?>("--active") { Description = "true to reopen, false to close the account" };
@@ -84,6 +84,59 @@ public static class AdministrationCommands
         sitesCommand.Subcommands.Add(listSites);
         sitesCommand.Subcommands.Add(createSite);
         sitesCommand.Subcommands.Add(updateSite);
-        return [users, sitesCommand];
+        var systems = new Command("site-systems", "Site systems (EDC, IWRS): OpenID Connect clients with their own credentials, in the site_system role.");
+        var listSystems = new Command("list", "List site systems, revoked ones included.");
+        listSystems.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).ListSiteSystemsAsync(new ListSiteSystemsRequest(), cancellationToken: ct);
+            s.PrintTable(reply, ["CLIENT ID", "NAME", "SITES", "SECRET ISSUED", "REVOKED"],
+                reply.SiteSystems.Select(c => (IReadOnlyList<string>)[c.ClientId, c.DisplayName, string.Join(",", c.Sites),
+                    c.SecretIssuedAt.ToDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture),
+                    c.RevokedAt is null ? "" : c.RevokedAt.ToDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture)]).ToList());
+        });
+        var clientId = new Argument<string>("client-id") { Description = "The site system's client id, e.g. edc-um" };
+        var displayName = new Option<string>("--name") { Description = "What the system is, e.g. \"REDCap at University of Miami\"", Required = true };
+        var register = new Command("register", "Register a site system; prints its client secret once.") { clientId, displayName, sites, reason };
+        register.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).RegisterSiteSystemAsync(new RegisterSiteSystemRequest
+            {
+                ClientId = p.GetValue(clientId)!, DisplayName = p.GetValue(displayName)!, Sites = { p.GetValue(sites) ?? [] }, Reason = p.GetValue(reason)!,
+            }, cancellationToken: ct);
+            PrintCredentials(s, reply, reply.SiteSystem, reply.ClientSecret);
+        });
+        var rotate = new Command("rotate-secret", "Give a site system a new secret (printed once); the old one and its tokens stop working.") { clientId, reason };
+        rotate.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).RotateSiteSystemSecretAsync(new RotateSiteSystemSecretRequest
+            {
+                ClientId = p.GetValue(clientId)!, Reason = p.GetValue(reason)!,
+            }, cancellationToken: ct);
+            PrintCredentials(s, reply, reply.SiteSystem, reply.ClientSecret);
+        });
+        var revoke = new Command("revoke", "Revoke a site system for good.") { clientId, reason };
+        revoke.SetAction(async (p, ct) =>
+        {
+            var s = session(p);
+            var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).RevokeSiteSystemAsync(new RevokeSiteSystemRequest
+            {
+                ClientId = p.GetValue(clientId)!, Reason = p.GetValue(reason)!,
+            }, cancellationToken: ct);
+            s.Print(reply, [("Site system", reply.SiteSystem.ClientId), ("Revoked", "yes: its credentials and tokens no longer work")]);
+        });
+        systems.Subcommands.Add(listSystems);
+        systems.Subcommands.Add(register);
+        systems.Subcommands.Add(rotate);
+        systems.Subcommands.Add(revoke);
+
+        return [users, sitesCommand, systems];
     }
+
+    private static void PrintCredentials(CliSession s, Google.Protobuf.IMessage reply, SiteSystem system, string secret) =>
+        s.Print(reply, [("Client id", system.ClientId), ("Sites", string.Join(", ", system.Sites)), ("Client secret", secret),
+            ("Next", "give the secret to the site's system administrator over a secure channel; it is not shown again. "
+                + "The system signs in with: cratus login --client-id " + system.ClientId + " (secret in CRATUS_CLIENT_SECRET)")]);
 }

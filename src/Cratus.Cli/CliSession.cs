@@ -9,7 +9,7 @@ using Grpc.Net.Client;
 namespace Cratus.Cli;
 
 /// <summary>The server, the caller's token and the output format of one invocation.</summary>
-public sealed class CliSession(string server, string? token, bool json, TextWriter output, string? requestId = null)
+public sealed class CliSession(string server, string? token, bool json, TextWriter output, string? requestId = null, string? issuer = null)
 {
     /// <summary>
     /// The request id of this invocation's write: --request-id to retry an earlier attempt safely, else a new UUID.
@@ -22,11 +22,22 @@ public sealed class CliSession(string server, string? token, bool json, TextWrit
 
     public string Server => server;
 
+    /// <summary>The OpenID Connect server that signs in (the service's web address): --issuer, CRATUS_ISSUER, or
+    /// the gRPC address with the next port (the layout of the default configuration).</summary>
+    public string Issuer => issuer ?? Environment.GetEnvironmentVariable("CRATUS_ISSUER") ?? NextPort(server);
+
+    private static string NextPort(string address)
+    {
+        var uri = new UriBuilder(address);
+        uri.Port += 1;
+        return uri.Uri.AbsoluteUri;
+    }
+
     /// <summary>A channel carrying the caller's token: --token, CRATUS_TOKEN, or the saved session (refreshed when expired).</summary>
     public CallInvoker Channel()
     {
         var bearer = token ?? Environment.GetEnvironmentVariable("CRATUS_TOKEN") ?? SavedAccessToken()
-            ?? throw new CliException("not signed in: run 'cratus login' (or 'cratus dev-token' against a Development server), or pass --token");
+            ?? throw new CliException("not signed in: run 'cratus login', or pass --token");
         var handler = new BearerHandler(bearer.Trim()) { InnerHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } };
         return GrpcChannel.ForAddress(server, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true }).Intercept(new RetrySafeWrites(this));
     }
@@ -76,18 +87,19 @@ public sealed class CliSession(string server, string? token, bool json, TextWrit
         }
     }
 
-    /// <summary>A channel without a token, for the calls that need none (health, sign-in).</summary>
+    /// <summary>A channel without a token, for the calls that need none (health, bootstrap).</summary>
     public GrpcChannel AnonymousChannel() => GrpcChannel.ForAddress(server);
 
-    private string? SavedAccessToken()
+    private static string? SavedAccessToken()
     {
         var saved = TokenStore.Load();
         if (saved is null) return null;
-        if (saved.AccessTokenExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow.AddSeconds(30) && saved.RefreshToken is { Length: > 0 } refresh)
+        if (saved.AccessTokenExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow.AddSeconds(30)
+            && saved.RefreshToken is { Length: > 0 } refresh && saved.Issuer is { Length: > 0 } issuer)
         {
-            using var channel = AnonymousChannel();
-            var tokens = new IdentityService.IdentityServiceClient(channel).RefreshToken(new RefreshTokenRequest { RefreshToken = refresh }).Tokens;
-            saved = TokenStore.SaveSession(tokens);
+            // Each refresh token works once: the new one replaces it in the saved session.
+            using var oidc = new OpenIdClient(issuer);
+            saved = TokenStore.Save(oidc.RefreshAsync(refresh, CancellationToken.None).GetAwaiter().GetResult(), issuer);
         }
         return saved.AccessToken;
     }
@@ -133,8 +145,8 @@ public sealed class CliSession(string server, string? token, bool json, TextWrit
     }
 }
 
-/// <summary>A saved session: the access token, and when signed in with a password, the refresh token.</summary>
-public sealed record SavedSession(string AccessToken, DateTimeOffset? AccessTokenExpiresAt, string? RefreshToken);
+/// <summary>A saved session: the access token, the refresh token (people; not site systems) and the issuer to refresh at.</summary>
+public sealed record SavedSession(string AccessToken, DateTimeOffset? AccessTokenExpiresAt, string? RefreshToken, string? Issuer = null);
 
 /// <summary>The saved session, in the user's profile, readable and writable by that user only.</summary>
 public static class TokenStore
@@ -156,11 +168,20 @@ public static class TokenStore
         }
     }
 
-    public static SavedSession SaveSession(SessionTokens tokens)
+    public static SavedSession Save(TokenReply tokens, string issuer)
     {
-        var session = new SavedSession(tokens.AccessToken, tokens.AccessTokenExpiresAt.ToDateTimeOffset(), tokens.RefreshToken);
+        var session = new SavedSession(tokens.AccessToken!, tokens.ExpiresIn is { } seconds ? DateTimeOffset.UtcNow.AddSeconds(seconds) : null,
+            tokens.RefreshToken, issuer);
         Save(session);
         return session;
+    }
+
+    /// <summary>Who an access token names (read, not validated: the server validates it).</summary>
+    public static (string Subject, string Role, IReadOnlyList<string> Sites) Describe(string accessToken)
+    {
+        var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(accessToken);
+        return (token.Subject, token.Claims.FirstOrDefault(c => c.Type == "role")?.Value ?? "",
+            [.. token.Claims.Where(c => c.Type == "site").Select(c => c.Value)]);
     }
 
     public static void Save(SavedSession session)

@@ -23,7 +23,12 @@ public static class CratusCli
             Recursive = true,
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CRATUS_SERVER") ?? "http://127.0.0.1:5080",
         };
-        var token = new Option<string?>("--token") { Description = "Access token (or CRATUS_TOKEN; default: the one saved by dev-token)", Recursive = true };
+        var token = new Option<string?>("--token") { Description = "Access token (or CRATUS_TOKEN; default: the session saved by login)", Recursive = true };
+        var issuer = new Option<string?>("--issuer")
+        {
+            Description = "The sign-in (OpenID Connect) server's address (or CRATUS_ISSUER; default: the server address with the next port)",
+            Recursive = true,
+        };
         var json = new Option<bool>("--json") { Description = "Print replies as JSON", Recursive = true };
         var requestId = new Option<string?>("--request-id")
         {
@@ -33,12 +38,11 @@ public static class CratusCli
 
         var root = new RootCommand("CratusRandomization client: randomize participants, read assignments and dose orders, manage the schedule.")
         {
-            server, token, json, requestId,
+            server, token, issuer, json, requestId,
         };
         CliSession? current = null;
-        CliSession Session(ParseResult p) => current = new(p.GetValue(server)!, p.GetValue(token), p.GetValue(json), output, p.GetValue(requestId));
+        CliSession Session(ParseResult p) => current = new(p.GetValue(server)!, p.GetValue(token), p.GetValue(json), output, p.GetValue(requestId), p.GetValue(issuer));
 
-        root.Subcommands.Add(DevTokenCommand.Create(output));
         root.Subcommands.Add(HealthCommand(Session));
         root.Subcommands.Add(TrialCommand(Session));
         root.Subcommands.Add(ScheduleCommands(Session));

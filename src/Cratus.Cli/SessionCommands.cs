@@ -9,30 +9,52 @@ public static class SessionCommands
 {
     public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session, TextWriter output, TextReader input)
     {
-        var user = new Option<string>("--user") { Description = "Your user name", Required = true };
+        var user = new Option<string>("--user") { Description = "Your user name (with --password: the password grant, where the server enables it)" };
         var password = new Option<string?>("--password") { Description = "Password (default: CRATUS_PASSWORD, else asked for)" };
         var totp = new Option<string?>("--totp") { Description = "The current code of your authenticator app, if your account has one" };
+        var clientId = new Option<string?>("--client-id") { Description = "A site system's client id: sign in with client credentials (secret from CRATUS_CLIENT_SECRET, else asked for)" };
 
-        var login = new Command("login", "Sign in to the service's user store; the session is saved in your profile and refreshed as needed.") { user, password, totp };
+        var login = new Command("login", "Sign in. Without options: prints a code and a link to confirm in your browser (device flow). "
+            + "--client-id: a site system's client credentials, for scripts. The session is saved in your profile and refreshed as needed.") { user, password, totp, clientId };
         login.SetAction(async (p, ct) =>
         {
             var s = session(p);
-            var reply = await new IdentityService.IdentityServiceClient(s.AnonymousChannel()).LoginAsync(new LoginRequest
+            using var oidc = new OpenIdClient(s.Issuer);
+            TokenReply reply;
+            if (p.GetValue(clientId) is { Length: > 0 } client)
             {
-                UserName = p.GetValue(user)!,
-                Password = Secret(p.GetValue(password), "CRATUS_PASSWORD", "Password: ", output, input),
-                TotpCode = p.GetValue(totp) ?? "",
-            }, cancellationToken: ct);
-            TokenStore.SaveSession(reply.Tokens);
-            s.Print(reply, [
-                ("Signed in as", $"{p.GetValue(user)} ({reply.Tokens.Role}{(reply.Tokens.Sites.Count > 0 ? ", sites " + string.Join(", ", reply.Tokens.Sites) : "")})"),
+                reply = await oidc.ClientCredentialsAsync(client, Secret(null, "CRATUS_CLIENT_SECRET", "Client secret: ", output, input), ct);
+            }
+            else if (p.GetValue(user) is { Length: > 0 } userName)
+            {
+                reply = await oidc.PasswordAsync(userName, Secret(p.GetValue(password), "CRATUS_PASSWORD", "Password: ", output, input), p.GetValue(totp), ct);
+            }
+            else
+            {
+                var device = await oidc.StartDeviceFlowAsync(ct);
+                output.WriteLine($"To sign in, open {device.VerificationUriComplete ?? device.VerificationUri}");
+                output.WriteLine($"and check that it shows the code {device.UserCode}. Waiting for you to allow it...");
+                reply = await oidc.WaitForDeviceAsync(device, ct);
+            }
+            var saved = TokenStore.Save(reply, oidc.Issuer);
+            var (subject, role, sites) = TokenStore.Describe(saved.AccessToken);
+            s.Print(new Google.Protobuf.WellKnownTypes.Struct(), [
+                ("Signed in as", $"{subject} ({role}{(sites.Count > 0 ? ", sites " + string.Join(", ", sites) : "")})"),
                 ("Session saved to", TokenStore.PathOf()),
-                ("Access until", reply.Tokens.AccessTokenExpiresAt.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)),
+                ("Access until", saved.AccessTokenExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "unknown"),
             ]);
         });
 
-        var logout = new Command("logout", "Forget the saved session.");
-        logout.SetAction(_ => output.WriteLine(TokenStore.Delete() ? "Signed out." : "No saved session."));
+        var logout = new Command("logout", "Sign out: revoke the saved session's refresh token and forget the session.");
+        logout.SetAction(async (p, ct) =>
+        {
+            if (TokenStore.Load() is { RefreshToken: { Length: > 0 } refresh, Issuer: { Length: > 0 } issuer })
+            {
+                using var oidc = new OpenIdClient(issuer);
+                await oidc.RevokeAsync(refresh, ct);
+            }
+            output.WriteLine(TokenStore.Delete() ? "Signed out." : "No saved session.");
+        });
 
         var secret = new Option<string>("--secret") { Description = "The one-time bootstrap secret (configured, or printed on the server's console)", Required = true };
         var bootstrap = new Command("bootstrap", "Create the first administrator (once, on a new installation).") { secret, user, password };
@@ -45,7 +67,7 @@ public static class SessionCommands
                 UserName = p.GetValue(user)!,
                 Password = Secret(p.GetValue(password), "CRATUS_PASSWORD", "New administrator password: ", output, input),
             }, cancellationToken: ct);
-            s.Print(reply, [("Administrator created", reply.UserName), ("Next", "cratus login --user " + reply.UserName)]);
+            s.Print(reply, [("Administrator created", reply.UserName), ("Next", "cratus login (confirm the code in your browser as " + reply.UserName + ")")]);
         });
 
         var totpCommand = new Command("totp", "Your authenticator app (second factor).");
@@ -62,7 +84,8 @@ public static class SessionCommands
         {
             var s = session(p);
             var reply = await new IdentityService.IdentityServiceClient(s.Channel()).ConfirmTotpEnrollmentAsync(new ConfirmTotpEnrollmentRequest { Code = p.GetValue(code)! }, cancellationToken: ct);
-            s.Print(reply, [("Second factor", "enabled")]);
+            s.Print(reply, [("Second factor", "enabled"), ("Recovery codes", string.Join(" ", reply.RecoveryCodes)),
+                ("Keep them", "each signs in once in place of a code; they are not shown again")]);
         });
         totpCommand.Subcommands.Add(enable);
         totpCommand.Subcommands.Add(confirm);

@@ -171,14 +171,44 @@ public abstract class ExternalIssuerTests : OnEachDatabase
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
     }
 
+    /// <summary>
+    /// A second deployment of this service, its built-in OpenID Connect server on loopback, is the external issuer:
+    /// this one validates the tokens it issues from its discovery document and JWKS alone (real HTTP), with no key
+    /// shared, and refuses tokens of a third key.
+    /// </summary>
     [ProviderFact]
-    public async Task Login_WithAnExternalIssuer_PointsToTheIssuer()
+    public async Task ExternalIssuer_AnotherDeploymentOfThisService_ItsTokensAreValidatedFromDiscoveryAndJwks()
+    {
+        await using var issuing = new TrialServer(TestDatabase.Sqlite, onLoopback: true, new Dictionary<string, string>());
+        var issuer = issuing.WebAddress + "/";
+        var registered = await new AdministrationService.AdministrationServiceClient(issuing.Channel(Security.TrialRole.Administrator))
+            .RegisterSiteSystemAsync(new RegisterSiteSystemRequest { ClientId = "edc-um", DisplayName = "EDC at UM", Sites = { "UM" }, Reason = "go-live" });
+        using var oidc = issuing.OpenId();
+        var token = await oidc.TokenAsync(new() { ["grant_type"] = "client_credentials", ["client_id"] = "edc-um", ["client_secret"] = registered.ClientSecret });
+        await using var server = NewServer(false, new Dictionary<string, string>
+        {
+            ["Token:Mode"] = "External",
+            ["Token:Authority"] = issuer,
+            ["Token:Issuer"] = TestSecrets.Issuer,
+            ["Token:RequireHttpsMetadata"] = "false",
+        });
+
+        var overview = await new TrialService.TrialServiceClient(server.Channel(token.AccessToken)).GetTrialAsync(new GetTrialRequest());
+        var forged = await Assert.ThrowsAsync<RpcException>(() => new TrialService.TrialServiceClient(
+            server.Channel(TestSecrets.Sign(TestSecrets.NewSigningKey(), Security.TrialRole.SiteSystem, "edc-um", ["UM"], DateTimeOffset.UtcNow))).GetTrialAsync(new GetTrialRequest()).ResponseAsync);
+
+        Assert.NotEmpty(overview.Sites);
+        Assert.Equal(StatusCode.Unauthenticated, forged.StatusCode);
+    }
+
+    [ProviderFact]
+    public async Task ChangePassword_WithAnExternalIssuer_PointsToTheIssuer()
     {
         await using var issuer = await FakeOidcIssuer.StartAsync();
         await using var server = ServerTrusting(issuer);
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => new IdentityService.IdentityServiceClient(server.Channel(token: null))
-            .LoginAsync(new LoginRequest { UserName = "a", Password = "b" }).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(() => new IdentityService.IdentityServiceClient(server.Channel(issuer.Token(server.Clock.GetUtcNow().UtcDateTime)))
+            .ChangePasswordAsync(new ChangePasswordRequest { CurrentPassword = "a", NewPassword = "b" }).ResponseAsync);
 
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         Assert.Contains("external identity provider", error.Status.Detail, StringComparison.Ordinal);

@@ -31,14 +31,12 @@ public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
         ["Database:ConnectionString"] = _database,
     });
 
-    private string Token(TrialRole role, params string[] sites) => _deployment.Token(role, sites);
-
     [ProviderFact]
     public async Task ThreeHundredRandomizationsAcrossTwoNodes_FiftyCallers_OneConsistentAllocationAndOneAuditChain()
     {
         await using var nodeA = await ServerProcess.StartAsync(Settings("a"));
         await using var nodeB = await ServerProcess.StartAsync(Settings("b"));
-        var site = Token(TrialRole.SiteCoordinator, "UM");
+        var site = nodeA.Token(TrialRole.SiteCoordinator, "UM");
         var sites = new[] { nodeA, nodeB }.Select(n => n.As(site).Randomization).ToArray();
         await nodeA.As(TrialRole.Statistician).Schedule.GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "multi-node test" });
 

@@ -44,7 +44,7 @@ public abstract class SecurityTests : OnEachDatabase
         await using var server = NewServer();
         var token = kind switch
         {
-            "other-key" => server.Token(TrialRole.Monitor, signingKey: Convert.ToBase64String(new byte[48])),
+            "other-key" => server.Token(TrialRole.Monitor, signingKey: TestSecrets.NewSigningKey()),
             "expired" => server.Token(TrialRole.Monitor, lifetime: TimeSpan.FromMinutes(-2)),
             "other-issuer" => server.Token(TrialRole.Monitor, issuer: "someone-else"),
             "other-audience" => server.Token(TrialRole.Monitor, audience: "another-api"),
@@ -75,8 +75,8 @@ public abstract class SecurityTests : OnEachDatabase
             NotBefore = server.Clock.GetUtcNow().UtcDateTime,
             Expires = server.Clock.GetUtcNow().UtcDateTime.AddMinutes(5),
             Claims = new Dictionary<string, object> { ["sub"] = "x", ["role"] = role },
-            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
-                new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(Encoding.UTF8.GetBytes(server.SigningKey)), "HS256"),
+            TokenType = "at+jwt",
+            SigningCredentials = TestSecrets.Credentials(server.SigningKey),
         });
 
     [ProviderFact]
@@ -170,24 +170,6 @@ public abstract class SecurityTests : OnEachDatabase
     }
 
     [ProviderFact]
-    public void Start_OutsideDevelopmentWithTheRepositorysDevelopmentKey_Refuses()
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
-        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
-        {
-            builder.UseEnvironment("Production");
-            builder.UseSetting("Database:SqlitePath", Path.Combine(folder, "cratus.db"));
-            builder.UseSetting("Logging:FilePath", Path.Combine(folder, "logs", "cratus-.json"));
-            builder.UseSetting("Token:Issuer", "cratus-development");
-            builder.UseSetting("Token:SigningKey", DevelopmentSecrets.SigningKey);
-        });
-
-        var error = Assert.ThrowsAny<Exception>(() => factory.Server);
-
-        Assert.Contains("development or sample key", error.ToString(), StringComparison.Ordinal);
-    }
-
-    [ProviderFact]
     public void Start_OutsideDevelopmentWithoutSigningKey_Refuses()
     {
         var folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
@@ -200,7 +182,7 @@ public abstract class SecurityTests : OnEachDatabase
 
         var error = Assert.ThrowsAny<Exception>(() => factory.Server);
 
-        Assert.Contains("SigningKey", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Token:SigningKeys is empty", error.ToString(), StringComparison.Ordinal);
     }
 }
 

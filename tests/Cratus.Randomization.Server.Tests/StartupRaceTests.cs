@@ -32,7 +32,7 @@ public sealed class StartupRaceTests : IRunsOnPostgreSql
                 var nodes = await Task.WhenAll(starting);
 
                 // Assert: each node serves a call that reads the seeded sites from the database.
-                var token = deployment.Token(TrialRole.Monitor);
+                var token = nodes[0].Token(TrialRole.Monitor);
                 foreach (var node in nodes)
                 {
                     var trial = await new TrialService.TrialServiceClient(node.Channel(token)).GetTrialAsync(new GetTrialRequest(), deadline: DateTime.UtcNow.AddSeconds(20));

@@ -56,9 +56,9 @@ public sealed class StartupTests : IDisposable
     public static TheoryData<string, Dictionary<string, string>, int, string> Refusals => new()
     {
         // Outside Development nothing committed to the repository works: here no keys at all.
-        { "Production", new Dictionary<string, string>(), 2, "Token:SigningKey" },
-        // A key committed for Development, used in Production.
-        { "Production", new Dictionary<string, string> { ["Token:SigningKey"] = DevelopmentSecrets.SigningKeys.First() }, 2, "development or sample key" },
+        { "Production", new Dictionary<string, string>(), 2, "Token:SigningKeys" },
+        // A sample from .env.example, copied unchanged.
+        { "Production", new Dictionary<string, string> { ["Token:SigningKeys:0"] = "sample-signing-key-REPLACE-with-a-base64-PKCS8-RSA-key" }, 2, "does not parse" },
         { "Development", new Dictionary<string, string> { ["Trial:DefinitionPath"] = "/nonexistent/trial.json" }, 3, "Trial:DefinitionPath" },
         { "Development", new Dictionary<string, string> { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=nobody;Timeout=2" }, 4, "Database:ConnectionString" },
         { "Development", new Dictionary<string, string> { ["Limits:CallTimeout"] = "00:00:00" }, 2, "CallTimeout" },
@@ -93,7 +93,7 @@ public sealed class ChallengeTests
         var bearer = token switch
         {
             "expired" => server.Token(TrialRole.Monitor, lifetime: TimeSpan.FromMinutes(-2)),
-            "forged" => server.Token(TrialRole.Monitor, signingKey: new string('f', 64)),
+            "forged" => server.Token(TrialRole.Monitor, signingKey: TestSecrets.NewSigningKey()),
             "audience" => server.Token(TrialRole.Monitor, audience: "some-other-api"),
             _ => null,
         };

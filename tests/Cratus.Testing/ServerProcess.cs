@@ -26,8 +26,6 @@ public sealed class ServerProcess : IAsyncDisposable
             settings["Logging:FilePath"] = Path.Combine(folder, node, "cratus-.json");
             return settings;
         }
-
-        public string Token(TrialRole role, params string[] sites) => Secrets.Token(role, $"{role}-user", sites, DateTimeOffset.UtcNow);
     }
 
     private readonly Process _process;
@@ -101,6 +99,7 @@ public sealed class ServerProcess : IAsyncDisposable
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = environment;
         start.Environment["Kestrel__Endpoints__Grpc__Url"] = address;
+        start.Environment["Kestrel__Endpoints__Web__Url"] = $"http://127.0.0.1:{Loopback.FreePort()}";
         foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         return start;
     }
@@ -152,12 +151,18 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>The clients of every service as a user in <paramref name="role"/> (at <paramref name="sites"/>), with a
     /// token signed by the key this server was started with (<see cref="Deployment"/> settings).</summary>
-    public TrialClients As(TrialRole role, params string[] sites)
+    public TrialClients As(TrialRole role, params string[] sites) => As(Token(role, sites));
+
+    /// <summary>A token signed by the key this server was started with, for an account made to exist (in its
+    /// database) in <paramref name="role"/> at <paramref name="sites"/>.</summary>
+    public string Token(TrialRole role, params string[] sites)
     {
-        if (!_settings.TryGetValue("Token:SigningKey", out var key))
-            throw new InvalidOperationException("this server was started without Token:SigningKey in its settings: pass a token to As(token)");
+        if (!_settings.TryGetValue("Token:SigningKeys:0", out var key))
+            throw new InvalidOperationException("this server was started without Token:SigningKeys:0 in its settings: pass a token to As(token)");
+        var subject = TrialServer.DefaultSubject(role, sites);
+        Task.Run(() => TestDatabases.ExecuteAsync(_settings, TestSecrets.AccountSql(role, subject, sites))).GetAwaiter().GetResult();
         var issuer = _settings.TryGetValue("Token:Issuer", out var configured) ? configured : TestSecrets.Issuer;
-        return As(TestSecrets.Sign(key, role, $"{role}-user", sites, DateTimeOffset.UtcNow, issuer: issuer));
+        return TestSecrets.Sign(key, role, subject, sites, DateTimeOffset.UtcNow, issuer: issuer);
     }
 
     private bool _disposed;

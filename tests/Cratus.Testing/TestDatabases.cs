@@ -80,6 +80,21 @@ public static class TestDatabases
         return new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
     }
 
+    /// <summary>Runs SQL on the database a server was configured with (Database:Provider, :SqlitePath or
+    /// :ConnectionString), as a person with database access would.</summary>
+    public static async Task ExecuteAsync(IReadOnlyDictionary<string, string> settings, string sql)
+    {
+        var postgres = settings.TryGetValue("Database:Provider", out var provider) && provider == "PostgreSql";
+        await using System.Data.Common.DbConnection connection = postgres
+            ? new NpgsqlConnection(settings["Database:ConnectionString"])
+            : new Microsoft.Data.Sqlite.SqliteConnection(
+                $"Data Source={Path.GetFullPath(settings.TryGetValue("Database:SqlitePath", out var path) ? path : "data/cratus.db", AppContext.BaseDirectory)};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
     public static async Task DropPostgreSqlDatabaseAsync(string connectionString)
     {
         NpgsqlConnection.ClearAllPools();

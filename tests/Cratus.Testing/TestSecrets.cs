@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
-using System.Text;
 using Cratus.Randomization.Server.Security;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -13,10 +12,18 @@ namespace Cratus.Testing;
 /// </summary>
 public sealed class TestSecrets
 {
-    public const string Issuer = "cratus-tests";
+    /// <summary>The built-in OpenID Connect server's issuer in tests (its endpoints answer on any address).</summary>
+    public const string Issuer = "http://cratus-tests/";
     public const string Audience = "cratus-randomization";
 
-    public string SigningKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+    /// <summary>The OpenID Connect server's signing key (RSA-2048, PKCS#8 PEM), drawn for this deployment.</summary>
+    public string SigningKey { get; } = NewSigningKey();
+
+    public static string NewSigningKey()
+    {
+        using var rsa = RSA.Create(2048);
+        return rsa.ExportPkcs8PrivateKeyPem();
+    }
     public string EncryptionKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     public string BootstrapSecret { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
     /// <summary>The audit head signing key (ECDSA P-256, base64 PKCS#8).</summary>
@@ -34,7 +41,10 @@ public sealed class TestSecrets
     {
         ["Token:Issuer"] = Issuer,
         ["Token:Audience"] = Audience,
-        ["Token:SigningKey"] = SigningKey,
+        ["Token:SigningKeys:0"] = SigningKey,
+        // No TLS in tests; the password grant lets tests sign in as a person (never allowed in Production).
+        ["Token:RequireHttps"] = "false",
+        ["Token:AllowPasswordGrant"] = "true",
         ["Encryption:ActiveKeyId"] = "k1",
         ["Encryption:Keys:k1"] = EncryptionKey,
         ["Identity:BootstrapSecret"] = BootstrapSecret,
@@ -49,8 +59,10 @@ public sealed class TestSecrets
         string issuer = Issuer, string audience = Audience, string? signingKey = null) =>
         Sign(signingKey ?? SigningKey, role, subject, sites, now, lifetime, issuer, audience);
 
-    /// <summary>A token as the server's own issuer makes them (HS256 with <paramref name="signingKey"/>), valid from
-    /// five minutes before <paramref name="now"/> for <paramref name="lifetime"/> (30 minutes) after it.</summary>
+    /// <summary>A token shaped as the server's own OpenID Connect server makes them (an RS256 "at+jwt" signed with
+    /// <paramref name="signingKey"/>, a PKCS#8 PEM), valid from five minutes before <paramref name="now"/> for
+    /// <paramref name="lifetime"/> (30 minutes) after it. The server accepts it only for an account that exists with
+    /// this role and these sites (TrialServer and ServerProcess create it).</summary>
     public static string Sign(string signingKey, TrialRole role, string subject, IEnumerable<string>? sites, DateTimeOffset now,
         TimeSpan? lifetime = null, string issuer = Issuer, string audience = Audience)
     {
@@ -64,8 +76,42 @@ public sealed class TestSecrets
             NotBefore = now.UtcDateTime.AddMinutes(-5),
             IssuedAt = now.UtcDateTime.AddMinutes(-5),
             Expires = now.UtcDateTime + (lifetime ?? TimeSpan.FromMinutes(30)),
-            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(signingKey)), SecurityAlgorithms.HmacSha256),
+            TokenType = "at+jwt",
+            SigningCredentials = Credentials(signingKey),
         });
+    }
+
+    /// <summary>Signing credentials (RS256) from a PKCS#8 PEM RSA key, for tests that shape tokens of their own.</summary>
+    public static SigningCredentials Credentials(string pem)
+    {
+        var rsa = RSA.Create();
+        rsa.ImportFromPem(pem);
+        return new SigningCredentials(new RsaSecurityKey(rsa), SecurityAlgorithms.RsaSha256);
+    }
+
+    /// <summary>SQL (for SQLite and PostgreSQL alike) that makes <paramref name="subject"/> an account in
+    /// <paramref name="role"/> at <paramref name="sites"/>: a person without a password, or for the site-system role a
+    /// registered site system. Tests of token handling sign their own tokens for such accounts.</summary>
+    public static string AccountSql(TrialRole role, string subject, IEnumerable<string>? sites)
+    {
+        static string Quote(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
+        var siteList = Quote(string.Join(',', (sites ?? []).Distinct()));
+        var roleValue = Quote(TrialRoles.ClaimValue(role));
+        if (role == TrialRole.SiteSystem)
+            return $"""
+                INSERT INTO "SiteSystems" ("ClientId", "DisplayName", "Sites", "RegisteredAt", "RegisteredBy", "SecretIssuedAt")
+                VALUES ({Quote(subject)}, 'test system', {siteList}, '2026-11-01 00:00:00+00:00', 'tests', '2026-11-01 00:00:00+00:00')
+                ON CONFLICT DO NOTHING;
+                UPDATE "SiteSystems" SET "Sites" = {siteList}, "RevokedAt" = NULL WHERE "ClientId" = {Quote(subject)};
+                """;
+        var id = Quote(Guid.NewGuid().ToString());
+        return $"""
+            INSERT INTO "AspNetUsers" ("Id", "UserName", "NormalizedUserName", "EmailConfirmed", "PhoneNumberConfirmed", "TwoFactorEnabled",
+                "LockoutEnabled", "AccessFailedCount", "Role", "Sites", "Active", "MustChangePassword", "SecurityStamp", "ConcurrencyStamp")
+            VALUES ({id}, {Quote(subject)}, {Quote(subject.ToUpperInvariant())}, FALSE, FALSE, FALSE, TRUE, 0, {roleValue}, {siteList}, TRUE, FALSE, {id}, {id})
+            ON CONFLICT DO NOTHING;
+            UPDATE "AspNetUsers" SET "Role" = {roleValue}, "Sites" = {siteList} WHERE "NormalizedUserName" = {Quote(subject.ToUpperInvariant())};
+            """;
     }
 
     /// <summary>A copy of a shipped trial definition (trial-definitions/<paramref name="shipped"/>) with text replaced,

@@ -45,8 +45,23 @@ public sealed class TrialServer : IAsyncDisposable
     public static string NewHeadSigningKey() => TestSecrets.NewHeadSigningKey();
     public FakeTimeProvider Clock { get; } = new(Now);
 
-    /// <summary>The server's address when it listens on loopback (Kestrel); null for the in-memory TestServer.</summary>
+    /// <summary>The server's gRPC address when it listens on loopback (Kestrel); null for the in-memory TestServer.</summary>
     public string? Address { get; }
+
+    /// <summary>The address of its web endpoint (OpenID Connect server, pages) on loopback; null in memory.</summary>
+    public string? WebAddress { get; }
+
+    /// <summary>An HTTP client of the OpenID Connect server and its pages, keeping cookies as a browser does.</summary>
+    public OpenIdTestClient OpenId() => new(WebAddress is not null
+        ? new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = new Uri(WebAddress + "/") }
+        : _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true, BaseAddress = new Uri(Issuer) }));
+
+    /// <summary>A person's access token from the password grant (enabled in tests).</summary>
+    public async Task<string> SignInAsync(string userName, string password, string? totp = null)
+    {
+        using var client = OpenId();
+        return await client.PasswordAsync(userName, password, totp);
+    }
 
     /// <summary>The shipped definition opens Phase II only after Phase I; tests of Phase II alone lift that gate.</summary>
     public static readonly (string, string) WithoutPhaseOneGate = ("\"requiresDoseEscalationFirst\": true", "\"requiresDoseEscalationFirst\": false");
@@ -75,6 +90,8 @@ public sealed class TrialServer : IAsyncDisposable
         configuration["Logging:FilePath"] = Path.Combine(LogFolder, "cratus-.json");
         foreach (var (key, value) in settings) configuration[key] = value;
         configuration["Kestrel:Endpoints:Grpc:Url"] = "http://127.0.0.1:0";
+        if (onLoopback) WebAddress = $"http://127.0.0.1:{Loopback.FreePort()}";
+        configuration["Kestrel:Endpoints:Web:Url"] = WebAddress ?? "http://127.0.0.1:0";
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Testing");
@@ -85,7 +102,8 @@ public sealed class TrialServer : IAsyncDisposable
         {
             _factory.UseKestrel();
             _factory.StartServer();
-            Address = _factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+            Address = _factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
+                .Single(a => a.TrimEnd('/') != WebAddress);
         }
         else
         {
@@ -93,10 +111,30 @@ public sealed class TrialServer : IAsyncDisposable
         }
     }
 
-    /// <summary>A token signed with this server's key, valid now on its clock.</summary>
-    public string Token(TrialRole role, string subject = "user-1", IEnumerable<string>? sites = null, TimeSpan? lifetime = null,
-        string issuer = Issuer, string audience = Audience, string? signingKey = null) =>
-        Secrets.Token(role, subject, sites, Clock.GetUtcNow(), lifetime, issuer, audience, signingKey);
+    /// <summary>A token signed with this server's key, valid now on its clock, for an account that is made to exist with
+    /// this role and these sites (default subject: one per role and sites, so that no two tests' tokens share one).</summary>
+    public string Token(TrialRole role, string? subject = null, IEnumerable<string>? sites = null, TimeSpan? lifetime = null,
+        string issuer = Issuer, string audience = Audience, string? signingKey = null)
+    {
+        var siteList = (sites ?? []).ToList();
+        subject ??= DefaultSubject(role, siteList);
+        EnsureAccount(role, subject, siteList);
+        return Secrets.Token(role, subject, siteList, Clock.GetUtcNow(), lifetime, issuer, audience, signingKey);
+    }
+
+    internal static string DefaultSubject(TrialRole role, IReadOnlyList<string> sites) =>
+        sites.Count == 0 ? $"{role}-user" : $"{role}-{string.Join('-', sites)}";
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _accounts = new();
+
+    /// <summary>Makes <paramref name="subject"/> an account in <paramref name="role"/> at <paramref name="sites"/>.</summary>
+    public void EnsureAccount(TrialRole role, string subject, IEnumerable<string> sites)
+    {
+        var shape = TrialRoles.ClaimValue(role) + "|" + string.Join(',', sites);
+        if (_accounts.TryGetValue(subject, out var known) && known == shape) return;
+        Task.Run(() => ExecuteSqlAsync(TestSecrets.AccountSql(role, subject, sites))).GetAwaiter().GetResult();
+        _accounts[subject] = shape;
+    }
 
     /// <summary>The clients of every service as a user in <paramref name="role"/> (at <paramref name="sites"/>).</summary>
     public TrialClients As(TrialRole role, params string[] sites) => new(Channel(role, sites));
@@ -112,7 +150,7 @@ public sealed class TrialServer : IAsyncDisposable
         ? Loopback.Channel(Address, token)
         : GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = Loopback.WithBearer(token, _factory.Server.CreateHandler()) });
 
-    public CallInvoker Channel(TrialRole role, params string[] sites) => Channel(Token(role, $"{role}-user", sites));
+    public CallInvoker Channel(TrialRole role, params string[] sites) => Channel(Token(role, sites: sites));
 
     public RandomizationService.RandomizationServiceClient Site(string site = "UM", TrialRole role = TrialRole.SiteCoordinator) =>
         As(role, site).Randomization;

@@ -144,8 +144,11 @@ public sealed partial class Accounts(
         }, ct);
     }
 
-    public async Task ChangePasswordAsync(Caller caller, string currentPassword, string newPassword, CancellationToken ct) =>
+    public async Task ChangePasswordAsync(Caller caller, string currentPassword, string newPassword, CancellationToken ct)
+    {
+        RequireEmbedded();
         await ChangePasswordAsync(await CurrentAsync(caller), currentPassword, newPassword, ct);
+    }
 
     /// <summary>Changes a password under the policy (12+ characters, not the user name, none of the last five), ends a
     /// one-time password, and keeps the old hash in the history.</summary>
