@@ -10,51 +10,53 @@ namespace Cratus.Randomization.Server.Tests;
 internal static class PermissionMatrix
 {
     private static readonly TrialRole[] Columns =
-        [TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator];
+        [TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator, TrialRole.SiteSystem];
 
     private const string P = "/cratus.randomization.v1.";
 
-    //                                                                  Coord Inv  Pharm Stat DSMB Mon  Admin
+    //                                                                  Coord Inv  Pharm Stat DSMB Mon  Admin System
     private static readonly (string Method, string Row)[] Rows =
     [
-        (P + "RandomizationService/Randomize",                           "X    X    -     -    -    -    -"),
-        (P + "RandomizationService/GetAssignment",                       "X    X    X     X    -    X    -"),
-        (P + "PharmacyService/GetDoseOrder",                             "-    -    X     -    -    -    -"),
-        (P + "TrialService/GetTrial",                                    "X    X    X     X    X    X    X"),
-        (P + "TrialService/GetScheduleCommitment",                       "X    X    X     X    X    X    X"),
-        (P + "ScheduleService/GenerateSchedule",                         "-    -    -     X    -    -    -"),
-        (P + "ScheduleService/ImportSchedule",                           "-    -    -     X    -    -    -"),
-        (P + "DoseEscalationService/EnrollInCohort",                     "X    X    -     -    -    -    -"),
-        (P + "DoseEscalationService/RecordInfusion",                     "X    X    X     -    -    -    -"),
-        (P + "DoseEscalationService/ReportSafetyEvent",                  "X    X    -     -    -    -    -"),
-        (P + "DoseEscalationService/RecordWithdrawal",                   "X    X    -     -    -    -    -"),
-        (P + "DoseEscalationService/RecordDsmbDecision",                 "-    -    -     -    X    -    -"),
-        (P + "DoseEscalationService/GetEscalationStatus",                "X    X    X     X    X    X    X"),
-        (P + "UnblindingService/EmergencyUnblind",                       "-    X    -     -    -    -    -"),
-        (P + "UnblindingService/RequestUnblinding",                      "-    -    -     X    -    -    -"),
-        (P + "UnblindingService/ApproveUnblinding",                      "-    -    -     X    -    -    -"),
-        (P + "UnblindingService/ListUnblindingRequests",                 "-    -    -     X    X    -    -"),
-        (P + "UnblindingService/GetUnblindedAllocations",                "-    -    -     X    X    -    -"),
-        (P + "AuditService/ListAuditEvents",                             "-    -    -     X    -    X    -"),
-        (P + "AuditService/VerifyAuditTrail",                            "-    -    -     X    -    X    -"),
-        (P + "AuditService/VerifyAllocations",                           "-    -    -     X    -    X    -"),
-        (P + "IdentityService/BeginTotpEnrollment",                      "X    X    X     X    X    X    X"),
-        (P + "IdentityService/ConfirmTotpEnrollment",                    "X    X    X     X    X    X    X"),
-        (P + "IdentityService/ChangePassword",                           "X    X    X     X    X    X    X"),
-        (P + "AdministrationService/CreateUser",                         "-    -    -     -    -    -    X"),
-        (P + "AdministrationService/ListUsers",                          "-    -    -     -    -    -    X"),
-        (P + "AdministrationService/UpdateUser",                         "-    -    -     -    -    -    X"),
-        (P + "AdministrationService/CreateSite",                         "-    -    -     -    -    -    X"),
-        (P + "AdministrationService/ListSites",                          "-    -    -     -    -    -    X"),
-        (P + "AdministrationService/UpdateSite",                         "-    -    -     -    -    -    X"),
+        (P + "RandomizationService/Randomize",                           "X    X    -     -    -    -    -  X"),
+        (P + "RandomizationService/GetAssignment",                       "X    X    X     X    -    X    -  X"),
+        (P + "PharmacyService/GetDoseOrder",                             "-    -    X     -    -    -    -  -"),
+        (P + "TrialService/GetTrial",                                    "X    X    X     X    X    X    X  X"),
+        (P + "TrialService/GetScheduleCommitment",                       "X    X    X     X    X    X    X  X"),
+        (P + "ScheduleService/GenerateSchedule",                         "-    -    -     X    -    -    -  -"),
+        (P + "ScheduleService/ImportSchedule",                           "-    -    -     X    -    -    -  -"),
+        (P + "DoseEscalationService/EnrollInCohort",                     "X    X    -     -    -    -    -  X"),
+        (P + "DoseEscalationService/RecordInfusion",                     "X    X    X     -    -    -    -  X"),
+        (P + "DoseEscalationService/ReportSafetyEvent",                  "X    X    -     -    -    -    -  X"),
+        (P + "DoseEscalationService/RecordWithdrawal",                   "X    X    -     -    -    -    -  X"),
+        (P + "DoseEscalationService/RecordDsmbDecision",                 "-    -    -     -    X    -    -  -"),
+        (P + "DoseEscalationService/GetEscalationStatus",                "X    X    X     X    X    X    X  X"),
+        (P + "UnblindingService/EmergencyUnblind",                       "-    X    -     -    -    -    -  -"),
+        (P + "UnblindingService/RequestUnblinding",                      "-    -    -     X    -    -    -  -"),
+        (P + "UnblindingService/ApproveUnblinding",                      "-    -    -     X    -    -    -  -"),
+        (P + "UnblindingService/ListUnblindingRequests",                 "-    -    -     X    X    -    -  -"),
+        (P + "UnblindingService/GetUnblindedAllocations",                "-    -    -     X    X    -    -  -"),
+        (P + "AuditService/ListAuditEvents",                             "-    -    -     X    -    X    -  -"),
+        (P + "AuditService/VerifyAuditTrail",                            "-    -    -     X    -    X    -  -"),
+        (P + "AuditService/VerifyAllocations",                           "-    -    -     X    -    X    -  -"),
+        (P + "IdentityService/BeginTotpEnrollment",                      "X    X    X     X    X    X    X  -"),
+        (P + "IdentityService/ConfirmTotpEnrollment",                    "X    X    X     X    X    X    X  -"),
+        (P + "IdentityService/ChangePassword",                           "X    X    X     X    X    X    X  -"),
+        (P + "AdministrationService/CreateUser",                         "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/ListUsers",                          "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/UpdateUser",                         "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/CreateSite",                         "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/ListSites",                          "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/UpdateSite",                         "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/RegisterSiteSystem",                 "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/RotateSiteSystemSecret",             "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/RevokeSiteSystem",                   "-    -    -     -    -    -    X  -"),
+        (P + "AdministrationService/ListSiteSystems",                    "-    -    -     -    -    -    X  -"),
     ];
 
-    /// <summary>Methods anyone may call without a token: health, and signing in.</summary>
+    /// <summary>Methods anyone may call without a token: health, and creating the first administrator.</summary>
     public static readonly IReadOnlySet<string> Anonymous = new HashSet<string>(StringComparer.Ordinal)
     {
         "/grpc.health.v1.Health/Check",
-        P + "IdentityService/Login",
-        P + "IdentityService/RefreshToken",
         P + "IdentityService/BootstrapAdministrator",
     };
 

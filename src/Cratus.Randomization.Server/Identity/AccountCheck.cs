@@ -34,7 +34,11 @@ public sealed class AccountCheck(IServiceScopeFactory scopes, TimeProvider clock
     }
 
     /// <summary>Drops what this node remembers of an account, after changing it.</summary>
-    public void Forget(string subject) => _accounts.TryRemove(subject, out _);
+    public void Forget(string subject)
+    {
+        _accounts.TryRemove("user:" + subject, out _);
+        _accounts.TryRemove("client:" + subject, out _);
+    }
 
     private async Task<Account> AccountAsync(Caller caller, CancellationToken ct)
     {

@@ -159,7 +159,8 @@ public sealed partial class Accounts(
         {
             var oldHash = user.PasswordHash;
             var result = await users.ChangePasswordAsync(user, currentPassword ?? "", newPassword ?? "");
-            if (result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch))) throw Unauthenticated("The current password is not right.");
+            if (result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch)))
+                throw TrialRuleException.Invalid("current_password", "The current password is not right.");
             UserAdministration.ThrowOnFailure(result);
             if (oldHash is not null) db.PasswordHistory.Add(new PasswordHistoryRecord { UserId = user.Id, PasswordHash = oldHash, ChangedAt = clock.GetUtcNow() });
             if (user.MustChangePassword)

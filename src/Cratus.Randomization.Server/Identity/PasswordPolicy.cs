@@ -19,7 +19,7 @@ public sealed class PasswordPolicy(TrialDbContext db) : IPasswordValidator<Trial
         if (string.Equals(password.Trim(), user.UserName, StringComparison.OrdinalIgnoreCase))
             return IdentityResult.Failed(new IdentityError { Code = "PasswordIsUserName", Description = "The password must not be the user name." });
         var earlier = await db.PasswordHistory.AsNoTracking().Where(h => h.UserId == user.Id)
-            .OrderByDescending(h => h.ChangedAt).Take(RememberedPasswords - 1).Select(h => h.PasswordHash).ToListAsync();
+            .OrderByDescending(h => h.Id).Take(RememberedPasswords - 1).Select(h => h.PasswordHash).ToListAsync();
         if (user.PasswordHash is { } current) earlier.Add(current);
         if (earlier.Any(hash => manager.PasswordHasher.VerifyHashedPassword(user, hash, password) != PasswordVerificationResult.Failed))
             return IdentityResult.Failed(new IdentityError { Code = "PasswordReused", Description = $"The password must not be one of the last {RememberedPasswords} passwords of this account." });

@@ -30,7 +30,7 @@ public static class SigningKeys
             {
                 Parse(text);
             }
-            catch (Exception e) when (e is CryptographicException or ArgumentException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is CryptographicException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {
                 return false;
             }

@@ -163,7 +163,7 @@ internal sealed class PasswordHistoryRecordConfiguration : IEntityTypeConfigurat
     public void Configure(EntityTypeBuilder<PasswordHistoryRecord> b)
     {
         b.ToTable("PasswordHistory");
-        b.HasIndex(h => new { h.UserId, h.ChangedAt });
+        b.HasIndex(h => h.UserId);
         b.Property(h => h.UserId).HasMaxLength(64);
         b.Property(h => h.PasswordHash).HasMaxLength(256);
     }

@@ -64,14 +64,14 @@ public static partial class SecurityExtensions
             .Validate(o => o.Mode != IdentityMode.Embedded || Uri.TryCreate(o.Issuer, UriKind.Absolute, out _),
                 "Token:Issuer must be this service's public base address (for example https://cratus.example.org/) when the built-in OpenID Connect server issues tokens.")
             .Validate(o => o.Mode != IdentityMode.Embedded || !o.RequireHttps || o.Issuer.StartsWith("https://", StringComparison.Ordinal),
-                "Token:Issuer must be an https address (or set Token:RequireHttps to false, for Development only).")
+                "Token:Issuer must be an https address (or set Token:RequireHttps to false, never in Production).")
             .Validate(o => isDevelopment || o.Mode != IdentityMode.Embedded || o.SigningKeys.Any(k => !string.IsNullOrWhiteSpace(k)),
                 "Token:SigningKeys is empty: outside the Development environment give the built-in OpenID Connect server its RSA or ECDSA P-256 private key (PKCS#8 PEM text or a file path).")
             .Validate(SigningKeys.AllParse, "Token:SigningKeys holds a key that does not parse: each must be an RSA (2048+ bits) or ECDSA P-256 private key, PKCS#8 PEM text, its base64, or a PEM file's path.")
             .Validate(o => !isProduction || !o.AllowPasswordGrant,
                 "Token:AllowPasswordGrant is for scripted tests of Development or UAT deployments; it is refused in Production.")
-            .Validate(o => isDevelopment || o.RequireHttps || o.Mode != IdentityMode.Embedded,
-                "Token:RequireHttps is off: outside the Development environment the OpenID Connect server needs https (behind a TLS proxy, keep it on).")
+            .Validate(o => !isProduction || o.RequireHttps || o.Mode != IdentityMode.Embedded,
+                "Token:RequireHttps is off: in Production the OpenID Connect server needs https (behind a TLS proxy, keep it on).")
             .Validate(o => o.Mode != IdentityMode.External || Uri.TryCreate(o.Authority, UriKind.Absolute, out _),
                 "Token:Authority (the OpenID Connect issuer's address) is required when Token:Mode is External.")
             .ValidateOnStart();

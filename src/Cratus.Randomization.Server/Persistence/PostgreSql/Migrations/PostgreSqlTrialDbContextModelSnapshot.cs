@@ -371,7 +371,7 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("UserId", "ChangedAt");
+                    b.HasIndex("UserId");
 
                     b.ToTable("PasswordHistory", (string)null);
                 });

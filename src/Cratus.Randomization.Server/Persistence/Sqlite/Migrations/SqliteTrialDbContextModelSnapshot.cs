@@ -358,7 +358,7 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("UserId", "ChangedAt");
+                    b.HasIndex("UserId");
 
                     b.ToTable("PasswordHistory", (string)null);
                 });

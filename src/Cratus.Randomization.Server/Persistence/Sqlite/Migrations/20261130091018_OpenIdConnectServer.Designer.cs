@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 {
     [DbContext(typeof(SqliteTrialDbContext))]
-    [Migration("20261130084750_OpenIdConnectServer")]
+    [Migration("20261130091018_OpenIdConnectServer")]
     partial class OpenIdConnectServer
     {
         /// <inheritdoc />
@@ -361,7 +361,7 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("UserId", "ChangedAt");
+                    b.HasIndex("UserId");
 
                     b.ToTable("PasswordHistory", (string)null);
                 });

@@ -191,9 +191,9 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
-                name: "IX_PasswordHistory_UserId_ChangedAt",
+                name: "IX_PasswordHistory_UserId",
                 table: "PasswordHistory",
-                columns: new[] { "UserId", "ChangedAt" });
+                column: "UserId");
         }
 
         /// <inheritdoc />

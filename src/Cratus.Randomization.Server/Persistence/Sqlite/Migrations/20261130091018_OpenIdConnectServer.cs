@@ -190,9 +190,9 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
-                name: "IX_PasswordHistory_UserId_ChangedAt",
+                name: "IX_PasswordHistory_UserId",
                 table: "PasswordHistory",
-                columns: new[] { "UserId", "ChangedAt" });
+                column: "UserId");
         }
 
         /// <inheritdoc />

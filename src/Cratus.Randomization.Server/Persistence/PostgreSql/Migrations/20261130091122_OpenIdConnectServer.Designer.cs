@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 {
     [DbContext(typeof(PostgreSqlTrialDbContext))]
-    [Migration("20261130084907_OpenIdConnectServer")]
+    [Migration("20261130091122_OpenIdConnectServer")]
     partial class OpenIdConnectServer
     {
         /// <inheritdoc />
@@ -374,7 +374,7 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("UserId", "ChangedAt");
+                    b.HasIndex("UserId");
 
                     b.ToTable("PasswordHistory", (string)null);
                 });
