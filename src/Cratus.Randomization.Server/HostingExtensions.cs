@@ -149,6 +149,7 @@ public static class HostingExtensions
         app.MapGrpcService<DoseEscalationGrpcService>();
         app.MapGrpcService<AuditGrpcService>();
         app.MapGrpcService<AdministrationGrpcService>();
+        app.MapGrpcService<SignatureGrpcService>();
         // Signing in needs no token; the access table still requires one for the methods that act on an account.
         app.MapGrpcService<IdentityGrpcService>().AllowAnonymous();
         app.MapGrpcHealthChecksService().AllowAnonymous();

@@ -94,6 +94,8 @@ public sealed class TrialUser : Microsoft.AspNetCore.Identity.IdentityUser
     /// <summary>Site codes, comma-separated.</summary>
     public string Sites { get; set; } = "";
     public bool Active { get; set; } = true;
+    /// <summary>The person's full name, printed in every electronic signature they make (21 CFR 11.50).</summary>
+    public string FullName { get; set; } = "";
 
     public IReadOnlyList<string> SiteList => Sites.Length == 0 ? [] : Sites.Split(',');
 }
@@ -148,4 +150,27 @@ public sealed class WriteRequestRecord
     public required string RequestSha256 { get; set; }
     public required string ReplySealed { get; set; }
     public DateTimeOffset RecordedAt { get; set; }
+}
+
+/// <summary>
+/// One electronic signature, stored with the record it signs (21 CFR 11.50 and 11.70): the action and the record's id,
+/// the manifestation (full name, user, role, UTC time, meaning), the SHA-256 that binds it to the record's content, the
+/// proof it spent (unique: a proof signs once) and the audit event of the action, whose details carry the same
+/// manifestation and digest under the chain's hash. Never updated or deleted.
+/// </summary>
+public sealed class SignatureRecord
+{
+    public long Id { get; set; }
+    public SignedAction Action { get; set; }
+    public required string RecordId { get; set; }
+    public required string SignerUserName { get; set; }
+    public required string SignerFullName { get; set; }
+    public required string SignerRole { get; set; }
+    public DateTimeOffset SignedAt { get; set; }
+    public SignatureMeaning Meaning { get; set; }
+    public required string RecordSha256 { get; set; }
+    public long SigningProofId { get; set; }
+    public long AuditSequence { get; set; }
+
+    public SignatureManifestation Manifestation => new(SignerFullName, SignerUserName, SignerRole, SignedAt, Meaning);
 }

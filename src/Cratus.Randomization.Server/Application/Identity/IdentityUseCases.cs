@@ -5,7 +5,7 @@ namespace Cratus.Randomization.Server.Application.Identity;
 
 public sealed record SignInCommand(string UserName, string Password, string TotpCode);
 
-public sealed record BootstrapCommand(string Secret, string UserName, string Password);
+public sealed record BootstrapCommand(string Secret, string UserName, string Password, string FullName = "");
 
 public sealed record PasswordChange(string CurrentPassword, string NewPassword);
 
@@ -27,7 +27,7 @@ public sealed class BootstrapAdministrator(Accounts accounts) : PublicUseCase<Bo
 {
     protected override async Task<string> ExecuteAsync(BootstrapCommand command, CancellationToken ct)
     {
-        await accounts.BootstrapAdministratorAsync(command.Secret, command.UserName, command.Password, ct);
+        await accounts.BootstrapAdministratorAsync(command.Secret, command.UserName, command.FullName, command.Password, ct);
         return command.UserName;
     }
 }
