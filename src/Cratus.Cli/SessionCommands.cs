@@ -35,7 +35,8 @@ public static class SessionCommands
         logout.SetAction(_ => output.WriteLine(TokenStore.Delete() ? "Signed out." : "No saved session."));
 
         var secret = new Option<string>("--secret") { Description = "The one-time bootstrap secret (configured, or printed on the server's console)", Required = true };
-        var bootstrap = new Command("bootstrap", "Create the first administrator (once, on a new installation).") { secret, user, password };
+        var fullName = new Option<string>("--full-name") { Description = "Your full name, printed in your electronic signatures", Required = true };
+        var bootstrap = new Command("bootstrap", "Create the first administrator (once, on a new installation).") { secret, user, fullName, password };
         bootstrap.SetAction(async (p, ct) =>
         {
             var s = session(p);
@@ -43,6 +44,7 @@ public static class SessionCommands
             {
                 BootstrapSecret = p.GetValue(secret)!,
                 UserName = p.GetValue(user)!,
+                FullName = p.GetValue(fullName)!,
                 Password = Secret(p.GetValue(password), "CRATUS_PASSWORD", "New administrator password: ", output, input),
             }, cancellationToken: ct);
             s.Print(reply, [("Administrator created", reply.UserName), ("Next", "cratus login --user " + reply.UserName)]);
@@ -83,7 +85,7 @@ public static class SessionCommands
     }
 
     /// <summary>A secret from the option, the environment, or typed without echo.</summary>
-    private static string Secret(string? given, string variable, string prompt, TextWriter output, TextReader input)
+    internal static string Secret(string? given, string variable, string prompt, TextWriter output, TextReader input)
     {
         if (!string.IsNullOrEmpty(given)) return given;
         if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } fromEnvironment) return fromEnvironment;

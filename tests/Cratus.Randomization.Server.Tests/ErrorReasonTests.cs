@@ -62,7 +62,7 @@ public sealed class ErrorReasonTests
     private static async Task<IdentityService.IdentityServiceClient> SignedInAdminAsync(TrialServer server)
     {
         await Anonymous(server).BootstrapAdministratorAsync(new BootstrapAdministratorRequest
-            { BootstrapSecret = server.BootstrapSecret, UserName = "alice-admin", Password = AdminPassword });
+            { BootstrapSecret = server.BootstrapSecret, UserName = "alice-admin", FullName = "Alice Admin", Password = AdminPassword });
         var login = await Anonymous(server).LoginAsync(new LoginRequest { UserName = "alice-admin", Password = AdminPassword });
         return new IdentityService.IdentityServiceClient(server.Channel(login.Tokens.AccessToken));
     }
@@ -200,7 +200,7 @@ public sealed class ErrorReasonTests
         {
             await SignedInAdminAsync(s);
             return await Refused(Anonymous(s).BootstrapAdministratorAsync(new BootstrapAdministratorRequest
-                { BootstrapSecret = s.BootstrapSecret, UserName = "second-admin", Password = AdminPassword }));
+                { BootstrapSecret = s.BootstrapSecret, UserName = "second-admin", FullName = "Second Admin", Password = AdminPassword }));
         }));
         yield return new("OWN_ACCOUNT", StatusCode.FailedPrecondition, () => On(s =>
             Refused(Admin(s).UpdateUserAsync(new UpdateUserRequest { UserName = "Administrator-user", Active = false, Reason = "leaving" }))));
@@ -218,8 +218,8 @@ public sealed class ErrorReasonTests
         }));
         yield return new("USER_EXISTS", StatusCode.AlreadyExists, () => On(async s =>
         {
-            await Admin(s).CreateUserAsync(new CreateUserRequest { UserName = "bob", Role = "monitor", Reason = "new staff" });
-            return await Refused(Admin(s).CreateUserAsync(new CreateUserRequest { UserName = "bob", Role = "monitor", Reason = "new staff" }));
+            await Admin(s).CreateUserAsync(new CreateUserRequest { UserName = "bob", FullName = "Bob Monitor", Role = "monitor", Reason = "new staff" });
+            return await Refused(Admin(s).CreateUserAsync(new CreateUserRequest { UserName = "bob", FullName = "Bob Monitor", Role = "monitor", Reason = "new staff" }));
         }));
         yield return new("SITE_EXISTS", StatusCode.AlreadyExists, () => On(s =>
             Refused(Admin(s).CreateSiteAsync(new CreateSiteRequest { Code = "UM", Name = "University of Miami", Reason = "again" }))));
