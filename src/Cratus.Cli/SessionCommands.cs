@@ -90,7 +90,12 @@ public static class SessionCommands
         if (!string.IsNullOrEmpty(given)) return given;
         if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } fromEnvironment) return fromEnvironment;
         output.Write(prompt);
-        if (!ReferenceEquals(input, Console.In) || Console.IsInputRedirected) return input.ReadLine() ?? "";
+        if (!ReferenceEquals(input, Console.In) || Console.IsInputRedirected)
+        {
+            var line = input.ReadLine() ?? "";
+            output.WriteLine(); // the prompt gets a line of its own, so what follows reads as it would on a terminal
+            return line;
+        }
         var typed = new System.Text.StringBuilder();
         while (true)
         {

@@ -155,7 +155,7 @@ public abstract class SignatureTests : OnEachDatabase
         Assert.Equal("SIGNING_PROOF_EXPIRED", ReasonOf(error));
         Assert.Contains("Re-authenticate", error.Status.Detail, StringComparison.Ordinal);
         Assert.Equal("Pending", await ApprovalStatusAsync(server, unblindingId));
-        Assert.Empty(await server.QueryAsync("""SELECT "Id" FROM "Signatures" """));
+        Assert.Empty(await server.QueryAsync("""SELECT "Id" FROM "Signatures" WHERE "Action" = 'UnblindingApproval'"""));
     }
 
     [ProviderFact]
@@ -227,10 +227,10 @@ public abstract class SignatureTests : OnEachDatabase
         }));
         var replay = await Refused(stat2.Unblinding.ApproveUnblindingAsync(Approval(second, signature.Clone())));
 
-        Assert.Equal(["SIGNING_PROOF_USED", "ok"], outcomes.Order());
+        Assert.Equal(["SIGNING_PROOF_USED", "ok"], outcomes.Order(StringComparer.Ordinal));
         Assert.Equal("SIGNING_PROOF_USED", ReasonOf(replay));
         Assert.Equal(StatusCode.FailedPrecondition, replay.StatusCode);
-        Assert.Single(await server.QueryAsync("""SELECT "Id" FROM "Signatures" """));
+        Assert.Single(await server.QueryAsync("""SELECT "Id" FROM "Signatures" WHERE "Action" = 'UnblindingApproval'"""));
         Assert.Equal("Pending", await ApprovalStatusAsync(server, unblindingId));
     }
 
@@ -246,7 +246,7 @@ public abstract class SignatureTests : OnEachDatabase
 
         Assert.Equal("SECOND_STATISTICIAN_REQUIRED", ReasonOf(error));
         Assert.Equal("Pending", await ApprovalStatusAsync(server, unblindingId));
-        Assert.Empty(await server.QueryAsync("""SELECT "Id" FROM "Signatures" """));
+        Assert.Empty(await server.QueryAsync("""SELECT "Id" FROM "Signatures" WHERE "Action" = 'UnblindingApproval'"""));
         Assert.Single(await server.QueryAsync("""SELECT "Id" FROM "SigningProofs" WHERE "RedeemedAt" IS NULL AND "Signer" = 'stat-1'"""));
     }
 
