@@ -75,6 +75,8 @@ public static class Signing
     /// <summary>Signs a signed action's request that carries no signature, as the token's user (see <see cref="Signing"/>).</summary>
     public sealed class AutoSigner(TrialServer server, string? token, CallInvoker plain) : Interceptor
     {
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ElectronicSignature> FirstAttempts = new();
+
         public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
             TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
         {
@@ -104,10 +106,20 @@ public static class Signing
                 RecordDsmbDecisionRequest => (SignedAction.DsmbDecision, await CurrentCohortAsync()),
                 _ => throw new InvalidOperationException($"{message.Descriptor.Name} is signed, but the test helper does not know its record"),
             };
+            // A retry of a write (the same request id) carries the signature of its first attempt, as a client's would.
+            var requestId = message.Descriptor.FindFieldByName("request_id")?.Accessor.GetValue(message) as string;
+            var key = $"{token}|{requestId}";
+            if (!string.IsNullOrEmpty(requestId) && FirstAttempts.TryGetValue(key, out var first))
+            {
+                field.Accessor.SetValue(message, first.Clone());
+                return continuation(request, context);
+            }
             try
             {
                 await server.EnsureAccountAsync(token!);
-                field.Accessor.SetValue(message, await new TrialClients(plain).SignAsync(action, recordId));
+                var signature = await new TrialClients(plain).SignAsync(action, recordId);
+                if (!string.IsNullOrEmpty(requestId)) FirstAttempts[key] = signature;
+                field.Accessor.SetValue(message, signature.Clone());
             }
             catch (RpcException)
             {
