@@ -16,22 +16,23 @@ public static class AdministrationCommands
         {
             var s = session(p);
             var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).ListUsersAsync(new ListUsersRequest(), cancellationToken: ct);
-            s.PrintTable(reply, ["USER", "ROLE", "SITES", "ACTIVE", "TOTP", "LOCKED"],
-                reply.Users.Select(u => (IReadOnlyList<string>)[u.UserName, u.Role, string.Join(",", u.Sites), u.Active ? "yes" : "no", u.TotpEnabled ? "yes" : "no", u.LockedOut ? "yes" : ""]).ToList());
+            s.PrintTable(reply, ["USER", "FULL NAME", "ROLE", "SITES", "ACTIVE", "TOTP", "LOCKED"],
+                reply.Users.Select(u => (IReadOnlyList<string>)[u.UserName, u.FullName, u.Role, string.Join(",", u.Sites), u.Active ? "yes" : "no", u.TotpEnabled ? "yes" : "no", u.LockedOut ? "yes" : ""]).ToList());
         });
 
         var name = new Argument<string>("user-name") { Description = "Personal user name" };
         var role = new Option<string>("--role") { Description = "site_coordinator, investigator, pharmacist, statistician, dsmb_member, monitor or administrator", Required = true };
         var sites = new Option<string[]>("--site") { Description = "Site served (site roles; repeat for several)", AllowMultipleArgumentsPerToken = true };
-        var createUser = new Command("create", "Create an account; prints a first password to hand to the user.") { name, role, sites, reason };
+        var fullName = new Option<string>("--full-name") { Description = "The person's full name, printed in their electronic signatures", Required = true };
+        var createUser = new Command("create", "Create an account; prints a first password to hand to the user.") { name, fullName, role, sites, reason };
         createUser.SetAction(async (p, ct) =>
         {
             var s = session(p);
             var reply = await new AdministrationService.AdministrationServiceClient(s.Channel()).CreateUserAsync(new CreateUserRequest
             {
-                UserName = p.GetValue(name)!, Role = p.GetValue(role)!, Sites = { p.GetValue(sites) ?? [] }, Reason = p.GetValue(reason)!,
+                UserName = p.GetValue(name)!, FullName = p.GetValue(fullName)!, Role = p.GetValue(role)!, Sites = { p.GetValue(sites) ?? [] }, Reason = p.GetValue(reason)!,
             }, cancellationToken: ct);
-            s.Print(reply, [("User", reply.User.UserName), ("Role", reply.User.Role), ("Sites", string.Join(", ", reply.User.Sites)), ("First password", reply.InitialPassword),
+            s.Print(reply, [("User", reply.User.UserName), ("Full name", reply.User.FullName), ("Role", reply.User.Role), ("Sites", string.Join(", ", reply.User.Sites)), ("First password", reply.InitialPassword),
                 ("Next", "hand it over in person; at the first sign-in (cratus login, or the web page) the user chooses their own")]);
         });
 

@@ -31,9 +31,9 @@ public static class AuditCommands
                 PageSize = p.GetValue(pageSize),
                 PageToken = p.GetValue(pageToken) ?? "",
             }, cancellationToken: ct);
-            s.PrintTable(reply, ["SEQ", "TIME (UTC)", "USER", "ROLE", "SITE", "ACTION", "TARGET", "REASON"],
+            s.PrintTable(reply, ["SEQ", "TIME (UTC)", "USER", "ROLE", "SITE", "ACTION", "TARGET", "REASON", "ELECTRONIC SIGNATURE"],
                 reply.Events.Select(e => (IReadOnlyList<string>)[e.Sequence.ToString(CultureInfo.InvariantCulture), UnblindingCommands.Time(e.OccurredAt),
-                    e.User, e.Role, e.Site, e.Action, e.Target, e.Reason]).ToList());
+                    e.User, e.Role, e.Site, e.Action, e.Target, e.Reason, e.Signature?.Text ?? ""]).ToList());
             if (reply.NextPageToken.Length > 0) s.Note($"More events: add --page-token {reply.NextPageToken}");
         });
 

@@ -45,14 +45,14 @@ public static class CratusCli
 
         root.Subcommands.Add(HealthCommand(Session));
         root.Subcommands.Add(TrialCommand(Session));
-        root.Subcommands.Add(ScheduleCommands(Session));
+        root.Subcommands.Add(ScheduleCommands(Session, new Signing(output, input)));
         root.Subcommands.Add(RandomizeCommand.Create(Session));
         root.Subcommands.Add(AssignmentCommand(Session));
         root.Subcommands.Add(DoseOrderCommand(Session));
         foreach (var command in SessionCommands.Create(Session, output, input)) root.Subcommands.Add(command);
-        foreach (var command in UnblindingCommands.Create(Session)) root.Subcommands.Add(command);
+        foreach (var command in UnblindingCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
         root.Subcommands.Add(AuditCommands.Create(Session));
-        foreach (var command in EscalationCommands.Create(Session)) root.Subcommands.Add(command);
+        foreach (var command in EscalationCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
         foreach (var command in AdministrationCommands.Create(Session)) root.Subcommands.Add(command);
 
         var parsed = root.Parse(args);
@@ -139,18 +139,20 @@ public static class CratusCli
         return command;
     }
 
-    private static Command ScheduleCommands(Func<ParseResult, CliSession> session)
+    private static Command ScheduleCommands(Func<ParseResult, CliSession> session, Signing signing)
     {
         var schedule = new Command("schedule", "Put the concealed schedule in place (statisticians), or read its commitment.");
         var reason = new Option<string>("--reason") { Description = "Why, for the record", Required = true };
 
         var blockSizes = new Option<string?>("--block-sizes") { Description = "Comma-separated block sizes (default: the trial definition's)" };
-        var generate = new Command("generate", "Generate the stratified permuted-block schedule from a fresh random seed.") { reason, blockSizes };
+        var generate = new Command("generate", "Generate the stratified permuted-block schedule from a fresh random seed (signed).") { reason, blockSizes, signing.Meaning };
         generate.SetAction(async (p, ct) =>
         {
             var s = session(p);
             var request = new GenerateScheduleRequest { Reason = p.GetValue(reason)! };
             request.BlockSizes.AddRange(ParseInts(p.GetValue(blockSizes)));
+            var trial = await new TrialService.TrialServiceClient(s.Channel()).GetTrialAsync(new GetTrialRequest(), cancellationToken: ct);
+            request.Signature = await signing.SignAsync(s, p, SignedAction.ScheduleGeneration, trial.TrialId, ct);
             var reply = await new ScheduleService.ScheduleServiceClient(s.Channel()).GenerateScheduleAsync(request, cancellationToken: ct);
             s.Print(reply, [
                 ("Commitment (SHA-256)", reply.Sha256Hex),
@@ -158,23 +160,27 @@ public static class CratusCli
                 ("Salt", reply.SaltHex),
                 ("Block sizes", string.Join(", ", reply.BlockSizes)),
                 .. reply.Strata.Select(st => ("Stratum " + st.Stratum, $"{st.Entries} entries")),
+                ("Signed", $"{p.GetValue(signing.Meaning)}, by you, for trial {trial.TrialId}"),
                 ("Note", "Keep the seed and salt with the trial master file; never give them to a site."),
             ]);
         });
 
         var file = new Argument<FileInfo>("file") { Description = "CSV with the header stratum,sequence,randomization_number,arm" };
-        var import = new Command("import", "Import the trial statistician's list (validated whole; rejected whole).") { file, reason };
+        var import = new Command("import", "Import the trial statistician's list (validated whole; rejected whole).") { file, reason, signing.Meaning };
         import.SetAction(async (p, ct) =>
         {
             var s = session(p);
             var path = p.GetValue(file)!;
             if (!path.Exists) throw new CliException($"file {path.FullName} does not exist");
-            var request = new ImportScheduleRequest { Csv = ByteString.CopyFrom(await File.ReadAllBytesAsync(path.FullName, ct)), Reason = p.GetValue(reason)! };
+            var content = await File.ReadAllBytesAsync(path.FullName, ct);
+            var request = new ImportScheduleRequest { Csv = ByteString.CopyFrom(content), Reason = p.GetValue(reason)! };
+            request.Signature = await signing.SignAsync(s, p, SignedAction.ScheduleImport, Signing.Sha256Hex(content), ct);
             var reply = await new ScheduleService.ScheduleServiceClient(s.Channel()).ImportScheduleAsync(request, cancellationToken: ct);
             s.Print(reply, [
                 ("Commitment (SHA-256)", reply.Sha256Hex),
                 ("Salt", reply.SaltHex),
                 .. reply.Strata.Select(st => ("Stratum " + st.Stratum, $"{st.Entries} entries")),
+                ("Signed", $"{p.GetValue(signing.Meaning)}, by you, for the file with SHA-256 {Signing.Sha256Hex(content)}"),
             ]);
         });
 

@@ -8,7 +8,7 @@ namespace Cratus.Cli;
 /// <summary>Phase I: enrolment into cohorts, infusions, safety events, withdrawals, DSMB decisions and the cohort table.</summary>
 public static class EscalationCommands
 {
-    public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session)
+    public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session, Signing signing)
     {
         var reason = new Option<string>("--reason") { Description = "Why (required; recorded in the audit trail)", Required = true };
         var participant = new Argument<string>("participant-id") { Description = "The participant" };
@@ -90,12 +90,17 @@ public static class EscalationCommands
 
         var decision = new Argument<string>("decision") { Description = "escalate, continue, hold, stop or proceed" };
         decision.AcceptOnlyFromAmong("escalate", "continue", "hold", "stop", "proceed");
-        var dsmb = new Command("dsmb-decision", "Record the DSMB's decision (DSMB members).") { decision, reason };
+        var dsmb = new Command("dsmb-decision", "Record the DSMB's decision (DSMB members; signed).") { decision, reason, signing.Meaning };
         dsmb.SetAction(async (p, ct) =>
         {
             var s = session(p);
-            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).RecordDsmbDecisionAsync(new RecordDsmbDecisionRequest
+            var client = new DoseEscalationService.DoseEscalationServiceClient(s.Channel());
+            // The signature names the cohort current now: the record the decision is made for.
+            var current = (await client.GetEscalationStatusAsync(new GetEscalationStatusRequest(), cancellationToken: ct)).Status.CurrentCohort;
+            var signature = await signing.SignAsync(s, p, SignedAction.DsmbDecision, current.ToString(CultureInfo.InvariantCulture), ct);
+            var reply = await client.RecordDsmbDecisionAsync(new RecordDsmbDecisionRequest
             {
+                Signature = signature,
                 Decision = p.GetValue(decision) switch
                 {
                     "escalate" => DsmbDecisionKind.Escalate,
@@ -106,6 +111,7 @@ public static class EscalationCommands
                 },
                 Reason = p.GetValue(reason)!,
             }, cancellationToken: ct);
+            s.Note($"Signed ({p.GetValue(signing.Meaning)}) by you for cohort {current}; the signature is in the audit trail.");
             PrintStatus(s, reply, reply.Status);
         });
 

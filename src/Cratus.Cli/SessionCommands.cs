@@ -57,7 +57,8 @@ public static class SessionCommands
         });
 
         var secret = new Option<string>("--secret") { Description = "The one-time bootstrap secret (configured, or printed on the server's console)", Required = true };
-        var bootstrap = new Command("bootstrap", "Create the first administrator (once, on a new installation).") { secret, user, password };
+        var fullName = new Option<string>("--full-name") { Description = "Your full name, printed in your electronic signatures", Required = true };
+        var bootstrap = new Command("bootstrap", "Create the first administrator (once, on a new installation).") { secret, user, fullName, password };
         bootstrap.SetAction(async (p, ct) =>
         {
             var s = session(p);
@@ -65,6 +66,7 @@ public static class SessionCommands
             {
                 BootstrapSecret = p.GetValue(secret)!,
                 UserName = p.GetValue(user)!,
+                FullName = p.GetValue(fullName)!,
                 Password = Secret(p.GetValue(password), "CRATUS_PASSWORD", "New administrator password: ", output, input),
             }, cancellationToken: ct);
             s.Print(reply, [("Administrator created", reply.UserName), ("Next", "cratus login (confirm the code in your browser as " + reply.UserName + ")")]);
@@ -106,12 +108,17 @@ public static class SessionCommands
     }
 
     /// <summary>A secret from the option, the environment, or typed without echo.</summary>
-    private static string Secret(string? given, string variable, string prompt, TextWriter output, TextReader input)
+    internal static string Secret(string? given, string variable, string prompt, TextWriter output, TextReader input)
     {
         if (!string.IsNullOrEmpty(given)) return given;
         if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } fromEnvironment) return fromEnvironment;
         output.Write(prompt);
-        if (!ReferenceEquals(input, Console.In) || Console.IsInputRedirected) return input.ReadLine() ?? "";
+        if (!ReferenceEquals(input, Console.In) || Console.IsInputRedirected)
+        {
+            var line = input.ReadLine() ?? "";
+            output.WriteLine(); // the prompt gets a line of its own, so what follows reads as it would on a terminal
+            return line;
+        }
         var typed = new System.Text.StringBuilder();
         while (true)
         {

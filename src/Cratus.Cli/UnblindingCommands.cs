@@ -8,22 +8,25 @@ namespace Cratus.Cli;
 /// <summary>Emergency unblinding (investigators) and controlled unblinding (statisticians; the DSMB reads aggregates).</summary>
 public static class UnblindingCommands
 {
-    public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session)
+    public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session, Signing signing)
     {
         var reason = new Option<string>("--reason") { Description = "Why (required; recorded in the audit trail)", Required = true };
 
         var participant = new Argument<string>("participant-id") { Description = "The participant" };
-        var emergency = new Command("emergency-unblind", "Break the blind for one of your site's participants in an emergency (investigators).") { participant, reason };
+        var emergency = new Command("emergency-unblind", "Break the blind for one of your site's participants in an emergency (investigators; signed).") { participant, reason, signing.Meaning };
         emergency.SetAction(async (p, ct) =>
         {
             var s = session(p);
+            var participantId = p.GetValue(participant)!;
+            var signature = await signing.SignAsync(s, p, SignedAction.EmergencyUnblinding, participantId, ct);
             var reply = await new UnblindingService.UnblindingServiceClient(s.Channel()).EmergencyUnblindAsync(
-                new EmergencyUnblindRequest { ParticipantId = p.GetValue(participant)!, Reason = p.GetValue(reason)! }, cancellationToken: ct);
+                new EmergencyUnblindRequest { ParticipantId = participantId, Reason = p.GetValue(reason)!, Signature = signature }, cancellationToken: ct);
             s.Print(reply, [
                 ("Participant", reply.Assignment.ParticipantId),
                 ("Randomization number", reply.Assignment.RandomizationNumber),
                 .. TreatmentRows(reply.Treatment),
-                ("Recorded", "this unblinding is in the audit trail; statisticians and monitors see it"),
+                ("Signed", $"{p.GetValue(signing.Meaning)}, by you"),
+                ("Recorded", "this unblinding and your signature are in the audit trail; statisticians and monitors see it"),
             ]);
         });
 
@@ -45,12 +48,14 @@ public static class UnblindingCommands
         });
 
         var requestId = new Argument<string>("unblinding-id") { Description = "The unblinding request (U-...)" };
-        var approve = new Command("approve", "Approve another statistician's request.") { requestId, reason };
+        var approve = new Command("approve", "Approve another statistician's request (signed).") { requestId, reason, signing.Meaning };
         approve.SetAction(async (p, ct) =>
         {
             var s = session(p);
+            var unblindingId = p.GetValue(requestId)!;
+            var signature = await signing.SignAsync(s, p, SignedAction.UnblindingApproval, unblindingId, ct);
             var reply = await new UnblindingService.UnblindingServiceClient(s.Channel()).ApproveUnblindingAsync(
-                new ApproveUnblindingRequest { UnblindingId = p.GetValue(requestId)!, Reason = p.GetValue(reason)! }, cancellationToken: ct);
+                new ApproveUnblindingRequest { UnblindingId = unblindingId, Reason = p.GetValue(reason)!, Signature = signature }, cancellationToken: ct);
             s.Print(reply, RequestRows(reply.Request));
         });
 
@@ -59,8 +64,9 @@ public static class UnblindingCommands
         {
             var s = session(p);
             var reply = await new UnblindingService.UnblindingServiceClient(s.Channel()).ListUnblindingRequestsAsync(new ListUnblindingRequestsRequest(), cancellationToken: ct);
-            s.PrintTable(reply, ["REQUEST", "SCOPE", "PARTICIPANT", "STATUS", "REQUESTED BY", "APPROVED BY", "EXPIRES (UTC)"],
-                reply.Requests.Select(r => (IReadOnlyList<string>)[r.UnblindingId, Scope(r.Scope), r.ParticipantId, Status(r.Status), r.RequestedBy, r.ApprovedBy, Time(r.ExpiresAt)]).ToList());
+            s.PrintTable(reply, ["REQUEST", "SCOPE", "PARTICIPANT", "STATUS", "REQUESTED BY", "APPROVED BY", "EXPIRES (UTC)", "APPROVAL SIGNATURE"],
+                reply.Requests.Select(r => (IReadOnlyList<string>)[r.UnblindingId, Scope(r.Scope), r.ParticipantId, Status(r.Status), r.RequestedBy, r.ApprovedBy,
+                    Time(r.ExpiresAt), r.ApprovalSignature?.Text ?? ""]).ToList());
         });
 
         var show = new Command("show", "Show what an approved request reveals.") { requestId };
@@ -98,6 +104,7 @@ public static class UnblindingCommands
         ("Requested by", $"{r.RequestedBy} at {Time(r.RequestedAt)}"),
         ("Approved by", r.ApprovedBy.Length > 0 ? $"{r.ApprovedBy} at {Time(r.ApprovedAt)}" : "(awaiting a second statistician)"),
         ("Expires", Time(r.ExpiresAt)),
+        .. Signing.Rows(r.ApprovalSignature),
     ];
 
     private static string Scope(UnblindingScope scope) => scope switch

@@ -33,6 +33,8 @@ public enum RefusalReason
     ScheduleInvalid,
     /// <summary>The authenticator (TOTP) code does not match.</summary>
     AuthenticatorCodeInvalid,
+    /// <summary>The action must be signed: a signing proof from Reauthenticate and a meaning are required.</summary>
+    SignatureRequired,
 
     // FAILED_PRECONDITION
     /// <summary>The participant fails one or more eligibility criteria; each is named.</summary>
@@ -81,6 +83,10 @@ public enum RefusalReason
     ExternalIdentityProvider,
     /// <summary>An administrator cannot close their own account.</summary>
     OwnAccount,
+    /// <summary>The signing proof has expired (5 minutes after re-authenticating); re-authenticate and sign again.</summary>
+    SigningProofExpired,
+    /// <summary>The signing proof was used already; each signature needs a new one.</summary>
+    SigningProofUsed,
 
     // NOT_FOUND
     /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>
@@ -109,6 +115,8 @@ public enum RefusalReason
     RoleNotPermitted,
     /// <summary>The requester of a controlled unblinding cannot approve it: a second statistician must.</summary>
     SecondStatisticianRequired,
+    /// <summary>The signing proof is unknown, or was made for another person, action or record.</summary>
+    SigningProofInvalid,
 
     // UNAUTHENTICATED
     /// <summary>User name, password, authenticator code or bootstrap secret is wrong.</summary>
@@ -162,6 +170,7 @@ public static class Refusals
     public static TrialFault FaultOf(RefusalReason reason) => reason switch
     {
         RefusalReason.RequestInvalid or RefusalReason.SiteUnknown or RefusalReason.ScheduleInvalid or RefusalReason.AuthenticatorCodeInvalid
+            or RefusalReason.SignatureRequired
             => TrialFault.InvalidArgument,
         RefusalReason.ParticipantNotFound or RefusalReason.UserNotFound or RefusalReason.SiteNotFound or RefusalReason.UnblindingRequestNotFound
             or RefusalReason.SiteSystemNotFound
@@ -169,6 +178,7 @@ public static class Refusals
         RefusalReason.ParticipantAlreadyInTrial or RefusalReason.UserExists or RefusalReason.SiteExists or RefusalReason.RequestIdReused or RefusalReason.SiteSystemExists
             => TrialFault.AlreadyExists,
         RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired
+            or RefusalReason.SigningProofInvalid
             => TrialFault.PermissionDenied,
         RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.TokenMissing
             => TrialFault.Unauthenticated,

@@ -154,6 +154,7 @@ public static class HostingExtensions
         app.MapGrpcService<DoseEscalationGrpcService>();
         app.MapGrpcService<AuditGrpcService>();
         app.MapGrpcService<AdministrationGrpcService>();
+        app.MapGrpcService<SignatureGrpcService>();
         // Bootstrapping the first administrator needs no token; the other account methods do.
         app.MapGrpcService<IdentityGrpcService>().AllowAnonymous();
         app.MapGrpcHealthChecksService().AllowAnonymous();

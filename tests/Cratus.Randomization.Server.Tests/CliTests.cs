@@ -10,9 +10,11 @@ public abstract class CliTests : OnEachDatabase
 {
     private static async Task<(int Exit, string Output, string Error)> RunAsync(TrialServer server, string token, params string[] args)
     {
+        // The token's user has an account with the helpers' password, typed at the prompt when a command signs.
+        await server.EnsureAccountAsync(token);
         var output = new StringWriter();
         var error = new StringWriter();
-        var exit = await CratusCli.RunAsync([.. args, "--server", server.Address!, "--token", token], output, error);
+        var exit = await CratusCli.RunAsync([.. args, "--server", server.Address!, "--token", token], output, error, new StringReader(Signing.Password + "\n"));
         return (exit, output.ToString(), error.ToString());
     }
 
@@ -27,7 +29,7 @@ public abstract class CliTests : OnEachDatabase
         var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
         var pharmacist = server.Token(TrialRole.Pharmacist, "pharm-1");
 
-        var generated = await RunAsync(server, statistician, "schedule", "generate", "--reason", "initial schedule");
+        var generated = await RunAsync(server, statistician, "schedule", "generate", "--reason", "initial schedule", "--meaning", "authorship");
         var randomized = await RunAsync(server, site, "randomize", "--site", "UM", "--screening-id", "SCR-001", "--consent-date", "2026-11-20",
             "--date-of-birth", "1950-03-14", "--sex", "female", "--cfs", "5", "--mmse", "28", "--exclusions", "none");
         var participant = Field(randomized.Output, "Participant");
@@ -59,7 +61,7 @@ public abstract class CliTests : OnEachDatabase
     {
         await using var server = NewServer(onLoopback: true);
         var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
-        await RunAsync(server, server.Token(TrialRole.Statistician, "stat-1"), "schedule", "generate", "--reason", "initial schedule");
+        await RunAsync(server, server.Token(TrialRole.Statistician, "stat-1"), "schedule", "generate", "--reason", "initial schedule", "--meaning", "authorship");
         string[] Randomize(string screeningId, string age, string mmse) => ["randomize", "--site", "UM", "--screening-id", screeningId,
             "--consent-date", "2026-11-20", "--age", age, "--sex", "male", "--cfs", "5", "--mmse", mmse, "--exclusions", "none"];
         var requestId = Guid.NewGuid().ToString();
@@ -89,7 +91,7 @@ public abstract class CliTests : OnEachDatabase
         var investigator = server.Token(TrialRole.Investigator, "dr-jones", ["UM"]);
         var monitor = server.Token(TrialRole.Monitor, "monitor-1");
         var pharmacist = server.Token(TrialRole.Pharmacist, "pharm-1");
-        await RunAsync(server, statistician1, "schedule", "generate", "--reason", "initial");
+        await RunAsync(server, statistician1, "schedule", "generate", "--reason", "initial", "--meaning", "authorship");
         var participants = new List<string>();
         for (var i = 0; i < 3; i++)
         {
@@ -100,11 +102,11 @@ public abstract class CliTests : OnEachDatabase
         var arm0 = Field((await RunAsync(server, pharmacist, "dose-order", participants[0])).Output, "Arm");
         var arm1 = Field((await RunAsync(server, pharmacist, "dose-order", participants[1])).Output, "Arm");
 
-        var emergency = await RunAsync(server, investigator, "emergency-unblind", participants[0], "--reason", "anaphylaxis in the ER");
+        var emergency = await RunAsync(server, investigator, "emergency-unblind", participants[0], "--reason", "anaphylaxis in the ER", "--meaning", "responsibility");
         var requested = await RunAsync(server, statistician1, "unblinding", "request", "--scope", "participant", "--participant", participants[1], "--reason", "SAE report");
         var requestId = Field(requested.Output, "Unblinding request");
-        var selfApproval = await RunAsync(server, statistician1, "unblinding", "approve", requestId, "--reason", "mine");
-        var approved = await RunAsync(server, statistician2, "unblinding", "approve", requestId, "--reason", "justified");
+        var selfApproval = await RunAsync(server, statistician1, "unblinding", "approve", requestId, "--reason", "mine", "--meaning", "approval");
+        var approved = await RunAsync(server, statistician2, "unblinding", "approve", requestId, "--reason", "justified", "--meaning", "approval");
         var shown = await RunAsync(server, statistician1, "unblinding", "show", requestId);
         var listed = await RunAsync(server, statistician2, "unblinding", "list");
         var trail = await RunAsync(server, monitor, "audit", "list", "--page-size", "100");
@@ -123,6 +125,14 @@ public abstract class CliTests : OnEachDatabase
         var row = shown.Output.Split('\n').Single(l => l.StartsWith(participants[1], StringComparison.Ordinal));
         Assert.Contains($" {arm1} ", row, StringComparison.Ordinal);
         Assert.Contains(requestId, listed.Output, StringComparison.Ordinal);
+        // The manifestation is shown wherever the signed record is: the approval, the list, the audit trail.
+        var signature = "Signed by Signer stat-2 (stat-2, statistician) on ";
+        Assert.Contains(signature, Field(approved.Output, "Electronic signature"), StringComparison.Ordinal);
+        Assert.Contains("meaning: approval", Field(approved.Output, "Electronic signature"), StringComparison.Ordinal);
+        Assert.Contains(signature, listed.Output, StringComparison.Ordinal);
+        Assert.Contains(signature, trail.Output, StringComparison.Ordinal);
+        Assert.Contains("Signed by Signer dr-jones (dr-jones, investigator) on ", trail.Output, StringComparison.Ordinal);
+        Assert.Contains("meaning: responsibility", trail.Output, StringComparison.Ordinal);
         Assert.Equal(0, trail.Exit);
         Assert.Contains("unblinding.emergency", trail.Output, StringComparison.Ordinal);
         Assert.Contains("anaphylaxis in the ER", trail.Output, StringComparison.Ordinal);
@@ -139,7 +149,7 @@ public abstract class CliTests : OnEachDatabase
     {
         await using var server = NewServer(onLoopback: true);
         var monitor = server.Token(TrialRole.Monitor, "monitor-1");
-        await RunAsync(server, server.Token(TrialRole.Statistician, "stat-1"), "schedule", "generate", "--reason", "initial");
+        await RunAsync(server, server.Token(TrialRole.Statistician, "stat-1"), "schedule", "generate", "--reason", "initial", "--meaning", "authorship");
         var site = server.Token(TrialRole.SiteCoordinator, "coord-1", ["UM"]);
         foreach (var screening in new[] { "SCR-1", "SCR-2" })
             await RunAsync(server, site, "randomize", "--site", "UM", "--screening-id", screening, "--consent-date", "2026-11-20",
@@ -185,9 +195,9 @@ public abstract class CliTests : OnEachDatabase
                 return (exit, output.ToString(), error.ToString());
             }
 
-            var bootstrap = await Run("bootstrap", "--secret", server.BootstrapSecret, "--user", "alice", "--password", "alice-password-123");
+            var bootstrap = await Run("bootstrap", "--secret", server.BootstrapSecret, "--user", "alice", "--full-name", "Alice Admin", "--password", "alice-password-123");
             var login = await Run("login", "--user", "alice", "--password", "alice-password-123");
-            var created = await Run("users", "create", "bob", "--role", "site_coordinator", "--site", "UM", "--reason", "new coordinator");
+            var created = await Run("users", "create", "bob", "--full-name", "Bob Coordinator", "--role", "site_coordinator", "--site", "UM", "--reason", "new coordinator");
             var users = await Run("users", "list");
             var wrong = await Run("login", "--user", "bob", "--password", "not-his-password");
 
@@ -196,7 +206,7 @@ public abstract class CliTests : OnEachDatabase
             if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(sessionFile));
             Assert.Equal(0, created.Exit);
             Assert.NotEmpty(Field(created.Output, "First password"));
-            Assert.Matches(@"bob\s+site_coordinator\s+UM\s+yes", users.Output);
+            Assert.Matches(@"bob\s+Bob Coordinator\s+site_coordinator\s+UM\s+yes", users.Output);
             Assert.Equal(3, wrong.Exit);
         }
         finally
@@ -226,8 +236,8 @@ public abstract class CliTests : OnEachDatabase
 
         var safety = await RunAsync(server, site, "safety-event", participants[0], "--type", "stroke", "--onset", "2026-11-22");
         var held = await RunAsync(server, site, "escalation", "status");
-        var siteDecision = await RunAsync(server, site, "dsmb-decision", "continue", "--reason", "not ours to decide");
-        var decided = await RunAsync(server, dsmb, "dsmb-decision", "continue", "--reason", "unrelated to the product");
+        var siteDecision = await RunAsync(server, site, "dsmb-decision", "continue", "--reason", "not ours to decide", "--meaning", "approval");
+        var decided = await RunAsync(server, dsmb, "dsmb-decision", "continue", "--reason", "unrelated to the product", "--meaning", "approval");
         var status = await RunAsync(server, site, "escalation", "status");
 
         Assert.Equal("yes", Field(safety.Output, "Enrolment on hold"));
@@ -244,7 +254,7 @@ public abstract class CliTests : OnEachDatabase
     public async Task Randomize_Ineligible_ExitsNonZeroNamingTheCriteria()
     {
         await using var server = NewServer(onLoopback: true);
-        await RunAsync(server, server.Token(TrialRole.Statistician), "schedule", "generate", "--reason", "initial");
+        await RunAsync(server, server.Token(TrialRole.Statistician), "schedule", "generate", "--reason", "initial", "--meaning", "authorship");
 
         var result = await RunAsync(server, server.Token(TrialRole.SiteCoordinator, sites: ["UM"]), "randomize", "--site", "UM", "--screening-id", "SCR-002",
             "--consent-date", "2026-11-20", "--age", "58", "--sex", "male", "--cfs", "5", "--mmse", "28", "--exclusions", "recent-malignancy");

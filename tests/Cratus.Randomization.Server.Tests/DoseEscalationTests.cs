@@ -66,7 +66,9 @@ public abstract class DoseEscalationTests : OnEachDatabase
         Assert.All(final.Cohorts, c => Assert.Equal("complete", c.Status));
         Assert.Equal(3, final.Decisions.Count);
         var audit = (await server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events;
-        Assert.Equal(["Escalate", "Escalate", "ProceedToRandomizedPhase"], audit.Select(e => e.Details));
+        Assert.Equal(["Escalate", "Escalate", "ProceedToRandomizedPhase"], audit.Select(e => e.Details.Split(';')[0]));
+        Assert.All(audit, e => Assert.Equal(SignedAction.DsmbDecision, e.Signature.Action));
+        Assert.Equal(["1", "2", "3"], audit.Select(e => e.Signature.RecordId));
     }
 
     [ProviderFact]

@@ -18,13 +18,13 @@ public abstract class IdentityTests : OnEachDatabase
     {
         await Anonymous(server).BootstrapAdministratorAsync(new BootstrapAdministratorRequest
         {
-            BootstrapSecret = server.BootstrapSecret, UserName = "alice-admin", Password = AdminPassword,
+            BootstrapSecret = server.BootstrapSecret, UserName = "alice-admin", FullName = "Alice Admin", Password = AdminPassword,
         });
         return new AdministrationService.AdministrationServiceClient(server.Channel(await server.SignInAsync("alice-admin", AdminPassword)));
     }
 
     private static async Task<string> CreateUserAsync(AdministrationService.AdministrationServiceClient admin, string name, string role, params string[] sites) =>
-        (await admin.CreateUserAsync(new CreateUserRequest { UserName = name, Role = role, Sites = { sites }, Reason = "new staff" })).InitialPassword;
+        (await admin.CreateUserAsync(new CreateUserRequest { UserName = name, FullName = $"Full {name}", Role = role, Sites = { sites }, Reason = "new staff" })).InitialPassword;
 
     /// <summary>A person created by the administrator who has chosen their own password at the first sign-in.</summary>
     private static async Task<string> PersonAsync(TrialServer server, AdministrationService.AdministrationServiceClient admin, string name, string role, params string[] sites)
@@ -49,12 +49,12 @@ public abstract class IdentityTests : OnEachDatabase
 
         var wrong = await Assert.ThrowsAsync<RpcException>(() => Anonymous(server).BootstrapAdministratorAsync(new BootstrapAdministratorRequest
         {
-            BootstrapSecret = "guess", UserName = "mallory", Password = AdminPassword,
+            BootstrapSecret = "guess", UserName = "mallory", FullName = "Mallory", Password = AdminPassword,
         }).ResponseAsync);
         var admin = await BootstrapAsync(server);
         var again = await Assert.ThrowsAsync<RpcException>(() => Anonymous(server).BootstrapAdministratorAsync(new BootstrapAdministratorRequest
         {
-            BootstrapSecret = server.BootstrapSecret, UserName = "second-admin", Password = AdminPassword,
+            BootstrapSecret = server.BootstrapSecret, UserName = "second-admin", FullName = "Second Admin", Password = AdminPassword,
         }).ResponseAsync);
 
         Assert.Equal(StatusCode.Unauthenticated, wrong.StatusCode);
@@ -232,10 +232,10 @@ public abstract class IdentityTests : OnEachDatabase
         var admin = await BootstrapAsync(server);
 
         var site = await admin.CreateSiteAsync(new CreateSiteRequest { Code = "JH", Name = "Second site", Reason = "site initiation visit done" });
-        var siteRoleWithoutSite = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "h", Role = "investigator", Reason = "x" }).ResponseAsync);
-        var unknownRole = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "h", Role = "superuser", Reason = "x" }).ResponseAsync);
+        var siteRoleWithoutSite = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "h", FullName = "Full h", Role = "investigator", Reason = "x" }).ResponseAsync);
+        var unknownRole = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "h", FullName = "Full h", Role = "superuser", Reason = "x" }).ResponseAsync);
         await CreateUserAsync(admin, "ivan", "investigator", "JH");
-        var duplicate = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "ivan", Role = "monitor", Reason = "x" }).ResponseAsync);
+        var duplicate = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "ivan", FullName = "Full ivan", Role = "monitor", Reason = "x" }).ResponseAsync);
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
         var afterSchedule = await Assert.ThrowsAsync<RpcException>(() => admin.CreateSiteAsync(new CreateSiteRequest { Code = "XX", Name = "Late", Reason = "x" }).ResponseAsync);
         await admin.UpdateSiteAsync(new UpdateSiteRequest { Code = "JH", Active = false, Reason = "site closed" });

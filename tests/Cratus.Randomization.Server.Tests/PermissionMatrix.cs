@@ -41,6 +41,7 @@ internal static class PermissionMatrix
         (P + "IdentityService/BeginTotpEnrollment",                      "X    X    X     X    X    X    X  -"),
         (P + "IdentityService/ConfirmTotpEnrollment",                    "X    X    X     X    X    X    X  -"),
         (P + "IdentityService/ChangePassword",                           "X    X    X     X    X    X    X  -"),
+        (P + "SignatureService/Reauthenticate",                          "X    X    X     X    X    X    X  -"),
         (P + "AdministrationService/CreateUser",                         "-    -    -     -    -    -    X  -"),
         (P + "AdministrationService/ListUsers",                          "-    -    -     -    -    -    X  -"),
         (P + "AdministrationService/UpdateUser",                         "-    -    -     -    -    -    X  -"),

@@ -22,10 +22,10 @@ public abstract class RetryTests : OnEachDatabase
     private static readonly IReadOnlyList<Write> Writes =
     [
         new("CreateUser", server => Ready((id, other) => Call(Admin(server).CreateUserAsync(new CreateUserRequest
-            { RequestId = id, UserName = "new-monitor", Role = "monitor", Reason = other ? "another reason" : "new staff" })))),
+            { RequestId = id, UserName = "new-monitor", FullName = "New Monitor", Role = "monitor", Reason = other ? "another reason" : "new staff" })))),
         new("UpdateUser", async server =>
         {
-            await Admin(server).CreateUserAsync(new CreateUserRequest { UserName = "leaving", Role = "monitor", Reason = "new staff" });
+            await Admin(server).CreateUserAsync(new CreateUserRequest { UserName = "leaving", FullName = "Leaving Monitor", Role = "monitor", Reason = "new staff" });
             return (id, other) => Call(Admin(server).UpdateUserAsync(new UpdateUserRequest
                 { RequestId = id, UserName = "leaving", Active = other, Reason = "left the study" }));
         }),
@@ -157,7 +157,7 @@ public abstract class RetryTests : OnEachDatabase
     {
         await using var server = NewServer();
         var admin = new AdministrationService.AdministrationServiceClient(server.Channel(TrialRole.Administrator));
-        var request = new CreateUserRequest { RequestId = Guid.NewGuid().ToString(), UserName = "new-monitor", Role = "monitor", Reason = "new staff" };
+        var request = new CreateUserRequest { RequestId = Guid.NewGuid().ToString(), UserName = "new-monitor", FullName = "New Monitor", Role = "monitor", Reason = "new staff" };
         var first = await admin.CreateUserAsync(request);
         var events = await AuditEventsAsync(server);
 

@@ -142,8 +142,15 @@ public sealed class TrialServer : IAsyncDisposable
     /// <summary>The clients of every service as the bearer of <paramref name="token"/> (none if null).</summary>
     public TrialClients As(string? token) => new(Channel(token));
 
-    /// <summary>A channel as a well-behaved client uses it: every write it sends without a request id gets a new UUID.</summary>
-    public CallInvoker Channel(string? token) => RequestIds.Fill(RawChannel(token));
+    /// <summary>
+    /// A channel as a well-behaved client uses it: every write it sends without a request id gets a new UUID, and a
+    /// signed action sent without a signature is signed as the token's user (<see cref="Signing.AutoSigner"/>).
+    /// </summary>
+    public CallInvoker Channel(string? token)
+    {
+        var raw = RawChannel(token);
+        return RequestIds.Fill(raw).Intercept(new Signing.AutoSigner(this, token, raw.CreateCallInvoker()));
+    }
 
     /// <summary>A channel that sends requests exactly as given, for tests of what the server does with them.</summary>
     public GrpcChannel RawChannel(string? token) => Address is not null

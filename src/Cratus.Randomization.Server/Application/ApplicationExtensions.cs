@@ -17,6 +17,7 @@ public static class ApplicationExtensions
         builder.Services.AddScoped<ParticipantStore>();
         builder.Services.AddScoped<ScheduleKeeper>();
         builder.Services.AddScoped<AuditTrail>();
+        builder.Services.AddScoped<Signatures.ElectronicSigning>();
         builder.Services.AddScoped<AllocationVerifier>();
         builder.Services.AddSingleton<AuditedReads>();
         builder.Services.AddOptions<UnblindingOptions>().BindConfiguration(UnblindingOptions.Section).ValidateDataAnnotations().ValidateOnStart();

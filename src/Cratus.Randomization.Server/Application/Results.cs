@@ -25,10 +25,15 @@ public sealed record EscalationReport(EscalationState State, IReadOnlyList<(Safe
 /// <summary>An unblinding request and where it stands now.</summary>
 public sealed record UnblindingRequestView(
     string RequestId, UnblindingScope Scope, string? ParticipantId, string Reason, string RequestedBy, DateTimeOffset RequestedAt,
-    string? ApprovedBy, DateTimeOffset? ApprovedAt, DateTimeOffset? ExpiresAt, UnblindingStatus Status)
+    string? ApprovedBy, DateTimeOffset? ApprovedAt, DateTimeOffset? ExpiresAt, UnblindingStatus Status, Signatures.SignatureView? ApprovalSignature = null)
 {
-    public static UnblindingRequestView Of(UnblindingRequest r, DateTimeOffset now) => new(r.RequestId, r.Scope, r.ParticipantId, r.Reason,
-        r.RequestedBy, r.RequestedAt, r.ApprovedBy, r.ApprovedAt, r.ExpiresAt, r.StatusAt(now));
+    public static UnblindingRequestView Of(UnblindingRequest r, DateTimeOffset now, Signatures.SignatureView? approvalSignature = null) => new(
+        r.RequestId, r.Scope, r.ParticipantId, r.Reason, r.RequestedBy, r.RequestedAt, r.ApprovedBy, r.ApprovedAt, r.ExpiresAt, r.StatusAt(now),
+        approvalSignature);
+
+    /// <summary>The content an approval signature binds to: the request and its approval as recorded.</summary>
+    public static string SignedContent(UnblindingRequest r) => SignedActions.Content(r.RequestId, r.Scope, r.ParticipantId, r.Reason,
+        r.RequestedBy, r.RequestedAt, r.ApprovedBy, r.ApprovedAt, r.ApprovalReason, r.ExpiresAt);
 }
 
 public sealed record ArmCount(ArmDefinition Arm, int Participants);

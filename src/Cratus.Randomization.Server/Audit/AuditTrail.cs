@@ -46,9 +46,13 @@ public static class AuditActions
     public const string SiteSystemRegistered = "site_system.registered";
     public const string SiteSystemSecretRotated = "site_system.secret_rotated";
     public const string SiteSystemRevoked = "site_system.revoked";
+    public const string Reauthenticated = "signature.reauthenticated";
+    public const string ReauthenticationFailed = "signature.reauthentication_failed";
 }
 
-public sealed record AuditPage(IReadOnlyList<AuditEntry> Events, long? NextAfterSequence);
+/// <summary>A page of events, with the electronic signature stored with each signed one (by sequence).</summary>
+public sealed record AuditPage(
+    IReadOnlyList<AuditEntry> Events, long? NextAfterSequence, IReadOnlyDictionary<long, Application.Signatures.SignatureView>? Signatures = null);
 
 public sealed record AuditFilter(string? Action, string? User, string? Target, DateTimeOffset? From, DateTimeOffset? To, long AfterSequence, int PageSize);
 
@@ -58,7 +62,8 @@ public sealed record AuditFilter(string? Action, string? User, string? Target, D
 /// </summary>
 public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityKeys keys)
 {
-    public async Task AppendAsync(AuditActor actor, string action, string target, CancellationToken ct,
+    /// <summary>Appends one event in the current transaction and answers its sequence number.</summary>
+    public async Task<long> AppendAsync(AuditActor actor, string action, string target, CancellationToken ct,
         string site = "", string reason = "", string details = "")
     {
         if (db.Database.CurrentTransaction is null)
@@ -90,6 +95,7 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityK
             KeyId = keyId,
             Mac = AuditChain.ComputeMac(keys.Active(IntegrityKeys.AuditPurpose), keyId, sequence, hash),
         });
+        return sequence;
     }
 
     private static readonly CompiledQuery<Func<TrialDbContext, CancellationToken, Task<AuditHead?>>> NewestStored =

@@ -15,7 +15,7 @@ public sealed class AdministrationGrpcService(
     public override async Task<CreateUserResponse> CreateUser(CreateUserRequest request, ServerCallContext context)
     {
         var (user, password) = await createUser.RunAsync(AccessInterceptor.CallerOf(context),
-            new CreateUserCommand(request.UserName, request.Role, request.Sites, request.Reason), context.CancellationToken);
+            new CreateUserCommand(request.UserName, request.Role, request.Sites, request.Reason, request.FullName), context.CancellationToken);
         return new CreateUserResponse { User = ToProto(user), InitialPassword = password };
     }
 
@@ -82,6 +82,7 @@ public sealed class AdministrationGrpcService(
     private static User ToProto(UserView u) => new()
     {
         UserName = u.UserName,
+        FullName = u.FullName,
         Role = TrialRoles.ClaimValue(u.Role),
         Sites = { u.Sites },
         Active = u.Active,

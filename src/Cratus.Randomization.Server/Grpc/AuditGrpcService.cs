@@ -32,6 +32,7 @@ public sealed class AuditGrpcService(ListAuditEvents listEvents, VerifyAuditTrai
                 Hash = e.Hash,
                 KeyId = e.KeyId,
                 Mac = e.Mac,
+                Signature = page.Signatures?.GetValueOrDefault(e.Sequence)?.ToProto(),
             }) },
             NextPageToken = page.NextAfterSequence?.ToString(CultureInfo.InvariantCulture) ?? "",
         };

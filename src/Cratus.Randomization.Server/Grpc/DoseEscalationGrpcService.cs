@@ -66,7 +66,7 @@ public sealed class DoseEscalationGrpcService(
             Proto.DsmbDecisionKind.ProceedToRandomizedPhase => Domain.DsmbDecisionKind.ProceedToRandomizedPhase,
             _ => null,
         };
-        var report = await recordDecision.RunAsync(AccessInterceptor.CallerOf(context), new DsmbDecisionCommand(kind, request.Reason), context.CancellationToken);
+        var report = await recordDecision.RunAsync(AccessInterceptor.CallerOf(context), new DsmbDecisionCommand(kind, request.Reason, request.Signature.ToInput()), context.CancellationToken);
         return new RecordDsmbDecisionResponse { Status = ToProto(report) };
     }
 

@@ -12,7 +12,7 @@ public sealed class IdentityGrpcService(
 {
     [Runs(typeof(Application.Identity.BootstrapAdministrator))]
     public override async Task<BootstrapAdministratorResponse> BootstrapAdministrator(BootstrapAdministratorRequest request, ServerCallContext context) =>
-        new() { UserName = await bootstrap.RunAsync(new BootstrapCommand(request.BootstrapSecret, request.UserName, request.Password), context.CancellationToken) };
+        new() { UserName = await bootstrap.RunAsync(new BootstrapCommand(request.BootstrapSecret, request.UserName, request.Password, request.FullName), context.CancellationToken) };
 
     [Runs(typeof(BeginTotpEnrollment))]
     public override async Task<BeginTotpEnrollmentResponse> BeginTotpEnrollment(BeginTotpEnrollmentRequest request, ServerCallContext context)

@@ -10,7 +10,7 @@ public sealed class ScheduleGrpcService(GenerateSchedule generate, ImportSchedul
     [Runs(typeof(GenerateSchedule))]
     public override async Task<GenerateScheduleResponse> GenerateSchedule(GenerateScheduleRequest request, ServerCallContext context)
     {
-        var receipt = await generate.RunAsync(AccessInterceptor.CallerOf(context), new GenerateScheduleCommand(request.BlockSizes, request.Reason), context.CancellationToken);
+        var receipt = await generate.RunAsync(AccessInterceptor.CallerOf(context), new GenerateScheduleCommand(request.BlockSizes, request.Reason, request.Signature.ToInput()), context.CancellationToken);
         return new GenerateScheduleResponse
         {
             Sha256Hex = receipt.CommitmentSha256,
@@ -24,7 +24,7 @@ public sealed class ScheduleGrpcService(GenerateSchedule generate, ImportSchedul
     [Runs(typeof(ImportSchedule))]
     public override async Task<ImportScheduleResponse> ImportSchedule(ImportScheduleRequest request, ServerCallContext context)
     {
-        var receipt = await import.RunAsync(AccessInterceptor.CallerOf(context), new ImportScheduleCommand(request.Csv.Memory, request.Reason), context.CancellationToken);
+        var receipt = await import.RunAsync(AccessInterceptor.CallerOf(context), new ImportScheduleCommand(request.Csv.Memory, request.Reason, request.Signature.ToInput()), context.CancellationToken);
         return new ImportScheduleResponse
         {
             Sha256Hex = receipt.CommitmentSha256,

@@ -18,7 +18,7 @@ public sealed class UnblindingGrpcService(
     public override async Task<EmergencyUnblindResponse> EmergencyUnblind(EmergencyUnblindRequest request, ServerCallContext context)
     {
         var revealed = await emergencyUnblind.RunAsync(AccessInterceptor.CallerOf(context),
-            new EmergencyUnblindCommand(request.ParticipantId, request.Reason), context.CancellationToken);
+            new EmergencyUnblindCommand(request.ParticipantId, request.Reason, request.Signature.ToInput()), context.CancellationToken);
         return new EmergencyUnblindResponse { Assignment = revealed.Assignment.ToProto(), Treatment = revealed.Arm.ToProto() };
     }
 
@@ -41,7 +41,7 @@ public sealed class UnblindingGrpcService(
     public override async Task<ApproveUnblindingResponse> ApproveUnblinding(ApproveUnblindingRequest request, ServerCallContext context)
     {
         var approved = await approveUnblinding.RunAsync(AccessInterceptor.CallerOf(context),
-            new UnblindingApprovalCommand(request.UnblindingId, request.Reason), context.CancellationToken);
+            new UnblindingApprovalCommand(request.UnblindingId, request.Reason, request.Signature.ToInput()), context.CancellationToken);
         return new ApproveUnblindingResponse { Request = ToProto(approved) };
     }
 
@@ -86,5 +86,6 @@ public sealed class UnblindingGrpcService(
             Status.Approved => UnblindingRequestStatus.Approved,
             _ => UnblindingRequestStatus.Expired,
         },
+        ApprovalSignature = r.ApprovalSignature?.ToProto(),
     };
 }

@@ -64,6 +64,61 @@ public sealed partial class Accounts(
         return user;
     }
 
+    /// <summary>
+    /// Re-authentication at the moment of signing (21 CFR 11.200(a)): the caller's own password, and the authenticator
+    /// code where the account has enrolled TOTP, whatever the token says. A wrong one counts toward lockout like a
+    /// failed sign-in and is audited. Answers a random, single-use proof for one action on one record, kept only hashed.
+    /// </summary>
+    public async Task<(string Proof, DateTimeOffset ExpiresAt)> ReauthenticateAsync(
+        Caller caller, SignedAction? action, string recordId, string password, string totpCode, CancellationToken ct)
+    {
+        RequireEmbedded();
+        if (action is not { } signed || !Enum.IsDefined(signed))
+            throw TrialRuleException.Invalid("action", "action is required: the action you are about to sign.");
+        if (SignedActions.RecordIdProblem(signed, recordId) is { } problem) throw TrialRuleException.Invalid("record_id", problem);
+        var user = await users.FindByNameAsync(caller.Subject);
+        if (user is null || !user.Active)
+            throw Unauthenticated("Your account is not in this service's user store or is closed, so you cannot sign here.");
+        if (await users.IsLockedOutAsync(user))
+            throw new TrialRuleException(RefusalReason.AccountLocked, $"This account is locked after repeated failed sign-ins until {(await users.GetLockoutEndDateAsync(user))!.Value.UtcDateTime:u}. Try again then, or ask an administrator.");
+        var passwordOk = await users.CheckPasswordAsync(user, password ?? "");
+        var secondFactorOk = !passwordOk || !user.TwoFactorEnabled ||
+            (!string.IsNullOrEmpty(totpCode) && await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, totpCode));
+        if (!passwordOk || !secondFactorOk)
+        {
+            await db.InTransactionAsync(async t =>
+            {
+                await users.AccessFailedAsync(user);
+                var locked = await users.IsLockedOutAsync(user);
+                await audit.AppendAsync(AuditActor.From(caller), AuditActions.ReauthenticationFailed, user.UserName!, t,
+                    details: $"to sign {SignedActions.Words(signed)} of {recordId}" + (locked ? "; account locked after repeated failures" : ""));
+                if (locked)
+                    await audit.AppendAsync(AuditActor.From(caller), AuditActions.LockedOut, user.UserName!, t,
+                        details: "locked after repeated failed sign-ins");
+                return 0;
+            }, ct);
+            LogFailedReauthentication(logger, user.UserName!);
+            throw Unauthenticated(passwordOk && user.TwoFactorEnabled && string.IsNullOrEmpty(totpCode)
+                ? "Signing needs the code from your authenticator app too (totp_code)."
+                : "Your password or authenticator code is not right; nothing was signed. Repeated failures lock the account.");
+        }
+        var proof = Base64Url(RandomNumberGenerator.GetBytes(32));
+        var now = clock.GetUtcNow();
+        var issued = SigningProof.Issue(Application.Signatures.ElectronicSigning.HashOf(proof), user.UserName!, signed, recordId, now);
+        await db.InTransactionAsync(async t =>
+        {
+            await users.ResetAccessFailedCountAsync(user);
+            db.SigningProofs.Add(issued);
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.Reauthenticated, user.UserName!, t,
+                details: $"to sign {SignedActions.Words(signed)} of {recordId}");
+            return 0;
+        }, ct);
+        return (proof, issued.ExpiresAt);
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+
     /// <summary>A TOTP code, or else one of the account's single-use recovery codes (spent on use).</summary>
     private async Task<bool> SecondFactorOkAsync(TrialUser user, string code) =>
         code.Length == 6 && code.All(char.IsAsciiDigit)
@@ -97,10 +152,11 @@ public sealed partial class Accounts(
         }, ct);
 
     /// <summary>Creates the first administrator from the one-time bootstrap secret, which is then spent.</summary>
-    public async Task BootstrapAdministratorAsync(string secret, string userName, string password, CancellationToken ct)
+    public async Task BootstrapAdministratorAsync(string secret, string userName, string fullName, string password, CancellationToken ct)
     {
         RequireEmbedded();
         UserAdministration.RequireUserName(userName);
+        fullName = UserAdministration.RequireFullName(fullName);
         await db.InTransactionAsync(async t =>
         {
             var record = await db.BootstrapSecrets.SingleOrDefaultAsync(t);
@@ -109,7 +165,7 @@ public sealed partial class Accounts(
             if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(record.SecretHash), Encoding.ASCII.GetBytes(HashOf(secret ?? ""))))
                 throw Unauthenticated("The bootstrap secret is not right.");
             record.UsedAt = clock.GetUtcNow();
-            var admin = new TrialUser { UserName = userName, Role = TrialRoles.ClaimValue(TrialRole.Administrator) };
+            var admin = new TrialUser { UserName = userName, FullName = fullName, Role = TrialRoles.ClaimValue(TrialRole.Administrator) };
             UserAdministration.ThrowOnFailure(await users.CreateAsync(admin, password));
             await audit.AppendAsync(AuditActor.System, AuditActions.AdministratorBootstrapped, userName, t, reason: "first start");
             return 0;
@@ -185,6 +241,9 @@ public sealed partial class Accounts(
     }
 
     internal static TrialRuleException Unauthenticated(string message) => new(RefusalReason.CredentialsInvalid, message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Failed re-authentication to sign for {UserName}")]
+    private static partial void LogFailedReauthentication(ILogger logger, string userName);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Failed sign-in for {UserName}")]
     private static partial void LogFailedSignIn(ILogger logger, string userName);

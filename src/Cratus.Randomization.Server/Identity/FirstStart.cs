@@ -194,23 +194,23 @@ public sealed partial class FirstStart(
     private async Task SeedDemoUsersAsync()
     {
         var site = trial.Sites[0].Code;
-        (string Name, TrialRole Role, string Sites)[] demo =
+        (string Name, string FullName, TrialRole Role, string Sites)[] demo =
         [
-            ("coordinator", TrialRole.SiteCoordinator, site),
-            ("investigator", TrialRole.Investigator, site),
-            ("pharmacist", TrialRole.Pharmacist, ""),
-            ("statistician", TrialRole.Statistician, ""),
-            ("statistician2", TrialRole.Statistician, ""),
-            ("dsmb", TrialRole.DsmbMember, ""),
-            ("monitor", TrialRole.Monitor, ""),
-            ("admin", TrialRole.Administrator, ""),
+            ("coordinator", "Carmen Coordinator", TrialRole.SiteCoordinator, site),
+            ("investigator", "Ines Investigator", TrialRole.Investigator, site),
+            ("pharmacist", "Paul Pharmacist", TrialRole.Pharmacist, ""),
+            ("statistician", "Stella Statistician", TrialRole.Statistician, ""),
+            ("statistician2", "Sam Second-Statistician", TrialRole.Statistician, ""),
+            ("dsmb", "Dana DSMB-Member", TrialRole.DsmbMember, ""),
+            ("monitor", "Mona Monitor", TrialRole.Monitor, ""),
+            ("admin", "Ada Administrator", TrialRole.Administrator, ""),
         ];
-        foreach (var (name, role, sites) in demo)
+        foreach (var (name, fullName, role, sites) in demo)
         {
             if (await users.FindByNameAsync(name) is not null) continue;
             try
             {
-                await users.CreateAsync(new TrialUser { UserName = name, Role = TrialRoles.ClaimValue(role), Sites = sites }, options.Value.DemoPassword);
+                await users.CreateAsync(new TrialUser { UserName = name, FullName = fullName, Role = TrialRoles.ClaimValue(role), Sites = sites }, options.Value.DemoPassword);
             }
             catch (DbUpdateException)
             {

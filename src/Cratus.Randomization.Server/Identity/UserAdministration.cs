@@ -9,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Cratus.Randomization.Server.Identity;
 
-public sealed record UserView(string UserName, TrialRole Role, IReadOnlyList<string> Sites, bool Active, bool SecondFactorEnabled, DateTimeOffset? LockedOutUntil);
+public sealed record UserView(string UserName, string FullName, TrialRole Role, IReadOnlyList<string> Sites, bool Active, bool SecondFactorEnabled, DateTimeOffset? LockedOutUntil);
 
 public sealed record SiteView(string Code, string Name, bool Active);
 
@@ -20,23 +20,24 @@ public sealed record SiteView(string Code, string Name, bool Active);
 public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser> users, AuditTrail audit, AccountCheck accountCheck)
 {
     public async Task<(UserView User, string InitialPassword)> CreateUserAsync(
-        Caller caller, string userName, TrialRole role, IReadOnlyList<string> sites, string reason, CancellationToken ct)
+        Caller caller, string userName, string fullName, TrialRole role, IReadOnlyList<string> sites, string reason, CancellationToken ct)
     {
         RequireUserName(userName);
+        fullName = RequireFullName(fullName);
         Reasons.Require(reason);
         if (!TrialRoles.IsPersonRole(role))
             throw TrialRuleException.Invalid("role", "A site system is not a person: register it as a site system (RegisterSiteSystem), which gives it client credentials.");
         await RequireSitesFitRoleAsync(role, sites, ct);
         var password = NewInitialPassword();
         // A one-time password: no token is issued until the user has chosen their own at the sign-in page.
-        var user = new TrialUser { UserName = userName, Role = TrialRoles.ClaimValue(role), Sites = string.Join(',', sites.Distinct()), MustChangePassword = true };
+        var user = new TrialUser { UserName = userName, FullName = fullName, Role = TrialRoles.ClaimValue(role), Sites = string.Join(',', sites.Distinct()), MustChangePassword = true };
         await db.InTransactionAsync(async t =>
         {
             if (await users.FindByNameAsync(userName) is not null || await db.SiteSystems.AnyAsync(c => c.ClientId == userName, t))
                 throw new TrialRuleException(RefusalReason.UserExists, $"The name {userName} is taken (by a person or a site system). Accounts are personal and never reused.");
             ThrowOnFailure(await users.CreateAsync(user, password));
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.UserCreated, userName, t, reason: reason.Trim(),
-                details: $"role {user.Role}; sites {user.Sites}");
+                details: $"full name {user.FullName}; role {user.Role}; sites {user.Sites}");
             return 0;
         }, ct);
         return (View(user), password);
@@ -133,6 +134,12 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
     }
 
 
+    /// <summary>The person's full name, as printed in their electronic signatures: 1-200 characters, no control characters.</summary>
+    internal static string RequireFullName(string? fullName) =>
+        !string.IsNullOrWhiteSpace(fullName) && fullName.Trim().Length <= 200 && !fullName.Any(char.IsControl)
+            ? fullName.Trim()
+            : throw TrialRuleException.Invalid("full_name", "The person's full name (1-200 characters) is required: it is printed in every electronic signature they make.");
+
     internal static void ThrowOnFailure(IdentityResult result)
     {
         if (!result.Succeeded)
@@ -152,6 +159,6 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
         var role = RoleOf(u);
         // ASP.NET Core Identity judges lockouts by the system clock, not an injected one; report them the same way.
         var lockedUntil = u.LockoutEnd is { } end && end > TimeProvider.System.GetUtcNow() ? end : (DateTimeOffset?)null;
-        return new UserView(u.UserName!, role, u.SiteList, u.Active, u.TwoFactorEnabled, lockedUntil);
+        return new UserView(u.UserName!, u.FullName, role, u.SiteList, u.Active, u.TwoFactorEnabled, lockedUntil);
     }
 }

@@ -87,6 +87,8 @@ public sealed class TrialUser : Microsoft.AspNetCore.Identity.IdentityUser
     public bool Active { get; set; } = true;
     /// <summary>Set for a one-time password an administrator handed out: no token is issued until it is changed.</summary>
     public bool MustChangePassword { get; set; }
+    /// <summary>The person's full name, printed in every electronic signature they make (21 CFR 11.50).</summary>
+    public string FullName { get; set; } = "";
 
     public IReadOnlyList<string> SiteList => Sites.Length == 0 ? [] : Sites.Split(',');
 }
@@ -170,4 +172,27 @@ public sealed class SiteSystemRecord
     public string? RevokedBy { get; set; }
 
     public IReadOnlyList<string> SiteList => Sites.Length == 0 ? [] : Sites.Split(',');
+}
+
+/// <summary>
+/// One electronic signature, stored with the record it signs (21 CFR 11.50 and 11.70): the action and the record's id,
+/// the manifestation (full name, user, role, UTC time, meaning), the SHA-256 that binds it to the record's content, the
+/// proof it spent (unique: a proof signs once) and the audit event of the action, whose details carry the same
+/// manifestation and digest under the chain's hash. Never updated or deleted.
+/// </summary>
+public sealed class SignatureRecord
+{
+    public long Id { get; set; }
+    public SignedAction Action { get; set; }
+    public required string RecordId { get; set; }
+    public required string SignerUserName { get; set; }
+    public required string SignerFullName { get; set; }
+    public required string SignerRole { get; set; }
+    public DateTimeOffset SignedAt { get; set; }
+    public SignatureMeaning Meaning { get; set; }
+    public required string RecordSha256 { get; set; }
+    public long SigningProofId { get; set; }
+    public long AuditSequence { get; set; }
+
+    public SignatureManifestation Manifestation => new(SignerFullName, SignerUserName, SignerRole, SignedAt, Meaning);
 }

@@ -33,6 +33,8 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     public DbSet<DsmbDecisionRecord> DsmbDecisions => Set<DsmbDecisionRecord>();
     public DbSet<TrialTotalsRecord> TrialTotals => Set<TrialTotalsRecord>();
     public DbSet<WriteRequestRecord> WriteRequests => Set<WriteRequestRecord>();
+    public DbSet<SigningProof> SigningProofs => Set<SigningProof>();
+    public DbSet<SignatureRecord> Signatures => Set<SignatureRecord>();
 
     /// <summary>The attempt of the outermost write now running (1, then 2 and up after a conflict); 0 outside one.</summary>
     public int WriteAttempt { get; internal set; }
@@ -88,7 +90,45 @@ internal sealed class TrialUserConfiguration : IEntityTypeConfiguration<TrialUse
     {
         b.Property(u => u.Role).HasMaxLength(32);
         b.Property(u => u.Sites).HasMaxLength(1000);
+        b.Property(u => u.FullName).HasMaxLength(200);
         b.Ignore(u => u.SiteList);
+    }
+}
+
+internal sealed class SigningProofConfiguration : IEntityTypeConfiguration<SigningProof>
+{
+    public void Configure(EntityTypeBuilder<SigningProof> b)
+    {
+        b.ToTable("SigningProofs");
+        b.HasKey(p => p.Id);
+        b.HasIndex(p => p.ProofHash).IsUnique();
+        b.Property(p => p.ProofHash).HasMaxLength(64);
+        b.Property(p => p.Signer).HasMaxLength(128);
+        b.Property(p => p.Action).HasConversion<string>().HasMaxLength(32);
+        b.Property(p => p.RecordId).HasMaxLength(64);
+    }
+}
+
+/// <summary>A proof signs once: the unique index on SigningProofId refuses a second signature with it, whatever the code does.</summary>
+internal sealed class SignatureRecordConfiguration : IEntityTypeConfiguration<SignatureRecord>
+{
+    public void Configure(EntityTypeBuilder<SignatureRecord> b)
+    {
+        b.ToTable("Signatures");
+        b.HasKey(s => s.Id);
+        b.HasIndex(s => s.SigningProofId).IsUnique();
+        b.HasIndex(s => new { s.Action, s.RecordId });
+        b.HasIndex(s => s.AuditSequence).IsUnique();
+        b.HasOne<SigningProof>().WithMany().HasForeignKey(s => s.SigningProofId).OnDelete(DeleteBehavior.Restrict);
+        b.HasOne<AuditEventRecord>().WithMany().HasForeignKey(s => s.AuditSequence).OnDelete(DeleteBehavior.Restrict);
+        b.Property(s => s.Action).HasConversion<string>().HasMaxLength(32);
+        b.Property(s => s.RecordId).HasMaxLength(64);
+        b.Property(s => s.SignerUserName).HasMaxLength(128);
+        b.Property(s => s.SignerFullName).HasMaxLength(200);
+        b.Property(s => s.SignerRole).HasMaxLength(32);
+        b.Property(s => s.Meaning).HasConversion<string>().HasMaxLength(16);
+        b.Property(s => s.RecordSha256).HasMaxLength(64);
+        b.Ignore(s => s.Manifestation);
     }
 }
 

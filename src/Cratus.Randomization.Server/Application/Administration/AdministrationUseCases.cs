@@ -4,7 +4,7 @@ using Cratus.Randomization.Server.Security;
 
 namespace Cratus.Randomization.Server.Application.Administration;
 
-public sealed record CreateUserCommand(string UserName, string Role, IReadOnlyList<string> Sites, string Reason);
+public sealed record CreateUserCommand(string UserName, string Role, IReadOnlyList<string> Sites, string Reason, string FullName = "");
 
 public sealed record UpdateUserCommand(string UserName, bool? Active, IReadOnlyList<string>? Sites, string Reason);
 
@@ -18,7 +18,7 @@ public sealed class CreateUser(UserAdministration administration) : UseCase<Crea
 {
     protected override Task<(UserView User, string InitialPassword)> ExecuteAsync(Caller caller, CreateUserCommand command, CancellationToken ct) =>
         TrialRoles.TryParse(command.Role, out var role)
-            ? administration.CreateUserAsync(caller, command.UserName, role, command.Sites, command.Reason, ct)
+            ? administration.CreateUserAsync(caller, command.UserName, command.FullName, role, command.Sites, command.Reason, ct)
             : throw TrialRuleException.Invalid("role", $"role must be one of: {string.Join(", ", Enum.GetValues<TrialRole>().Select(TrialRoles.ClaimValue))}.");
 }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Application.Signatures;
 using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Security;
 
@@ -7,19 +8,23 @@ namespace Cratus.Randomization.Server.Application.Audit;
 
 public sealed record AuditQuery(string Action, string User, string Target, TimeInput From, TimeInput To, string PageToken, int PageSize);
 
-/// <summary>A page of the audit trail, oldest first, filtered; the page token is the last sequence number given.</summary>
+/// <summary>
+/// A page of the audit trail, oldest first, filtered; the page token is the last sequence number given. A signed
+/// action's event shows its signature's manifestation (21 CFR 11.50).
+/// </summary>
 [Permitted(TrialRole.Monitor, TrialRole.Statistician)]
-public sealed class ListAuditEvents(AuditTrail trail) : UseCase<AuditQuery, AuditPage>
+public sealed class ListAuditEvents(AuditTrail trail, ElectronicSigning signing) : UseCase<AuditQuery, AuditPage>
 {
-    protected override Task<AuditPage> ExecuteAsync(Caller caller, AuditQuery query, CancellationToken ct)
+    protected override async Task<AuditPage> ExecuteAsync(Caller caller, AuditQuery query, CancellationToken ct)
     {
         long after = 0;
         if (query.PageToken.Length > 0 && !long.TryParse(query.PageToken, NumberStyles.None, CultureInfo.InvariantCulture, out after))
             throw TrialRuleException.Invalid("page_token", "page_token is not one this service gave out.");
         if (query.PageSize is < 0 or > 500)
             throw TrialRuleException.Invalid("page_size", "page_size must be 1 to 500 (0 for the default of 50).");
-        return trail.ListAsync(new AuditFilter(query.Action, query.User, query.Target, query.From.Read("from_time"), query.To.Read("to_time"),
+        var page = await trail.ListAsync(new AuditFilter(query.Action, query.User, query.Target, query.From.Read("from_time"), query.To.Read("to_time"),
             after, query.PageSize == 0 ? 50 : query.PageSize), ct);
+        return page with { Signatures = await signing.ForAuditEventsAsync([.. page.Events.Select(e => e.Sequence)], ct) };
     }
 }
 

@@ -1,17 +1,21 @@
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Application.Participants;
+using Cratus.Randomization.Server.Application.Signatures;
 using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 
 namespace Cratus.Randomization.Server.Application.DoseEscalation;
 
-public sealed record DsmbDecisionCommand(DsmbDecisionKind? Kind, string Reason);
+public sealed record DsmbDecisionCommand(DsmbDecisionKind? Kind, string Reason, SignatureInput? Signature = null);
 
-/// <summary>Records a DSMB decision (escalate, continue, hold, stop, proceed) if the escalation rules allow it now (<see cref="DoseEscalationRules.DecisionRefusal"/>).</summary>
+/// <summary>
+/// Records a DSMB decision (escalate, continue, hold, stop, proceed), signed electronically for the current cohort, if
+/// the escalation rules allow it now (<see cref="DoseEscalationRules.DecisionRefusal"/>).
+/// </summary>
 [Permitted(TrialRole.DsmbMember)]
 public sealed partial class RecordDsmbDecision(
-    TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, AuditTrail audit, GetEscalationStatus status,
+    TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, ElectronicSigning signing, GetEscalationStatus status,
     ILogger<RecordDsmbDecision> logger) : UseCase<DsmbDecisionCommand, EscalationReport>
 {
     protected override async Task<EscalationReport> ExecuteAsync(Caller caller, DsmbDecisionCommand command, CancellationToken ct)
@@ -20,20 +24,26 @@ public sealed partial class RecordDsmbDecision(
             throw TrialRuleException.Invalid("decision", "decision is required: escalate, continue, hold, stop or proceed to the randomized phase.");
         var definition = DoseEscalationPhase.Of(trial);
         var reason = Reasons.Require(command.Reason);
+        ElectronicSigning.Require(command.Signature);
         await db.InTransactionAsync(async t =>
         {
             var state = (await participants.EscalationAsync(t))!.State;
+            var pending = await signing.RedeemAsync(caller, command.Signature, SignedAction.DsmbDecision,
+                state.CurrentCohort.ToString(System.Globalization.CultureInfo.InvariantCulture), t);
             if (DoseEscalationRules.DecisionRefusal(definition, state, kind, clock.GetUtcNow()) is { } refusal)
                 throw refusal.ToException();
-            db.DsmbDecisions.Add(new DsmbDecisionRecord
+            var decision = new DsmbDecisionRecord
             {
                 Kind = kind,
                 Cohort = state.CurrentCohort,
                 DecidedAt = clock.GetUtcNow(),
                 DecidedBy = caller.Subject,
                 Reason = reason,
-            });
-            await audit.AppendAsync(AuditActor.From(caller), AuditActions.DsmbDecision, $"cohort {state.CurrentCohort}", t, reason: reason, details: kind.ToString());
+            };
+            db.DsmbDecisions.Add(decision);
+            await signing.AppendSignedAsync(pending,
+                SignedActions.Content(decision.Kind, decision.Cohort, decision.DecidedAt, decision.DecidedBy, decision.Reason),
+                AuditActor.From(caller), AuditActions.DsmbDecision, $"cohort {state.CurrentCohort}", t, reason: reason, details: kind.ToString());
             return 0;
         }, ct);
         db.AfterCommit(() => LogDecision(logger, kind, caller.Subject));

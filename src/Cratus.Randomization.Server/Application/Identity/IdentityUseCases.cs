@@ -3,7 +3,7 @@ using Cratus.Randomization.Server.Security;
 
 namespace Cratus.Randomization.Server.Application.Identity;
 
-public sealed record BootstrapCommand(string Secret, string UserName, string Password);
+public sealed record BootstrapCommand(string Secret, string UserName, string Password, string FullName = "");
 
 public sealed record PasswordChange(string CurrentPassword, string NewPassword);
 
@@ -12,7 +12,7 @@ public sealed class BootstrapAdministrator(Accounts accounts) : PublicUseCase<Bo
 {
     protected override async Task<string> ExecuteAsync(BootstrapCommand command, CancellationToken ct)
     {
-        await accounts.BootstrapAdministratorAsync(command.Secret, command.UserName, command.Password, ct);
+        await accounts.BootstrapAdministratorAsync(command.Secret, command.UserName, command.FullName, command.Password, ct);
         return command.UserName;
     }
 }

@@ -5,6 +5,7 @@ using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Application;
+using Cratus.Randomization.Server.Application.Signatures;
 using Cratus.Randomization.Server.Security;
 using Microsoft.EntityFrameworkCore;
 
@@ -19,11 +20,12 @@ public sealed record ScheduleCommitmentView(string CommitmentSha256, DateTimeOff
 /// <summary>
 /// Puts the trial's concealed schedule in place, once: generated from a fresh seed or imported from the
 /// statistician's list, validated whole, stored in one transaction with its commitment. A schedule in place is
-/// never replaced or deleted.
+/// never replaced or deleted. Putting it in place is signed electronically (the statistician's signature binds the
+/// trial id for a generation, the uploaded file's SHA-256 for an import, and the commitment in either case).
 /// </summary>
 public sealed partial class ScheduleKeeper(
-    TrialDbContext db, TrialDefinition definition, TimeProvider clock, RandomNumberGenerator random, SecretBox secrets, AuditTrail audit,
-    ILogger<ScheduleKeeper> logger, AllocationSeals seals)
+    TrialDbContext db, TrialDefinition definition, TimeProvider clock, RandomNumberGenerator random, SecretBox secrets,
+    ILogger<ScheduleKeeper> logger, AllocationSeals seals, ElectronicSigning signing)
 {
     /// <summary>The trial with the sites as they stand in the database: the strata are fixed from these.</summary>
     private async Task<TrialDefinition> TrialWithCurrentSitesAsync(CancellationToken ct)
@@ -36,9 +38,11 @@ public sealed partial class ScheduleKeeper(
         return definition with { Sites = ordered };
     }
 
-    public async Task<ScheduleReceipt> GenerateAsync(Caller caller, IReadOnlyList<int> requestedBlockSizes, string reason, CancellationToken ct)
+    public async Task<ScheduleReceipt> GenerateAsync(
+        Caller caller, IReadOnlyList<int> requestedBlockSizes, string reason, SignatureInput? signature, CancellationToken ct)
     {
         Reasons.Require(reason);
+        ElectronicSigning.Require(signature);
         var trial = await TrialWithCurrentSitesAsync(ct);
         var blockSizes = requestedBlockSizes.Count > 0 ? requestedBlockSizes : trial.RandomizedPhase.BlockSizes;
         var problems = trial.RandomizedPhase.ValidateBlockSizes(blockSizes);
@@ -48,12 +52,14 @@ public sealed partial class ScheduleKeeper(
         var seed = new byte[ScheduleGenerator.SeedLength];
         random.GetBytes(seed);
         var generated = ScheduleGenerator.Generate(trial, seed, blockSizes);
-        return await StoreAsync(caller, trial, ScheduleSource.Generated, Convert.ToHexStringLower(seed), blockSizes, generated.Entries, reason, ct);
+        return await StoreAsync(caller, trial, ScheduleSource.Generated, Convert.ToHexStringLower(seed), blockSizes, generated.Entries, reason,
+            (signature, SignedAction.ScheduleGeneration, trial.TrialId), ct);
     }
 
-    public async Task<ScheduleReceipt> ImportAsync(Caller caller, ReadOnlyMemory<byte> csv, string reason, CancellationToken ct)
+    public async Task<ScheduleReceipt> ImportAsync(Caller caller, ReadOnlyMemory<byte> csv, string reason, SignatureInput? signature, CancellationToken ct)
     {
         Reasons.Require(reason);
+        ElectronicSigning.Require(signature);
         var trial = await TrialWithCurrentSitesAsync(ct);
         string text;
         try
@@ -72,7 +78,8 @@ public sealed partial class ScheduleKeeper(
         if (problems.Count > 0)
             throw new TrialRuleException(RefusalReason.ScheduleInvalid, $"The list was rejected and nothing was stored: {string.Join("; ", problems)}.",
                 [.. problems.Select(p => new FieldViolation("csv", p))]);
-        return await StoreAsync(caller, trial, ScheduleSource.Imported, null, trial.RandomizedPhase.BlockSizes, parsed.Entries, reason, ct);
+        return await StoreAsync(caller, trial, ScheduleSource.Imported, null, trial.RandomizedPhase.BlockSizes, parsed.Entries, reason,
+            (signature, SignedAction.ScheduleImport, SignedActions.Sha256Hex(csv.Span)), ct);
     }
 
     public async Task<ScheduleCommitmentView> GetCommitmentAsync(CancellationToken ct)
@@ -87,7 +94,7 @@ public sealed partial class ScheduleKeeper(
 
     private async Task<ScheduleReceipt> StoreAsync(
         Caller caller, TrialDefinition trial, ScheduleSource source, string? seedHex, IReadOnlyList<int> blockSizes,
-        IReadOnlyList<ScheduleEntry> entries, string reason, CancellationToken ct)
+        IReadOnlyList<ScheduleEntry> entries, string reason, (SignatureInput? Input, SignedAction Action, string RecordId) signature, CancellationToken ct)
     {
         var salt = new byte[32];
         random.GetBytes(salt);
@@ -96,6 +103,7 @@ public sealed partial class ScheduleKeeper(
         await db.InTransactionAsync(async t =>
         {
             await RefuseIfInPlaceAsync(t);
+            var pending = await signing.RedeemAsync(caller, signature.Input, signature.Action, signature.RecordId, t);
             var schedule = new ScheduleRecord
             {
                 TrialId = trial.TrialId,
@@ -130,7 +138,9 @@ public sealed partial class ScheduleKeeper(
                 await db.SaveChangesAsync(t);
                 db.ChangeTracker.Clear();
             }
-            await audit.AppendAsync(AuditActor.From(caller), source == ScheduleSource.Generated ? AuditActions.ScheduleGenerated : AuditActions.ScheduleImported,
+            await signing.AppendSignedAsync(pending,
+                SignedActions.Content(trial.TrialId, source, signature.RecordId, commitment, entries.Count, schedule.CommittedAt, schedule.CommittedBy, schedule.Reason),
+                AuditActor.From(caller), source == ScheduleSource.Generated ? AuditActions.ScheduleGenerated : AuditActions.ScheduleImported,
                 trial.TrialId, t, reason: reason.Trim(), details: $"commitment {commitment}; {entries.Count} entries");
             return schedule.Id;
         }, ct);

@@ -1,20 +1,21 @@
 using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Application.Signatures;
 using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 
 namespace Cratus.Randomization.Server.Application.Schedule;
 
-public sealed record GenerateScheduleCommand(IReadOnlyList<int> BlockSizes, string Reason);
+public sealed record GenerateScheduleCommand(IReadOnlyList<int> BlockSizes, string Reason, SignatureInput? Signature = null);
 
-public sealed record ImportScheduleCommand(ReadOnlyMemory<byte> Csv, string Reason);
+public sealed record ImportScheduleCommand(ReadOnlyMemory<byte> Csv, string Reason, SignatureInput? Signature = null);
 
 /// <summary>Puts the concealed schedule in place from a fresh recorded seed (<see cref="ScheduleGenerator"/>), once, and publishes its commitment.</summary>
 [Permitted(TrialRole.Statistician)]
 public sealed class GenerateSchedule(ScheduleKeeper schedules) : UseCase<GenerateScheduleCommand, ScheduleReceipt>
 {
     protected override Task<ScheduleReceipt> ExecuteAsync(Caller caller, GenerateScheduleCommand command, CancellationToken ct) =>
-        schedules.GenerateAsync(caller, command.BlockSizes, command.Reason, ct);
+        schedules.GenerateAsync(caller, command.BlockSizes, command.Reason, command.Signature, ct);
 }
 
 /// <summary>Puts the statistician's own list in place, validated whole (<see cref="ScheduleValidator"/>), once.</summary>
@@ -22,7 +23,7 @@ public sealed class GenerateSchedule(ScheduleKeeper schedules) : UseCase<Generat
 public sealed class ImportSchedule(ScheduleKeeper schedules) : UseCase<ImportScheduleCommand, ScheduleReceipt>
 {
     protected override Task<ScheduleReceipt> ExecuteAsync(Caller caller, ImportScheduleCommand command, CancellationToken ct) =>
-        schedules.ImportAsync(caller, command.Csv, command.Reason, ct);
+        schedules.ImportAsync(caller, command.Csv, command.Reason, command.Signature, ct);
 }
 
 /// <summary>The published SHA-256 commitment of the schedule in place: anyone may check it, nothing of the list is revealed.</summary>

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Application.Participants;
+using Cratus.Randomization.Server.Application.Signatures;
 using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
@@ -22,7 +23,7 @@ public sealed class UnblindingOptions
 
 public sealed record UnblindingRequestCommand(UnblindingScope? Scope, string? ParticipantId, string Reason);
 
-public sealed record UnblindingApprovalCommand(string UnblindingId, string Reason);
+public sealed record UnblindingApprovalCommand(string UnblindingId, string Reason, SignatureInput? Signature = null);
 
 /// <summary>A statistician asks for controlled unblinding (<see cref="UnblindingRequest.Request"/>); a second one must approve it.</summary>
 [Permitted(TrialRole.Statistician)]
@@ -46,30 +47,36 @@ public sealed class RequestUnblinding(TrialDbContext db, TimeProvider clock, Ran
     }
 }
 
-/// <summary>A second statistician approves a request (<see cref="UnblindingRequest.Approve"/>); approving the final unblinding closes randomization.</summary>
+/// <summary>
+/// A second statistician approves a request (<see cref="UnblindingRequest.Approve"/>), signing it electronically;
+/// approving the final unblinding closes randomization.
+/// </summary>
 [Permitted(TrialRole.Statistician)]
-public sealed class ApproveUnblinding(TrialDbContext db, TimeProvider clock, AuditTrail audit, IOptions<UnblindingOptions> options)
+public sealed class ApproveUnblinding(TrialDbContext db, TimeProvider clock, ElectronicSigning signing, IOptions<UnblindingOptions> options)
     : UseCase<UnblindingApprovalCommand, UnblindingRequestView>
 {
     protected override async Task<UnblindingRequestView> ExecuteAsync(Caller caller, UnblindingApprovalCommand command, CancellationToken ct)
     {
         var reason = Reasons.Require(command.Reason);
         ControlledUnblinding.RequireId(command.UnblindingId);
+        ElectronicSigning.Require(command.Signature);
         return await db.InTransactionAsync(async t =>
         {
             var request = await db.UnblindingRequests.SingleOrDefaultAsync(r => r.RequestId == command.UnblindingId, t)
                 ?? throw new TrialRuleException(RefusalReason.UnblindingRequestNotFound, $"No unblinding request {command.UnblindingId}.");
+            var pending = await signing.RedeemAsync(caller, command.Signature, SignedAction.UnblindingApproval, request.RequestId, t);
             request.Approve(caller.Subject, reason, clock.GetUtcNow(), options.Value.ApprovalLifetime);
-            await audit.AppendAsync(AuditActor.From(caller), AuditActions.UnblindingApproved, request.RequestId, t,
+            var signature = await signing.AppendSignedAsync(pending, UnblindingRequestView.SignedContent(request), AuditActor.From(caller),
+                AuditActions.UnblindingApproved, request.RequestId, t,
                 reason: reason, details: request.Describe() + (request.ClosesRandomization ? "; randomization closed" : ""));
-            return UnblindingRequestView.Of(request, clock.GetUtcNow());
+            return UnblindingRequestView.Of(request, clock.GetUtcNow(), signature);
         }, ct);
     }
 }
 
 /// <summary>The unblinding requests: all for statisticians, the aggregate ones only for the DSMB.</summary>
 [Permitted(TrialRole.Statistician, TrialRole.DsmbMember)]
-public sealed class ListUnblindingRequests(TrialDbContext db, TimeProvider clock) : UseCase<Unit, IReadOnlyList<UnblindingRequestView>>
+public sealed class ListUnblindingRequests(TrialDbContext db, TimeProvider clock, ElectronicSigning signing) : UseCase<Unit, IReadOnlyList<UnblindingRequestView>>
 {
     protected override async Task<IReadOnlyList<UnblindingRequestView>> ExecuteAsync(Caller caller, Unit command, CancellationToken ct)
     {
@@ -77,7 +84,8 @@ public sealed class ListUnblindingRequests(TrialDbContext db, TimeProvider clock
         if (ControlledUnblinding.SeesAggregatesOnly(caller)) query = query.Where(r => r.Scope == UnblindingScope.DsmbAggregate);
         var requests = await query.OrderBy(r => r.Id).ToListAsync(ct);
         var now = clock.GetUtcNow();
-        return [.. requests.Select(r => UnblindingRequestView.Of(r, now))];
+        var signatures = await signing.ForRecordsAsync(SignedAction.UnblindingApproval, requests.Select(r => r.RequestId).ToList(), ct);
+        return [.. requests.Select(r => UnblindingRequestView.Of(r, now, signatures.GetValueOrDefault(r.RequestId)))];
     }
 }
 
@@ -86,7 +94,8 @@ public sealed class ListUnblindingRequests(TrialDbContext db, TimeProvider clock
 /// arm, every allocation (final), or for the DSMB the counts by arm only. Every read is audited.
 /// </summary>
 [Permitted(TrialRole.Statistician, TrialRole.DsmbMember)]
-public sealed class ReadUnblindedAllocations(TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, AuditTrail audit)
+public sealed class ReadUnblindedAllocations(
+    TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, AuditTrail audit, ElectronicSigning signing)
     : UseCase<string, UnblindedAllocations>
 {
     protected override async Task<UnblindedAllocations> ExecuteAsync(Caller caller, string unblindingId, CancellationToken ct)
@@ -104,7 +113,8 @@ public sealed class ReadUnblindedAllocations(TrialDbContext db, TrialDefinition 
             var counts = trial.RandomizedPhase.Arms.Select(a => new ArmCount(a, allocations.Count(x => x.Arm.Code == a.Code))).ToList();
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.UnblindedAllocationsRead, request.RequestId, t, details: request.Describe());
             // The DSMB aggregate reveals counts only, never who is in which arm.
-            return new UnblindedAllocations(UnblindingRequestView.Of(request, now), request.RevealsCountsOnly ? [] : allocations, counts);
+            var signature = (await signing.ForRecordsAsync(SignedAction.UnblindingApproval, [request.RequestId], t)).GetValueOrDefault(request.RequestId);
+            return new UnblindedAllocations(UnblindingRequestView.Of(request, now, signature), request.RevealsCountsOnly ? [] : allocations, counts);
         }, ct);
     }
 }

@@ -165,6 +165,51 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.ToTable("Participants", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Domain.SigningProof", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("IssuedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ProofHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("RecordId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset?>("RedeemedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Signer")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProofHash")
+                        .IsUnique();
+
+                    b.ToTable("SigningProofs", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Domain.UnblindingRequest", b =>
                 {
                     b.Property<long>("Id")
@@ -523,6 +568,71 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.ToTable("Schedules", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.SignatureRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<long>("AuditSequence")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Meaning")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<string>("RecordId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("RecordSha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("SignedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("SignerFullName")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("SignerRole")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("SignerUserName")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<long>("SigningProofId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AuditSequence")
+                        .IsUnique();
+
+                    b.HasIndex("SigningProofId")
+                        .IsUnique();
+
+                    b.HasIndex("Action", "RecordId");
+
+                    b.ToTable("Signatures", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.SiteRecord", b =>
                 {
                     b.Property<string>("Code")
@@ -616,6 +726,11 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 
                     b.Property<bool>("EmailConfirmed")
                         .HasColumnType("boolean");
+
+                    b.Property<string>("FullName")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
 
                     b.Property<bool>("LockoutEnabled")
                         .HasColumnType("boolean");
@@ -995,6 +1110,21 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.HasOne("Cratus.Randomization.Server.Persistence.ScheduleRecord", null)
                         .WithMany()
                         .HasForeignKey("ScheduleId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.SignatureRecord", b =>
+                {
+                    b.HasOne("Cratus.Randomization.Server.Persistence.AuditEventRecord", null)
+                        .WithMany()
+                        .HasForeignKey("AuditSequence")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+
+                    b.HasOne("Cratus.Randomization.Domain.SigningProof", null)
+                        .WithMany()
+                        .HasForeignKey("SigningProofId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired();
                 });

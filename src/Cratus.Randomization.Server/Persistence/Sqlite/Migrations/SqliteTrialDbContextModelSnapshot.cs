@@ -158,6 +158,49 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.ToTable("Participants", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Domain.SigningProof", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("IssuedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProofHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RecordId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("RedeemedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Signer")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProofHash")
+                        .IsUnique();
+
+                    b.ToTable("SigningProofs", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Domain.UnblindingRequest", b =>
                 {
                     b.Property<long>("Id")
@@ -504,6 +547,69 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.ToTable("Schedules", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.SignatureRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("AuditSequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Meaning")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RecordId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RecordSha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("SignedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SignerFullName")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SignerRole")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SignerUserName")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("SigningProofId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AuditSequence")
+                        .IsUnique();
+
+                    b.HasIndex("SigningProofId")
+                        .IsUnique();
+
+                    b.HasIndex("Action", "RecordId");
+
+                    b.ToTable("Signatures", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.SiteRecord", b =>
                 {
                     b.Property<string>("Code")
@@ -597,6 +703,11 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 
                     b.Property<bool>("EmailConfirmed")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("FullName")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
 
                     b.Property<bool>("LockoutEnabled")
                         .HasColumnType("INTEGER");
@@ -974,6 +1085,21 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.HasOne("Cratus.Randomization.Server.Persistence.ScheduleRecord", null)
                         .WithMany()
                         .HasForeignKey("ScheduleId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Cratus.Randomization.Server.Persistence.SignatureRecord", b =>
+                {
+                    b.HasOne("Cratus.Randomization.Server.Persistence.AuditEventRecord", null)
+                        .WithMany()
+                        .HasForeignKey("AuditSequence")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+
+                    b.HasOne("Cratus.Randomization.Domain.SigningProof", null)
+                        .WithMany()
+                        .HasForeignKey("SigningProofId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired();
                 });

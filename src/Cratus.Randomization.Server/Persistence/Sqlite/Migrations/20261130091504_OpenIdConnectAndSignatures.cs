@@ -6,13 +6,21 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 {
     /// <inheritdoc />
-    public partial class OpenIdConnectServer : Migration
+    public partial class OpenIdConnectAndSignatures : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
                 name: "RefreshTokens");
+
+            migrationBuilder.AddColumn<string>(
+                name: "FullName",
+                table: "AspNetUsers",
+                type: "TEXT",
+                maxLength: 200,
+                nullable: false,
+                defaultValue: "");
 
             migrationBuilder.AddColumn<bool>(
                 name: "MustChangePassword",
@@ -82,6 +90,25 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "SigningProofs",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    ProofHash = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    Signer = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    Action = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    RecordId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    IssuedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
+                    ExpiresAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
+                    RedeemedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_SigningProofs", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "SiteSystems",
                 columns: table => new
                 {
@@ -121,6 +148,40 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                         column: x => x.ApplicationId,
                         principalTable: "OpenIddictApplications",
                         principalColumn: "Id");
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Signatures",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Action = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    RecordId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    SignerUserName = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    SignerFullName = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    SignerRole = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    SignedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
+                    Meaning = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    RecordSha256 = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    SigningProofId = table.Column<long>(type: "INTEGER", nullable: false),
+                    AuditSequence = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Signatures", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_Signatures_AuditEvents_AuditSequence",
+                        column: x => x.AuditSequence,
+                        principalTable: "AuditEvents",
+                        principalColumn: "Sequence",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "FK_Signatures_SigningProofs_SigningProofId",
+                        column: x => x.SigningProofId,
+                        principalTable: "SigningProofs",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
                 });
 
             migrationBuilder.CreateTable(
@@ -193,6 +254,29 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                 name: "IX_PasswordHistory_UserId",
                 table: "PasswordHistory",
                 column: "UserId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Signatures_Action_RecordId",
+                table: "Signatures",
+                columns: new[] { "Action", "RecordId" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Signatures_AuditSequence",
+                table: "Signatures",
+                column: "AuditSequence",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Signatures_SigningProofId",
+                table: "Signatures",
+                column: "SigningProofId",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_SigningProofs_ProofHash",
+                table: "SigningProofs",
+                column: "ProofHash",
+                unique: true);
         }
 
         /// <inheritdoc />
@@ -208,13 +292,23 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                 name: "PasswordHistory");
 
             migrationBuilder.DropTable(
+                name: "Signatures");
+
+            migrationBuilder.DropTable(
                 name: "SiteSystems");
 
             migrationBuilder.DropTable(
                 name: "OpenIddictAuthorizations");
 
             migrationBuilder.DropTable(
+                name: "SigningProofs");
+
+            migrationBuilder.DropTable(
                 name: "OpenIddictApplications");
+
+            migrationBuilder.DropColumn(
+                name: "FullName",
+                table: "AspNetUsers");
 
             migrationBuilder.DropColumn(
                 name: "MustChangePassword",
