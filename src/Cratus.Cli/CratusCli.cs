@@ -80,6 +80,12 @@ public static class CratusCli
                 _ => 1,
             };
         }
+        catch (SignInRefusedException ex)
+        {
+            // As for UNAUTHENTICATED: the credentials were refused.
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return 3;
+        }
         catch (CliException ex)
         {
             await error.WriteLineAsync($"error: {ex.Message}");
@@ -246,4 +252,7 @@ public static class CratusCli
 }
 
 /// <summary>A mistake in the command line itself, reported without calling the server.</summary>
-public sealed class CliException(string message) : Exception(message);
+public class CliException(string message) : Exception(message);
+
+/// <summary>The sign-in server refused the credentials or the grant (exit code 3, as for UNAUTHENTICATED).</summary>
+public sealed class SignInRefusedException(string message) : CliException(message);

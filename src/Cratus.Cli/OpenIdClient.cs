@@ -110,7 +110,7 @@ public sealed class OpenIdClient(string issuer) : IDisposable
 
     private static TokenReply Checked(TokenReply reply) => reply.Error is null && reply.AccessToken is not null ? reply : throw Refused(reply);
 
-    private static CliException Refused(TokenReply? reply) =>
+    private static SignInRefusedException Refused(TokenReply? reply) =>
         new($"sign-in refused: {reply?.ErrorDescription ?? reply?.Error ?? "no reason given"}{(reply?.Error is { } code ? $" ({code})" : "")}");
 
     public void Dispose() => _http.Dispose();

@@ -36,7 +36,7 @@ public abstract class AuditTests : OnEachDatabase
         Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), events.Select(e => e.Sequence));
         events.RemoveAt(0);
         var randomized = events[1];
-        Assert.Equal("SiteCoordinator-user", randomized.User);
+        Assert.Equal("SiteCoordinator-UM", randomized.User);
         Assert.Equal("site_coordinator", randomized.Role);
         Assert.Equal("UM", randomized.Site);
         Assert.Equal("initial schedule", events[0].Reason);

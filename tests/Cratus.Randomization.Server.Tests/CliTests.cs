@@ -191,7 +191,7 @@ public abstract class CliTests : OnEachDatabase
             {
                 var output = new StringWriter();
                 var error = new StringWriter();
-                var exit = await CratusCli.RunAsync([.. args, "--server", server.Address!], output, error, new StringReader(""));
+                var exit = await CratusCli.RunAsync([.. args, "--server", server.Address!, "--issuer", server.WebAddress!], output, error, new StringReader(""));
                 return (exit, output.ToString(), error.ToString());
             }
 

@@ -252,7 +252,7 @@ public sealed class ErrorReasonTests
             return await Refused(Unblinding(s, "stat-1").ApproveUnblindingAsync(new ApproveUnblindingRequest { UnblindingId = request.UnblindingId, Reason = "self" }));
         }));
         yield return new("CREDENTIALS_INVALID", StatusCode.Unauthenticated, () => On(s =>
-            Refused(Anonymous(s).BootstrapAdministratorAsync(new BootstrapAdministratorRequest { BootstrapSecret = "a-guess", UserName = "mallory", Password = AdminPassword }))));
+            Refused(Anonymous(s).BootstrapAdministratorAsync(new BootstrapAdministratorRequest { BootstrapSecret = "a-guess", UserName = "mallory", FullName = "Mallory M", Password = AdminPassword }))));
         yield return new("ACCOUNT_CHANGED", StatusCode.Unauthenticated, () => On(async s =>
         {
             var trial = new TrialService.TrialServiceClient(s.Channel(s.Token(TrialRole.Monitor, "mona")));

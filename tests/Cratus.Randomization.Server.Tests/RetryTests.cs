@@ -33,6 +33,20 @@ public abstract class RetryTests : OnEachDatabase
             { RequestId = id, Code = "JHU", Name = other ? "Johns Hopkins University" : "Johns Hopkins", Reason = "new site" })))),
         new("UpdateSite", server => Ready((id, other) => Call(Admin(server).UpdateSiteAsync(new UpdateSiteRequest
             { RequestId = id, Code = "UM", Active = other, Reason = "monitoring visit" })))),
+        new("RegisterSiteSystem", server => Ready((id, other) => Call(Admin(server).RegisterSiteSystemAsync(new RegisterSiteSystemRequest
+            { RequestId = id, ClientId = "edc-um", DisplayName = "EDC at UM", Sites = { "UM" }, Reason = other ? "another reason" : "go-live" })))),
+        new("RotateSiteSystemSecret", async server =>
+        {
+            await Admin(server).RegisterSiteSystemAsync(new RegisterSiteSystemRequest { ClientId = "edc-um", DisplayName = "EDC at UM", Sites = { "UM" }, Reason = "go-live" });
+            return (id, other) => Call(Admin(server).RotateSiteSystemSecretAsync(new RotateSiteSystemSecretRequest
+                { RequestId = id, ClientId = "edc-um", Reason = other ? "another reason" : "secret leaked" }));
+        }),
+        new("RevokeSiteSystem", async server =>
+        {
+            await Admin(server).RegisterSiteSystemAsync(new RegisterSiteSystemRequest { ClientId = "edc-um", DisplayName = "EDC at UM", Sites = { "UM" }, Reason = "go-live" });
+            return (id, other) => Call(Admin(server).RevokeSiteSystemAsync(new RevokeSiteSystemRequest
+                { RequestId = id, ClientId = "edc-um", Reason = other ? "another reason" : "system retired" }));
+        }),
         new("EnrollInCohort", server => Ready((id, other) => Call(Escalation(server).EnrollInCohortAsync(new EnrollInCohortRequest
             { RequestId = id, SiteCode = "UM", ScreeningId = other ? "PH1-B" : "PH1-A", Eligibility = Requests.Eligible() })))),
         new("RecordInfusion", async server =>

@@ -48,7 +48,16 @@ public static class Signing
         var (subject, role, sites) = ClaimsOf(token);
         using var scope = server.Services.CreateScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<TrialUser>>();
-        if (await users.FindByNameAsync(subject) is not null) return;
+        if (await users.FindByNameAsync(subject) is { } existing)
+        {
+            // An account made for a minted token has no password yet.
+            if (existing.PasswordHash is null)
+            {
+                existing.FullName = FullNameOf(subject);
+                await users.AddPasswordAsync(existing, Password);
+            }
+            return;
+        }
         try
         {
             var created = await users.CreateAsync(new TrialUser { UserName = subject, FullName = FullNameOf(subject), Role = role, Sites = string.Join(',', sites) }, Password);
@@ -108,7 +117,8 @@ public static class Signing
             };
             // A retry of a write (the same request id) carries the signature of its first attempt, as a client's would.
             var requestId = message.Descriptor.FindFieldByName("request_id")?.Accessor.GetValue(message) as string;
-            var key = $"{token}|{requestId}";
+            // As a client keeps it for its retries: per signer and request id (request ids compare case-insensitively).
+            var key = $"{(token is null ? "" : ClaimsOf(token).Subject)}|{requestId?.ToLowerInvariant()}";
             if (!string.IsNullOrEmpty(requestId) && FirstAttempts.TryGetValue(key, out var first))
             {
                 field.Accessor.SetValue(message, first.Clone());
