@@ -125,6 +125,9 @@ public enum RefusalReason
     AccountLocked,
     /// <summary>The call needs a signed-in caller and no access token was sent.</summary>
     TokenMissing,
+    /// <summary>The token's account or client changed after it was issued (closed, other role or sites, revoked), or the
+    /// token itself was revoked.</summary>
+    AccountChanged,
     /// <summary>The account still has its one-time password, which must be changed before any token is issued.</summary>
     PasswordChangeRequired,
     /// <summary>No site system has this client id.</summary>
@@ -180,7 +183,7 @@ public static class Refusals
         RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired
             or RefusalReason.SigningProofInvalid
             => TrialFault.PermissionDenied,
-        RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.TokenMissing
+        RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.TokenMissing or RefusalReason.AccountChanged
             => TrialFault.Unauthenticated,
         _ => TrialFault.FailedPrecondition,
     };

@@ -37,7 +37,7 @@ public static class StartupFailure
         DbException or TimeoutException or System.Net.Sockets.SocketException =>
             (DatabaseUnavailable, $"the database cannot be reached or opened ({Unwrap(failure).Message}). Check Database:Provider and Database:SqlitePath or Database:ConnectionString, and that the database server is running."),
         IOException io when io.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase) =>
-            (Other, $"the listening address is taken ({io.Message}). Set Kestrel:Endpoints:Grpc:Url to a free address."),
+            (Other, $"the listening address is taken ({io.Message}). Set Kestrel:Endpoints:Grpc:Url (gRPC) or Kestrel:Endpoints:Web:Url (sign-in and web pages) to a free address."),
         var other => (Other, $"{other.GetType().Name}: {other.Message}"),
     };
 

@@ -10,8 +10,8 @@ public abstract class CliTests : OnEachDatabase
 {
     private static async Task<(int Exit, string Output, string Error)> RunAsync(TrialServer server, string token, params string[] args)
     {
-        // The token's user has an account with the helpers' password, typed at the prompt when a command signs.
-        await server.EnsureAccountAsync(token);
+        // The token's user has an account with the helpers' password (made when the token was minted), typed at the
+        // prompt when a command signs.
         var output = new StringWriter();
         var error = new StringWriter();
         var exit = await CratusCli.RunAsync([.. args, "--server", server.Address!, "--token", token], output, error, new StringReader(Signing.Password + "\n"));

@@ -40,6 +40,9 @@ public sealed class HungDatabaseTests(PrivatePostgreSql cluster) : IRunsOnPostgr
         var before = await server.Site().RandomizeAsync(Requests.Randomize("BEFORE"));
         var during = Enumerable.Range(1, 4).Select(i => Requests.Randomize($"DURING{i}")).ToList();
         var clientDeadline = TimeSpan.FromSeconds(2);
+        // Clients made before the hang: making one mints a token for an account the test writes to the database.
+        var site = server.Site();
+        var trial = server.Trial(TrialRole.SiteCoordinator);
         ended.Clear();
 
         // Act 1: calls with a client deadline shorter than the server's call timeout, and one without any deadline.
@@ -49,10 +52,10 @@ public sealed class HungDatabaseTests(PrivatePostgreSql cluster) : IRunsOnPostgr
         try
         {
             withDeadline = await Task.WhenAll(during.Select(r => FailureOf(() =>
-                server.Site().RandomizeAsync(r, deadline: DateTime.UtcNow + clientDeadline).ResponseAsync)));
+                site.RandomizeAsync(r, deadline: DateTime.UtcNow + clientDeadline).ResponseAsync)));
             var serverEnded = await ended.WaitForAsync(count: during.Count, TimeSpan.FromSeconds(15));
             var started = Stopwatch.StartNew();
-            withoutDeadline = [await FailureOf(() => server.Trial(TrialRole.SiteCoordinator).GetTrialAsync(new GetTrialRequest()).ResponseAsync)];
+            withoutDeadline = [await FailureOf(() => trial.GetTrialAsync(new GetTrialRequest()).ResponseAsync)];
             withoutDeadlineTook = started.Elapsed;
 
             // Assert: the server's own end of each call, not only the client's timer, came by the deadline.
@@ -91,13 +94,15 @@ public sealed class HungDatabaseTests(PrivatePostgreSql cluster) : IRunsOnPostgr
         await using var probes = new HealthProbes(health);
         await probes.WaitForAsync(ServingStatus.Serving, TimeSpan.FromSeconds(10));
         var limit = TimeSpan.FromSeconds(5);
+        // Made before the hang: making it mints a token for an account the test writes to the database.
+        var site = server.Site();
 
         // Act: hang, with calls waiting on the database meanwhile; resume; refuse; return.
         TimeSpan toNotServingWhenHung;
         await cluster.FreezeAsync();
         try
         {
-            var waiting = Enumerable.Range(1, 3).Select(i => FailureOf(() => server.Site().RandomizeAsync(
+            var waiting = Enumerable.Range(1, 3).Select(i => FailureOf(() => site.RandomizeAsync(
                 Requests.Randomize($"HUNG{i}"), deadline: DateTime.UtcNow.AddSeconds(3)).ResponseAsync)).ToList();
             toNotServingWhenHung = await probes.WaitForAsync(ServingStatus.NotServing, limit + TimeSpan.FromSeconds(15));
             await Task.WhenAll(waiting);

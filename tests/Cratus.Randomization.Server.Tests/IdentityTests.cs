@@ -120,7 +120,7 @@ public abstract class IdentityTests : OnEachDatabase
         Assert.Equal("invalid_grant", unknown.Error);
         Assert.True((await admin.ListUsersAsync(new ListUsersRequest())).Users.Single(u => u.UserName == "dave").LockedOut);
         var events = (await new AuditService.AuditServiceClient(server.Channel(TrialRole.Monitor)).ListAuditEventsAsync(new ListAuditEventsRequest { PageSize = 100 })).Events;
-        Assert.Equal(4, events.Count(e => e is { Action: "identity.sign_in_failed", Target: "dave" }));
+        Assert.Equal(5, events.Count(e => e is { Action: "identity.sign_in_failed", Target: "dave" }));
         Assert.Contains(events, e => e is { Action: "identity.locked_out", Target: "dave" });
     }
 
@@ -222,7 +222,7 @@ public abstract class IdentityTests : OnEachDatabase
         var refused = await Assert.ThrowsAsync<RpcException>(() => trial.GetTrialAsync(new GetTrialRequest()).ResponseAsync);
 
         Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
-        Assert.Equal("ACCOUNT_CHANGED", refused.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.Equal(change == "locked" ? "ACCOUNT_LOCKED" : "ACCOUNT_CHANGED", refused.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
     }
 
     [ProviderFact]

@@ -77,7 +77,7 @@ public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
         var audit = nodeB.As(TrialRole.Monitor).Audit;
         var verification = await audit.VerifyAuditTrailAsync(new VerifyAuditTrailRequest());
         Assert.True(verification.Intact, verification.Problem);
-        Assert.Equal(301, verification.EventsChecked); // the schedule and 300 randomizations, in one chain
+        Assert.Equal(302, verification.EventsChecked); // the statistician's re-authentication, the signed schedule and 300 randomizations, in one chain
         var refused = await Assert.ThrowsAsync<RpcException>(() => sites[0].RandomizeAsync(Requests.Randomize("N-over")).ResponseAsync);
         Assert.Contains("target of 300", refused.Status.Detail, StringComparison.Ordinal);
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Cratus.Randomization.Server.Security;
 using Grpc.Health.V1;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 
 namespace Cratus.Testing;
@@ -99,7 +100,8 @@ public sealed class ServerProcess : IAsyncDisposable
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = environment;
         start.Environment["Kestrel__Endpoints__Grpc__Url"] = address;
-        start.Environment["Kestrel__Endpoints__Web__Url"] = $"http://127.0.0.1:{Loopback.FreePort()}";
+        // Any free port: these tests reach the server over gRPC only (their tokens are minted), so no race for a second port.
+        start.Environment["Kestrel__Endpoints__Web__Url"] = "http://127.0.0.1:0";
         foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         return start;
     }
@@ -144,7 +146,11 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"the server at {Address} did not serve within {limit}:{Environment.NewLine}{LastLines()}");
     }
 
-    public global::Grpc.Core.CallInvoker Channel(string? token) => RequestIds.Fill(Loopback.Channel(Address, token));
+    public global::Grpc.Core.CallInvoker Channel(string? token)
+    {
+        var raw = Loopback.Channel(Address, token);
+        return RequestIds.Fill(raw).Intercept(new Signing.AutoSigner(token, raw.CreateCallInvoker()));
+    }
 
     /// <summary>The clients of every service as the bearer of <paramref name="token"/> (none if null).</summary>
     public TrialClients As(string? token) => new(Channel(token));

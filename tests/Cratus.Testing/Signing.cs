@@ -6,7 +6,6 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Cratus.Testing;
 
@@ -14,10 +13,10 @@ namespace Cratus.Testing;
 /// Electronic signatures in tests. <see cref="SignAsync"/> re-authenticates through the real
 /// SignatureService.Reauthenticate and answers the signature to put in a signed action's request:
 /// <c>request.Signature = await clients.SignAsync(SignedAction.UnblindingApproval, unblindingId)</c>. The user behind
-/// a minted token is given an account in the server's store (with <see cref="Password"/> and a full name derived from
-/// the subject) on first use, so any subject can sign.
+/// a minted token has an account in the server's store (with <see cref="Password"/> and a full name derived from the
+/// subject), made when the token is minted, so any subject can sign.
 ///
-/// The channels of <see cref="TrialServer"/> also sign on their own (<see cref="AutoSigner"/>): a signed action's
+/// The channels of <see cref="TrialServer"/> and <see cref="ServerProcess"/> also sign on their own (<see cref="AutoSigner"/>): a signed action's
 /// request sent with no signature at all is signed as the token's user, as above, before it goes out, so tests about
 /// something else stay short and still pass through Reauthenticate and the proof's redemption. A request that carries
 /// a signature, even an empty one, goes out exactly as given; so does one whose re-authentication the server refuses
@@ -42,33 +41,9 @@ public static class Signing
     /// <summary>The record id an import's signature names: the SHA-256 of the CSV, lowercase hex.</summary>
     public static string RecordIdOf(ByteString csv) => Convert.ToHexStringLower(SHA256.HashData(csv.Span));
 
-    /// <summary>Gives the bearer of <paramref name="token"/> an account with <see cref="Password"/>, unless one exists.</summary>
-    public static async Task EnsureAccountAsync(this TrialServer server, string token)
-    {
-        var (subject, role, sites) = ClaimsOf(token);
-        using var scope = server.Services.CreateScope();
-        var users = scope.ServiceProvider.GetRequiredService<UserManager<TrialUser>>();
-        if (await users.FindByNameAsync(subject) is { } existing)
-        {
-            // An account made for a minted token has no password yet.
-            if (existing.PasswordHash is null)
-            {
-                existing.FullName = FullNameOf(subject);
-                await users.AddPasswordAsync(existing, Password);
-            }
-            return;
-        }
-        try
-        {
-            var created = await users.CreateAsync(new TrialUser { UserName = subject, FullName = FullNameOf(subject), Role = role, Sites = string.Join(',', sites) }, Password);
-            if (!created.Succeeded && await users.FindByNameAsync(subject) is null)
-                throw new InvalidOperationException(string.Join(" ", created.Errors.Select(e => e.Description)));
-        }
-        catch (Microsoft.EntityFrameworkCore.DbUpdateException)
-        {
-            // Another call of the same test created it at the same moment.
-        }
-    }
+    /// <summary>A hash of <see cref="Password"/> (ASP.NET Core Identity's, with its own salt), for the accounts that
+    /// TrialServer and ServerProcess make for the tokens they mint (<see cref="TestSecrets.AccountSql"/>).</summary>
+    public static string PasswordHash { get; } = new PasswordHasher<TrialUser>().HashPassword(new TrialUser { Role = "monitor" }, Password);
 
     private static (string Subject, string Role, IReadOnlyList<string> Sites) ClaimsOf(string token)
     {
@@ -82,7 +57,7 @@ public static class Signing
     }
 
     /// <summary>Signs a signed action's request that carries no signature, as the token's user (see <see cref="Signing"/>).</summary>
-    public sealed class AutoSigner(TrialServer server, string? token, CallInvoker plain) : Interceptor
+    public sealed class AutoSigner(string? token, CallInvoker plain) : Interceptor
     {
         private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ElectronicSignature> FirstAttempts = new();
 
@@ -126,7 +101,6 @@ public static class Signing
             }
             try
             {
-                await server.EnsureAccountAsync(token!);
                 var signature = await new TrialClients(plain).SignAsync(action, recordId);
                 if (!string.IsNullOrEmpty(requestId)) FirstAttempts[key] = signature;
                 field.Accessor.SetValue(message, signature.Clone());

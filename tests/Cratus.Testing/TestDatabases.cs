@@ -86,7 +86,7 @@ public static class TestDatabases
     {
         var postgres = settings.TryGetValue("Database:Provider", out var provider) && provider == "PostgreSql";
         await using System.Data.Common.DbConnection connection = postgres
-            ? new NpgsqlConnection(settings["Database:ConnectionString"])
+            ? new NpgsqlConnection(new NpgsqlConnectionStringBuilder(settings["Database:ConnectionString"]) { Pooling = false }.ConnectionString)
             : new Microsoft.Data.Sqlite.SqliteConnection(
                 $"Data Source={Path.GetFullPath(settings.TryGetValue("Database:SqlitePath", out var path) ? path : "data/cratus.db", AppContext.BaseDirectory)};Pooling=False");
         await connection.OpenAsync();

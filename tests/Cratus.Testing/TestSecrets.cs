@@ -90,8 +90,8 @@ public sealed class TestSecrets
     }
 
     /// <summary>SQL (for SQLite and PostgreSQL alike) that makes <paramref name="subject"/> an account in
-    /// <paramref name="role"/> at <paramref name="sites"/>: a person without a password, or for the site-system role a
-    /// registered site system. Tests of token handling sign their own tokens for such accounts.</summary>
+    /// <paramref name="role"/> at <paramref name="sites"/>: a person with <see cref="Signing.Password"/> and a full name
+    /// (so that the subject can sign), or for the site-system role a registered site system.</summary>
     public static string AccountSql(TrialRole role, string subject, IEnumerable<string>? sites)
     {
         static string Quote(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
@@ -107,8 +107,10 @@ public sealed class TestSecrets
         var id = Quote(Guid.NewGuid().ToString());
         return $"""
             INSERT INTO "AspNetUsers" ("Id", "UserName", "NormalizedUserName", "EmailConfirmed", "PhoneNumberConfirmed", "TwoFactorEnabled",
-                "LockoutEnabled", "AccessFailedCount", "Role", "Sites", "Active", "MustChangePassword", "SecurityStamp", "ConcurrencyStamp")
-            VALUES ({id}, {Quote(subject)}, {Quote(subject.ToUpperInvariant())}, FALSE, FALSE, FALSE, TRUE, 0, {roleValue}, {siteList}, TRUE, FALSE, {id}, {id})
+                "LockoutEnabled", "AccessFailedCount", "Role", "Sites", "Active", "MustChangePassword", "SecurityStamp", "ConcurrencyStamp",
+                "PasswordHash", "FullName")
+            VALUES ({id}, {Quote(subject)}, {Quote(subject.ToUpperInvariant())}, FALSE, FALSE, FALSE, TRUE, 0, {roleValue}, {siteList}, TRUE, FALSE, {id}, {id},
+                {Quote(Signing.PasswordHash)}, {Quote(Signing.FullNameOf(subject))})
             ON CONFLICT DO NOTHING;
             UPDATE "AspNetUsers" SET "Role" = {roleValue}, "Sites" = {siteList} WHERE "NormalizedUserName" = {Quote(subject.ToUpperInvariant())};
             """;

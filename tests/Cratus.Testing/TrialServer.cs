@@ -149,7 +149,7 @@ public sealed class TrialServer : IAsyncDisposable
     public CallInvoker Channel(string? token)
     {
         var raw = RawChannel(token);
-        return RequestIds.Fill(raw).Intercept(new Signing.AutoSigner(this, token, raw.CreateCallInvoker()));
+        return RequestIds.Fill(raw).Intercept(new Signing.AutoSigner(token, raw.CreateCallInvoker()));
     }
 
     /// <summary>A channel that sends requests exactly as given, for tests of what the server does with them.</summary>
@@ -201,7 +201,8 @@ public sealed class TrialServer : IAsyncDisposable
 
     private System.Data.Common.DbConnection OpenConnection() => Database == TestDatabase.Sqlite
         ? new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabaseLocation};Pooling=False")
-        : new Npgsql.NpgsqlConnection(DatabaseLocation);
+        // Unpooled, as for SQLite: a connection the test opened must not outlive an outage the test makes.
+        : new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(DatabaseLocation) { Pooling = false }.ConnectionString);
 
     /// <summary>Stops the server but keeps its database, for a restart on the same data.</summary>
     public async Task StopAsync()

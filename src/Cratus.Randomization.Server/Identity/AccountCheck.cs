@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
@@ -13,25 +14,30 @@ namespace Cratus.Randomization.Server.Identity;
 /// another role or other sites; a site system revoked or moved; or the token itself revoked (revocation endpoint, a
 /// refresh token's reuse). A signature check cannot see any of this, so every call's token is compared with the
 /// account as stored, read again at most every <see cref="TokenOptions.AccountCheckInterval"/> (30 s): a change
-/// reaches every node within that time, and the node that made it at once (<see cref="Forget"/>).
+/// reaches every node within that time, and the node that made it at once (<see cref="Forget"/>). Called by the gRPC
+/// access check (<see cref="Security.AccessInterceptor"/>), inside the call's deadline and error translation.
 /// </summary>
 public sealed class AccountCheck(IServiceScopeFactory scopes, TimeProvider clock, IOptions<TokenOptions> options)
 {
-    private sealed record Account(bool Usable, TrialRole? Role, string Sites);
+    private sealed record Account(bool Usable, bool Locked, TrialRole? Role, string Sites);
 
     private readonly ConcurrentDictionary<string, (DateTimeOffset ReadAt, Account Account)> _accounts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (DateTimeOffset ReadAt, bool Valid)> _tokens = new(StringComparer.Ordinal);
 
-    /// <summary>Why this caller's token may no longer be used, or null when it may.</summary>
-    public async Task<string?> ProblemAsync(Caller caller, string? tokenId, CancellationToken ct)
+    /// <summary>Why this caller's token may no longer be used (ACCOUNT_LOCKED, or ACCOUNT_CHANGED), or null when it may.</summary>
+    public async Task<Refusal?> ProblemAsync(Caller caller, string? tokenId, CancellationToken ct)
     {
         var account = await AccountAsync(caller, ct);
-        if (!account.Usable) return "The account or client this token was issued to is closed, locked or revoked.";
+        if (account.Locked)
+            return new Refusal(RefusalReason.AccountLocked, "This account is locked after repeated failed sign-ins. Try again later, or ask an administrator.");
+        if (!account.Usable) return Changed("The account or client this token was issued to is closed or revoked.");
         if (account.Role != caller.Role || account.Sites != SitesKey(caller.Sites))
-            return "The role or sites of this account changed after the token was issued.";
-        if (!string.IsNullOrEmpty(tokenId) && !await TokenValidAsync(tokenId, ct)) return "This token was revoked.";
+            return Changed("The role or sites of this account changed after the token was issued.");
+        if (!string.IsNullOrEmpty(tokenId) && !await TokenValidAsync(tokenId, ct)) return Changed("This token was revoked.");
         return null;
     }
+
+    private static Refusal Changed(string why) => new(RefusalReason.AccountChanged, why + " Sign in again.");
 
     /// <summary>Drops what this node remembers of an account, after changing it.</summary>
     public void Forget(string subject)
@@ -51,15 +57,15 @@ public sealed class AccountCheck(IServiceScopeFactory scopes, TimeProvider clock
         if (caller.Role == TrialRole.SiteSystem)
         {
             var client = await db.SiteSystems.AsNoTracking().SingleOrDefaultAsync(c => c.ClientId == caller.Subject, ct);
-            account = client is null ? new Account(false, null, "") : new Account(client.RevokedAt is null, TrialRole.SiteSystem, SitesKey(client.SiteList));
+            account = client is null ? new Account(false, false, null, "") : new Account(client.RevokedAt is null, false, TrialRole.SiteSystem, SitesKey(client.SiteList));
         }
         else
         {
             var normalized = caller.Subject.ToUpperInvariant();
             var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.NormalizedUserName == normalized, ct);
             // ASP.NET Core Identity judges lockouts by the system clock; so does this.
-            account = user is null ? new Account(false, null, "")
-                : new Account(user.Active && !(user.LockoutEnd > TimeProvider.System.GetUtcNow()),
+            account = user is null ? new Account(false, false, null, "")
+                : new Account(user.Active, user.LockoutEnd > TimeProvider.System.GetUtcNow(),
                     TrialRoles.TryParse(user.Role, out var role) ? role : null, SitesKey(user.SiteList));
         }
         _accounts[key] = (now, account);

@@ -6,6 +6,7 @@ using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Security;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using TokenOptions = Cratus.Randomization.Server.Security.TokenOptions;
@@ -30,7 +31,7 @@ public sealed partial class Accounts(
     /// The account of <paramref name="userName"/> if the password and, once enrolled, the authenticator code (or one of
     /// its recovery codes) are right; otherwise CredentialsInvalid or AccountLocked. Failures count toward the lockout
     /// and are audited for existing accounts. Does not judge whether the account may receive tokens
-    /// (<see cref="RequireTokensAllowed"/>).
+    /// (<see cref="TokenRefusal"/>).
     /// </summary>
     public async Task<TrialUser> VerifyCredentialsAsync(string? userName, string? password, string? secondFactor, CancellationToken ct)
     {
@@ -39,28 +40,8 @@ public sealed partial class Accounts(
         if (!Identifiers.IsValidScreeningId(userName ?? "")) throw Unauthenticated(WrongCredentials);
         var user = await users.FindByNameAsync(userName!);
         if (user is null || !user.Active) throw Unauthenticated(WrongCredentials);
-        if (await users.IsLockedOutAsync(user))
-            throw new TrialRuleException(RefusalReason.AccountLocked, $"This account is locked after repeated failed sign-ins until {(await users.GetLockoutEndDateAsync(user))!.Value.UtcDateTime:u}. Try again then, or ask an administrator.");
-
-        var passwordOk = await users.CheckPasswordAsync(user, password ?? "");
-        var code = (secondFactor ?? "").Replace(" ", "", StringComparison.Ordinal);
-        var secondFactorOk = !passwordOk || !user.TwoFactorEnabled || (code.Length > 0 && await SecondFactorOkAsync(user, code));
-        if (!passwordOk || !secondFactorOk)
-        {
-            await db.InTransactionAsync(async t =>
-            {
-                await users.AccessFailedAsync(user);
-                var locked = await users.IsLockedOutAsync(user);
-                await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), locked ? AuditActions.LockedOut : AuditActions.SignInFailed, user.UserName!, t,
-                    details: locked ? "locked after repeated failed sign-ins" : !passwordOk ? "wrong password" : "wrong or missing authenticator code");
-                return 0;
-            }, ct);
-            accountCheck.Forget(user.UserName!);
-            LogFailedSignIn(logger, user.UserName!);
-            throw Unauthenticated(passwordOk && user.TwoFactorEnabled && code.Length == 0
-                ? "This account needs the code from your authenticator app." : WrongCredentials);
-        }
-        if (user.AccessFailedCount > 0) await users.ResetAccessFailedCountAsync(user);
+        await CheckSecretsAsync(user, new AuditActor(user.UserName!, user.Role), password, secondFactor,
+            AuditActions.SignInFailed, "sign-in", WrongCredentials, ct);
         return user;
     }
 
@@ -79,44 +60,54 @@ public sealed partial class Accounts(
         var user = await users.FindByNameAsync(caller.Subject);
         if (user is null || !user.Active)
             throw Unauthenticated("Your account is not in this service's user store or is closed, so you cannot sign here.");
-        if (await users.IsLockedOutAsync(user))
-            throw new TrialRuleException(RefusalReason.AccountLocked, $"This account is locked after repeated failed sign-ins until {(await users.GetLockoutEndDateAsync(user))!.Value.UtcDateTime:u}. Try again then, or ask an administrator.");
-        var passwordOk = await users.CheckPasswordAsync(user, password ?? "");
-        var secondFactorOk = !passwordOk || !user.TwoFactorEnabled ||
-            (!string.IsNullOrEmpty(totpCode) && await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, totpCode));
-        if (!passwordOk || !secondFactorOk)
-        {
-            await db.InTransactionAsync(async t =>
-            {
-                await users.AccessFailedAsync(user);
-                var locked = await users.IsLockedOutAsync(user);
-                await audit.AppendAsync(AuditActor.From(caller), AuditActions.ReauthenticationFailed, user.UserName!, t,
-                    details: $"to sign {SignedActions.Words(signed)} of {recordId}" + (locked ? "; account locked after repeated failures" : ""));
-                if (locked)
-                    await audit.AppendAsync(AuditActor.From(caller), AuditActions.LockedOut, user.UserName!, t,
-                        details: "locked after repeated failed sign-ins");
-                return 0;
-            }, ct);
-            LogFailedReauthentication(logger, user.UserName!);
-            throw Unauthenticated(passwordOk && user.TwoFactorEnabled && string.IsNullOrEmpty(totpCode)
-                ? "Signing needs the code from your authenticator app too (totp_code)."
-                : "Your password or authenticator code is not right; nothing was signed. Repeated failures lock the account.");
-        }
-        var proof = Base64Url(RandomNumberGenerator.GetBytes(32));
-        var now = clock.GetUtcNow();
-        var issued = SigningProof.Issue(Application.Signatures.ElectronicSigning.HashOf(proof), user.UserName!, signed, recordId, now);
+        var purpose = $"to sign {SignedActions.Words(signed)} of {recordId}";
+        await CheckSecretsAsync(user, AuditActor.From(caller), password, totpCode, AuditActions.ReauthenticationFailed, purpose,
+            "Your password or authenticator code is not right; nothing was signed. Repeated failures lock the account.", ct);
+        var proof = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
+        var issued = SigningProof.Issue(Application.Signatures.ElectronicSigning.HashOf(proof), user.UserName!, signed, recordId, clock.GetUtcNow());
         await db.InTransactionAsync(async t =>
         {
-            await users.ResetAccessFailedCountAsync(user);
             db.SigningProofs.Add(issued);
-            await audit.AppendAsync(AuditActor.From(caller), AuditActions.Reauthenticated, user.UserName!, t,
-                details: $"to sign {SignedActions.Words(signed)} of {recordId}");
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.Reauthenticated, user.UserName!, t, details: purpose);
             return 0;
         }, ct);
         return (proof, issued.ExpiresAt);
     }
 
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <summary>
+    /// The one check of a person's secrets, for signing in and for signing: not locked out; the password and, once
+    /// enrolled, the authenticator code (or one of the account's single-use recovery codes) right. A failure counts
+    /// toward the lockout and is audited as <paramref name="failedAction"/> (for <paramref name="purpose"/>), and the
+    /// lockout it causes as identity.locked_out; then CredentialsInvalid with <paramref name="wrongMessage"/>.
+    /// </summary>
+    private async Task CheckSecretsAsync(TrialUser user, AuditActor actor, string? password, string? secondFactor,
+        string failedAction, string purpose, string wrongMessage, CancellationToken ct)
+    {
+        if (await users.IsLockedOutAsync(user))
+            throw new TrialRuleException(RefusalReason.AccountLocked, $"This account is locked after repeated failed sign-ins until {(await users.GetLockoutEndDateAsync(user))!.Value.UtcDateTime:u}. Try again then, or ask an administrator.");
+        var passwordOk = await users.CheckPasswordAsync(user, password ?? "");
+        var code = (secondFactor ?? "").Replace(" ", "", StringComparison.Ordinal);
+        var secondFactorOk = !passwordOk || !user.TwoFactorEnabled || (code.Length > 0 && await SecondFactorOkAsync(user, code));
+        if (passwordOk && secondFactorOk)
+        {
+            if (user.AccessFailedCount > 0) await users.ResetAccessFailedCountAsync(user);
+            return;
+        }
+        await db.InTransactionAsync(async t =>
+        {
+            await users.AccessFailedAsync(user);
+            await audit.AppendAsync(actor, failedAction, user.UserName!, t,
+                details: $"{purpose}: {(!passwordOk ? "wrong password" : "wrong or missing authenticator code")}");
+            if (await users.IsLockedOutAsync(user))
+                await audit.AppendAsync(actor, AuditActions.LockedOut, user.UserName!, t, details: "locked after repeated failed sign-ins");
+            return 0;
+        }, ct);
+        accountCheck.Forget(user.UserName!);
+        LogFailedCheck(logger, user.UserName!, purpose);
+        throw Unauthenticated(passwordOk && user.TwoFactorEnabled && code.Length == 0
+            ? "This account needs the code from your authenticator app too (totp_code)." : wrongMessage);
+    }
+
 
 
     /// <summary>A TOTP code, or else one of the account's single-use recovery codes (spent on use).</summary>
@@ -125,29 +116,27 @@ public sealed partial class Accounts(
             ? await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, code)
             : (await users.RedeemTwoFactorRecoveryCodeAsync(user, code)).Succeeded;
 
-    /// <summary>Refuses tokens to an account that is closed, locked, or still holds its one-time password.</summary>
-    public static void RequireTokensAllowed(TrialUser user)
-    {
-        if (!user.Active) throw Unauthenticated(WrongCredentials);
-        if (user.LockoutEnd is { } end && end > TimeProvider.System.GetUtcNow())
-            throw new TrialRuleException(RefusalReason.AccountLocked, "This account is locked after repeated failed sign-ins. Try again later, or ask an administrator.");
-        if (user.MustChangePassword)
-            throw new TrialRuleException(RefusalReason.PasswordChangeRequired,
-                "This account still has the one-time password it was given. Sign in on the service's sign-in page once and choose your own password.");
-    }
+    /// <summary>Why an account may not receive tokens now (closed, locked, or still holding its one-time password), in
+    /// words for the person; null when it may.</summary>
+    public static Refusal? TokenRefusal(TrialUser user) =>
+        !user.Active ? new Refusal(RefusalReason.CredentialsInvalid, WrongCredentials)
+        // ASP.NET Core Identity judges lockouts by the system clock; so does this.
+        : user.LockoutEnd is { } end && end > TimeProvider.System.GetUtcNow()
+            ? new Refusal(RefusalReason.AccountLocked, "This account is locked after repeated failed sign-ins. Try again later, or ask an administrator.")
+        : user.MustChangePassword
+            ? new Refusal(RefusalReason.PasswordChangeRequired,
+                "This account still has the one-time password it was given. Sign in on the service's sign-in page once and choose your own password.")
+        : null;
 
     /// <summary>Records a person's sign-in (the way: web, device code, password grant).</summary>
-    public Task RecordSignInAsync(TrialUser user, string how, CancellationToken ct) =>
-        db.InTransactionAsync(async t =>
-        {
-            await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), AuditActions.SignedIn, user.UserName!, t, details: how);
-            return 0;
-        }, ct);
+    public Task RecordSignInAsync(TrialUser user, string how, CancellationToken ct) => RecordAsync(user, AuditActions.SignedIn, how, ct);
 
-    public Task RecordSignOutAsync(TrialUser user, CancellationToken ct) =>
+    public Task RecordSignOutAsync(TrialUser user, CancellationToken ct) => RecordAsync(user, AuditActions.SignedOut, "", ct);
+
+    private Task RecordAsync(TrialUser user, string action, string details, CancellationToken ct) =>
         db.InTransactionAsync(async t =>
         {
-            await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), AuditActions.SignedOut, user.UserName!, t);
+            await audit.AppendAsync(new AuditActor(user.UserName!, user.Role), action, user.UserName!, t, details: details);
             return 0;
         }, ct);
 
@@ -242,9 +231,6 @@ public sealed partial class Accounts(
 
     internal static TrialRuleException Unauthenticated(string message) => new(RefusalReason.CredentialsInvalid, message);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Failed re-authentication to sign for {UserName}")]
-    private static partial void LogFailedReauthentication(ILogger logger, string userName);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Failed sign-in for {UserName}")]
-    private static partial void LogFailedSignIn(ILogger logger, string userName);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Wrong password or authenticator code for {UserName} ({Purpose})")]
+    private static partial void LogFailedCheck(ILogger logger, string userName, string purpose);
 }

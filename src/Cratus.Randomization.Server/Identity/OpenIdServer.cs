@@ -61,6 +61,7 @@ public static partial class OpenIdServer
                 .SetRefreshTokenReuseLeeway(TimeSpan.Zero);
             // Plain signed JWTs, readable by JwtBearer and any resource server from the JWKS.
             o.DisableAccessTokenEncryption();
+            o.AddEventHandler(TokenRevocationAudit.Descriptor);
             var aspNetCore = o.UseAspNetCore()
                 .EnableAuthorizationEndpointPassthrough()
                 .EnableTokenEndpointPassthrough()
@@ -124,7 +125,7 @@ public static partial class OpenIdServer
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("not an OpenID Connect request");
         var session = await http.AuthenticateAsync(WebScheme);
         var user = session.Principal?.Identity?.Name is { } name ? await users.FindByNameAsync(name) : null;
-        if (user is null || !TokensAllowed(user, out _))
+        if (user is null || Accounts.TokenRefusal(user) is not null)
         {
             var query = http.Request.HasFormContentType ? QueryString.Create(http.Request.Form) : http.Request.QueryString;
             return Results.Challenge(new AuthenticationProperties { RedirectUri = http.Request.PathBase + http.Request.Path + query }, [WebScheme]);
@@ -150,12 +151,12 @@ public static partial class OpenIdServer
             try
             {
                 user = await accounts.VerifyCredentialsAsync(request.Username, request.Password, request["totp_code"]?.ToString(), ct);
-                Accounts.RequireTokensAllowed(user);
             }
             catch (Domain.TrialRuleException refused)
             {
                 return Refuse(Errors.InvalidGrant, refused.Message);
             }
+            if (Accounts.TokenRefusal(user) is { } refusal) return Refuse(Errors.InvalidGrant, refusal.Message);
             await accounts.RecordSignInAsync(user, $"password grant ({request.ClientId})", ct);
             return Results.SignIn(Person(user, request.GetScopes(), options.Value), authenticationScheme: ServerScheme);
         }
@@ -165,7 +166,7 @@ public static partial class OpenIdServer
             var granted = (await http.AuthenticateAsync(ServerScheme)).Principal;
             var user = granted?.GetClaim(Claims.Subject) is { } subject ? await users.FindByNameAsync(subject) : null;
             if (user is null) return Refuse(Errors.InvalidGrant, "The account this grant was issued to no longer exists.");
-            if (!TokensAllowed(user, out var why)) return Refuse(Errors.InvalidGrant, why);
+            if (Accounts.TokenRefusal(user) is { } refusal) return Refuse(Errors.InvalidGrant, refusal.Message);
             return Results.SignIn(Person(user, granted!.GetScopes(), options.Value), authenticationScheme: ServerScheme);
         }
         return Refuse(Errors.UnsupportedGrantType, "This grant type is not supported.");
@@ -179,22 +180,6 @@ public static partial class OpenIdServer
         if (session.Principal?.Identity?.Name is { } name && await users.FindByNameAsync(name) is { } user)
             await accounts.RecordSignOutAsync(user, ct);
         return Results.SignOut(new AuthenticationProperties { RedirectUri = "/account/signedout" }, [ServerScheme]);
-    }
-
-    /// <summary>Whether an account may receive tokens now, and if not why (in words for the person).</summary>
-    public static bool TokensAllowed(TrialUser user, out string why)
-    {
-        try
-        {
-            Accounts.RequireTokensAllowed(user);
-            why = "";
-            return true;
-        }
-        catch (Domain.TrialRuleException refused)
-        {
-            why = refused.Message;
-            return false;
-        }
     }
 
     /// <summary>A person's tokens: subject (the user name), the one role and the sites served, for this service.</summary>

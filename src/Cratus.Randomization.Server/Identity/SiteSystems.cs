@@ -5,6 +5,7 @@ using Cratus.Randomization.Server.Audit;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
 using Permissions = OpenIddict.Abstractions.OpenIddictConstants.Permissions;
@@ -131,9 +132,7 @@ public sealed class SiteSystems(
     };
 
     /// <summary>256 random bits, base64url: the client secret.</summary>
-    private static string NewSecret() => Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
-
-    private static string Base64UrlEncode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    private static string NewSecret() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
 
     private static SiteSystemView View(SiteSystemRecord r) =>
         new(r.ClientId, r.DisplayName, r.SiteList, r.RegisteredAt, r.RegisteredBy, r.SecretIssuedAt, r.RevokedAt, r.RevokedBy);

@@ -30,7 +30,6 @@ public static partial class SecurityExtensions
                 (ErrorReason.TokenExpired, "The access token has expired (or is not valid yet). Refresh it or sign in again."),
             SecurityTokenInvalidAudienceException or SecurityTokenInvalidIssuerException =>
                 (ErrorReason.TokenWrongAudience, "The access token was issued by another issuer or for another service. Sign in to this service."),
-            AccountChangedException changed => (ErrorReason.AccountChanged, changed.Message + " Sign in again."),
             SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException =>
                 (ErrorReason.TokenInvalid, "The access token's signature is not valid. Sign in again."),
             _ => (ErrorReason.TokenInvalid, "The access token is not valid. Sign in again."),
@@ -178,16 +177,6 @@ public static partial class SecurityExtensions
                 jwt.TokenValidationParameters = parameters;
                 jwt.Events = new JwtBearerEvents
                 {
-                    // A token that verifies is still refused once its account or client changed, or it was revoked.
-                    OnTokenValidated = async context =>
-                    {
-                        if (o.Mode != IdentityMode.Embedded || context.Principal is null) return;
-                        var caller = services.GetRequiredService<CallerResolver>().Resolve(context.Principal);
-                        if (caller is null) return; // the access check refuses it with its own reason
-                        var problem = await services.GetRequiredService<AccountCheck>()
-                            .ProblemAsync(caller, context.Principal.FindFirst("oi_tkn_id")?.Value, context.HttpContext.RequestAborted);
-                        if (problem is not null) context.Fail(new AccountChangedException(problem));
-                    },
                     OnAuthenticationFailed = context =>
                     {
                         var logger = context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SecurityExtensions));
@@ -207,6 +196,3 @@ public static partial class SecurityExtensions
         return builder;
     }
 }
-
-/// <summary>A token that verifies but whose account or client changed since, or that was revoked.</summary>
-public sealed class AccountChangedException(string message) : SecurityTokenValidationException(message);

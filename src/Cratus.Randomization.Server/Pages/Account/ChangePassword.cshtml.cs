@@ -35,9 +35,9 @@ public sealed class ChangePasswordModel(Accounts accounts) : PageModel
         {
             var user = await accounts.VerifyCredentialsAsync(UserName, CurrentPassword, Code, ct);
             await accounts.ChangePasswordAsync(user, CurrentPassword, NewPassword, ct);
-            if (!OpenIdServer.TokensAllowed(user, out var why))
+            if (Accounts.TokenRefusal(user) is { } refusal)
             {
-                Error = why;
+                Error = refusal.Message;
                 return Page();
             }
             await accounts.RecordSignInAsync(user, "sign-in page (password changed)", ct);

@@ -39,9 +39,9 @@ public sealed class SignInModel(Accounts accounts) : PageModel
         }
         if (user.MustChangePassword)
             return RedirectToPage("ChangePassword", new { userName = user.UserName, returnUrl = ReturnUrl, firstSignIn = true });
-        if (!OpenIdServer.TokensAllowed(user, out var why))
+        if (Accounts.TokenRefusal(user) is { } refusal)
         {
-            Error = why;
+            Error = refusal.Message;
             return Page();
         }
         await accounts.RecordSignInAsync(user, "sign-in page", ct);

@@ -48,9 +48,9 @@ public sealed class VerifyModel(UserManager<TrialUser> users, Accounts accounts,
         }
         if (decision != "allow")
             return Forbid(new AuthenticationProperties { RedirectUri = "/account/signin" }, OpenIdServer.ServerScheme);
-        if (!OpenIdServer.TokensAllowed(user, out var why))
+        if (Accounts.TokenRefusal(user) is { } refusal)
         {
-            Error = why;
+            Error = refusal.Message;
             return Page();
         }
         await accounts.RecordSignInAsync(user, $"device code ({request.GetClaim(Claims.ClientId)})", ct);
