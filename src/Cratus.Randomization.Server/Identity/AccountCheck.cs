@@ -22,7 +22,7 @@ public sealed class AccountCheck(IServiceScopeFactory scopes, TimeProvider clock
     private sealed record Account(bool Usable, bool Locked, TrialRole? Role, string Sites);
 
     private readonly ConcurrentDictionary<string, (DateTimeOffset ReadAt, Account Account)> _accounts = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (DateTimeOffset ReadAt, bool Valid)> _tokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (DateTimeOffset ReadAt, bool Valid, string Subject)> _tokens = new(StringComparer.Ordinal);
 
     /// <summary>Why this caller's token may no longer be used (ACCOUNT_LOCKED, or ACCOUNT_CHANGED), or null when it may.</summary>
     public async Task<Refusal?> ProblemAsync(Caller caller, string? tokenId, CancellationToken ct)
@@ -33,17 +33,20 @@ public sealed class AccountCheck(IServiceScopeFactory scopes, TimeProvider clock
         if (!account.Usable) return Changed("The account or client this token was issued to is closed or revoked.");
         if (account.Role != caller.Role || account.Sites != SitesKey(caller.Sites))
             return Changed("The role or sites of this account changed after the token was issued.");
-        if (!string.IsNullOrEmpty(tokenId) && !await TokenValidAsync(tokenId, ct)) return Changed("This token was revoked.");
+        if (!string.IsNullOrEmpty(tokenId) && !await TokenValidAsync(tokenId, caller.Subject, ct)) return Changed("This token was revoked.");
         return null;
     }
 
     private static Refusal Changed(string why) => new(RefusalReason.AccountChanged, why + " Sign in again.");
 
-    /// <summary>Drops what this node remembers of an account, after changing it.</summary>
+    /// <summary>Drops what this node remembers of an account and its tokens, after changing the account or revoking
+    /// its tokens.</summary>
     public void Forget(string subject)
     {
         _accounts.TryRemove("user:" + subject, out _);
         _accounts.TryRemove("client:" + subject, out _);
+        foreach (var (id, entry) in _tokens)
+            if (entry.Subject == subject) _tokens.TryRemove(id, out _);
     }
 
     private async Task<Account> AccountAsync(Caller caller, CancellationToken ct)
@@ -72,7 +75,7 @@ public sealed class AccountCheck(IServiceScopeFactory scopes, TimeProvider clock
         return account;
     }
 
-    private async Task<bool> TokenValidAsync(string tokenId, CancellationToken ct)
+    private async Task<bool> TokenValidAsync(string tokenId, string subject, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         if (_tokens.TryGetValue(tokenId, out var known) && now - known.ReadAt < options.Value.AccountCheckInterval) return known.Valid;
@@ -84,7 +87,7 @@ public sealed class AccountCheck(IServiceScopeFactory scopes, TimeProvider clock
         if (_tokens.Count > 10_000)
             foreach (var (id, entry) in _tokens)
                 if (now - entry.ReadAt >= options.Value.AccountCheckInterval) _tokens.TryRemove(id, out _);
-        _tokens[tokenId] = (now, valid);
+        _tokens[tokenId] = (now, valid, subject);
         return valid;
     }
 

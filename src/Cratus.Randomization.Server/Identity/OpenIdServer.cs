@@ -134,7 +134,7 @@ public static partial class OpenIdServer
     }
 
     /// <summary>The token endpoint, after OpenIddict has authenticated the client and validated the request.</summary>
-    private static async Task<IResult> ExchangeAsync(HttpContext http, UserManager<TrialUser> users, Accounts accounts, TrialDbContext db, IOptions<TokenOptions> options, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> ExchangeAsync(HttpContext http, UserManager<TrialUser> users, TrialDbContext db, IOptions<TokenOptions> options, ILoggerFactory loggers, CancellationToken ct)
     {
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("not an OpenID Connect request");
         var logger = loggers.CreateLogger(typeof(OpenIdServer));
@@ -150,14 +150,18 @@ public static partial class OpenIdServer
             TrialUser user;
             try
             {
-                user = await accounts.VerifyCredentialsAsync(request.Username, request.Password, request["totp_code"]?.ToString(), ct);
+                user = await WithOwnAccountsAsync(http, async accounts =>
+                {
+                    var verified = await accounts.VerifyCredentialsAsync(request.Username, request.Password, request["totp_code"]?.ToString(), ct);
+                    if (Accounts.TokenRefusal(verified) is { } refusal) throw refusal.ToException();
+                    await accounts.RecordSignInAsync(verified, $"password grant ({request.ClientId})", ct);
+                    return verified;
+                });
             }
             catch (Domain.TrialRuleException refused)
             {
                 return Refuse(Errors.InvalidGrant, refused.Message);
             }
-            if (Accounts.TokenRefusal(user) is { } refusal) return Refuse(Errors.InvalidGrant, refusal.Message);
-            await accounts.RecordSignInAsync(user, $"password grant ({request.ClientId})", ct);
             return Results.SignIn(Person(user, request.GetScopes(), options.Value), authenticationScheme: ServerScheme);
         }
         if (request.IsAuthorizationCodeGrantType() || request.IsDeviceCodeGrantType() || request.IsRefreshTokenGrantType())
@@ -173,13 +177,28 @@ public static partial class OpenIdServer
     }
 
     /// <summary>Signs the browser out of the sign-in pages and ends the client's session.</summary>
-    private static async Task<IResult> EndSessionAsync(HttpContext http, UserManager<TrialUser> users, Accounts accounts, CancellationToken ct)
+    private static async Task<IResult> EndSessionAsync(HttpContext http, UserManager<TrialUser> users, CancellationToken ct)
     {
         var session = await http.AuthenticateAsync(WebScheme);
         await http.SignOutAsync(WebScheme);
         if (session.Principal?.Identity?.Name is { } name && await users.FindByNameAsync(name) is { } user)
-            await accounts.RecordSignOutAsync(user, ct);
+            await WithOwnAccountsAsync(http, async accounts =>
+            {
+                await accounts.RecordSignOutAsync(user, ct);
+                return 0;
+            });
         return Results.SignOut(new AuthenticationProperties { RedirectUri = "/account/signedout" }, [ServerScheme]);
+    }
+
+    /// <summary>
+    /// Runs account work (credential checks, audit appends) during an OpenID Connect request on a database context of
+    /// its own: each write ends by clearing its context's change tracker (<c>InTransactionAsync</c>), which would drop
+    /// the token and client entities OpenIddict is tracking in the request's context and spoil their redemption.
+    /// </summary>
+    internal static async Task<T> WithOwnAccountsAsync<T>(HttpContext http, Func<Accounts, Task<T>> work)
+    {
+        await using var scope = http.RequestServices.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+        return await work(scope.ServiceProvider.GetRequiredService<Accounts>());
     }
 
     /// <summary>A person's tokens: subject (the user name), the one role and the sites served, for this service.</summary>

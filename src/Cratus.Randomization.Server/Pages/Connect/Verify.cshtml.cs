@@ -17,7 +17,7 @@ namespace Cratus.Randomization.Server.Pages.Connect;
 /// The device flow's verification page (the OpenID Connect end-user verification endpoint): a person signed in at the
 /// sign-in page enters the code a program printed (or follows its link), checks it, and allows or denies the program.
 /// </summary>
-public sealed class VerifyModel(UserManager<TrialUser> users, Accounts accounts, IOpenIddictApplicationManager applications, IOptions<TokenOptions> options) : PageModel
+public sealed class VerifyModel(UserManager<TrialUser> users, IOpenIddictApplicationManager applications, IOptions<TokenOptions> options) : PageModel
 {
     public string? SignedInAs { get; private set; }
     public string? ClientName { get; private set; }
@@ -53,7 +53,11 @@ public sealed class VerifyModel(UserManager<TrialUser> users, Accounts accounts,
             Error = refusal.Message;
             return Page();
         }
-        await accounts.RecordSignInAsync(user, $"device code ({request.GetClaim(Claims.ClientId)})", ct);
+        await OpenIdServer.WithOwnAccountsAsync(HttpContext, async accounts =>
+        {
+            await accounts.RecordSignInAsync(user, $"device code ({request.GetClaim(Claims.ClientId)})", ct);
+            return 0;
+        });
         return SignIn(OpenIdServer.Person(user, request.GetScopes(), options.Value),
             new AuthenticationProperties { RedirectUri = "/connect/verify?done=true" }, OpenIdServer.ServerScheme);
     }
