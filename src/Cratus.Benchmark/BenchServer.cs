@@ -18,7 +18,9 @@ namespace Cratus.Benchmark;
 /// <summary>The Release server as a process on a temporary SQLite file; optionally pre-filled with a large trial.</summary>
 internal sealed class BenchServer : IAsyncDisposable
 {
-    private const string Issuer = "cratus-benchmark";
+    private const string Issuer = "http://cratus-benchmark/";
+    // The statistician who signs the schedule's generation (21 CFR Part 11: re-authentication with a password).
+    private const string StatisticianPassword = "benchmark-statistician-2026";
     private readonly Process _process;
     private readonly string _folder;
     private readonly string _signingKey;
@@ -49,13 +51,17 @@ internal sealed class BenchServer : IAsyncDisposable
         var folder = Directory.CreateTempSubdirectory("cratus-bench-").FullName;
         File.WriteAllText(Path.Combine(folder, "trial.json"), File.ReadAllText(Path.Combine(Path.GetDirectoryName(ServerDll())!, "trial-definitions", "cratus-phase2-only.json"))
             .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {Target(scaleParticipants)}", StringComparison.Ordinal));
-        var signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+        using var rsa = RSA.Create(2048);
+        var signingKey = rsa.ExportPkcs8PrivateKeyPem();
         return new BenchDeployment(folder, signingKey, new Dictionary<string, string>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Benchmark",
             ["Database__SqlitePath"] = Path.Combine(folder, "cratus.db"),
             ["Token__Issuer"] = Issuer,
-            ["Token__SigningKey"] = signingKey,
+            ["Token__SigningKeys__0"] = signingKey,
+            ["Token__RequireHttps"] = "false",
+            // The benchmark reaches the service over gRPC only; its web port takes any free one.
+            ["Kestrel__Endpoints__Web__Url"] = "http://127.0.0.1:0",
             ["Encryption__ActiveKeyId"] = "k1",
             ["Encryption__Keys__k1"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Identity__BootstrapSecret"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
@@ -85,12 +91,50 @@ internal sealed class BenchServer : IAsyncDisposable
         process.BeginErrorReadLine();
         var server = new BenchServer(process, deployment.Folder, deployment.SigningKey, $"http://127.0.0.1:{port}", deleteFolderOnDispose);
         await server.WaitForHealthAsync();
+        await server.CreateAccountsAsync();
         return server;
     }
 
-    public async Task GenerateScheduleAsync() =>
-        await new ScheduleService.ScheduleServiceClient(Channel(Token("statistician"))).GenerateScheduleAsync(
-            new GenerateScheduleRequest { RequestId = Guid.NewGuid().ToString(), Reason = "benchmark" }, deadline: DateTime.UtcNow.AddMinutes(10));
+    /// <summary>Generates the schedule as a statistician who signs it: re-authenticates, then signs as author.</summary>
+    public async Task GenerateScheduleAsync()
+    {
+        var statistician = Channel(Token("statistician"));
+        var trialId = (await new TrialService.TrialServiceClient(statistician).GetTrialAsync(new GetTrialRequest())).TrialId;
+        var proof = await new SignatureService.SignatureServiceClient(statistician).ReauthenticateAsync(new ReauthenticateRequest
+            { Action = SignedAction.ScheduleGeneration, RecordId = trialId, Password = StatisticianPassword });
+        await new ScheduleService.ScheduleServiceClient(statistician).GenerateScheduleAsync(new GenerateScheduleRequest
+        {
+            RequestId = Guid.NewGuid().ToString(), Reason = "benchmark",
+            Signature = new ElectronicSignature { SigningProof = proof.SigningProof, Meaning = SignatureMeaning.Authorship },
+        }, deadline: DateTime.UtcNow.AddMinutes(10));
+    }
+
+    /// <summary>The accounts the benchmark's tokens name (the server refuses tokens of accounts it does not hold),
+    /// written into the fresh database: the statistician, with a password to sign with, and the site coordinator.</summary>
+    private async Task CreateAccountsAsync()
+    {
+        await using var db = new SqliteConnection($"Data Source={Path.Combine(_folder, "cratus.db")};Default Timeout=60");
+        await db.OpenAsync();
+        foreach (var (role, sites, password) in new[] { ("statistician", "", StatisticianPassword), ("site_coordinator", "UM", null) })
+        {
+            var user = "bench-" + role;
+            await using var insert = db.CreateCommand();
+            insert.CommandText = """
+                INSERT INTO "AspNetUsers" ("Id", "UserName", "NormalizedUserName", "EmailConfirmed", "PhoneNumberConfirmed", "TwoFactorEnabled",
+                    "LockoutEnabled", "AccessFailedCount", "Role", "Sites", "Active", "MustChangePassword", "SecurityStamp", "ConcurrencyStamp", "PasswordHash", "FullName")
+                VALUES ($id, $user, $normalized, 0, 0, 0, 1, 0, $role, $sites, 1, 0, $id, $id, $hash, $user)
+                ON CONFLICT DO NOTHING
+                """;
+            var id = Guid.NewGuid().ToString();
+            insert.Parameters.AddWithValue("$id", id);
+            insert.Parameters.AddWithValue("$user", user);
+            insert.Parameters.AddWithValue("$normalized", user.ToUpperInvariant());
+            insert.Parameters.AddWithValue("$role", role);
+            insert.Parameters.AddWithValue("$sites", sites);
+            insert.Parameters.AddWithValue("$hash", password is null ? DBNull.Value : new Microsoft.AspNetCore.Identity.PasswordHasher<object>().HashPassword(user, password));
+            await insert.ExecuteNonQueryAsync();
+        }
+    }
 
     private static string ServerDll()
     {
@@ -189,8 +233,17 @@ internal sealed class BenchServer : IAsyncDisposable
             Audience = "cratus-randomization",
             Subject = new ClaimsIdentity(claims),
             Expires = DateTime.UtcNow.AddHours(2),
-            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(_signingKey)), SecurityAlgorithms.HmacSha256),
+            TokenType = "at+jwt",
+            SigningCredentials = SigningCredentials(),
         });
+    }
+
+    /// <summary>RS256 with the deployment's key, as the server's own OpenID Connect server signs.</summary>
+    private SigningCredentials SigningCredentials()
+    {
+        var rsa = RSA.Create();
+        rsa.ImportFromPem(_signingKey);
+        return new SigningCredentials(new RsaSecurityKey(rsa), SecurityAlgorithms.RsaSha256);
     }
 
     /// <summary>Resets the kernel's record of peak memory (VmHWM) to the current resident size.</summary>

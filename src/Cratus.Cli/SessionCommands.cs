@@ -38,7 +38,15 @@ public static class SessionCommands
             }
             var saved = TokenStore.Save(reply, oidc.Issuer);
             var (subject, role, sites) = TokenStore.Describe(saved.AccessToken);
-            s.Print(new Google.Protobuf.WellKnownTypes.Struct(), [
+            // For --json: who signed in and until when (never the tokens, which stay in the session file).
+            var shown = new Google.Protobuf.WellKnownTypes.Struct();
+            shown.Fields["subject"] = Google.Protobuf.WellKnownTypes.Value.ForString(subject);
+            shown.Fields["role"] = Google.Protobuf.WellKnownTypes.Value.ForString(role);
+            shown.Fields["sites"] = Google.Protobuf.WellKnownTypes.Value.ForList([.. sites.Select(Google.Protobuf.WellKnownTypes.Value.ForString)]);
+            shown.Fields["session_file"] = Google.Protobuf.WellKnownTypes.Value.ForString(TokenStore.PathOf());
+            if (saved.AccessTokenExpiresAt is { } until)
+                shown.Fields["access_until"] = Google.Protobuf.WellKnownTypes.Value.ForString(until.ToString("O", CultureInfo.InvariantCulture));
+            s.Print(shown, [
                 ("Signed in as", $"{subject} ({role}{(sites.Count > 0 ? ", sites " + string.Join(", ", sites) : "")})"),
                 ("Session saved to", TokenStore.PathOf()),
                 ("Access until", saved.AccessTokenExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "unknown"),
