@@ -37,12 +37,14 @@ public static class AdministrationCommands
         });
 
         var active = new Option<bool?>("--active") { Description = "true to reopen, false to close the account" };
-        var updateUser = new Command("update", "Close or reopen an account, or replace its sites (--site).") { name, active, sites, reason };
+        var newFullName = new Option<string?>("--full-name") { Description = "The person's full name, as printed in their electronic signatures" };
+        var updateUser = new Command("update", "Close or reopen an account, replace its sites (--site), or set its full name.") { name, active, sites, newFullName, reason };
         updateUser.SetAction(async (p, ct) =>
         {
             var s = session(p);
             var request = new UpdateUserRequest { UserName = p.GetValue(name)!, Reason = p.GetValue(reason)! };
             if (p.GetValue(active) is { } isActive) request.Active = isActive;
+            if (p.GetValue(newFullName) is { } given) request.FullName = given;
             if (p.GetValue(sites) is { Length: > 0 } siteList)
             {
                 request.ReplaceSites = true;

@@ -235,6 +235,8 @@ public abstract class IdentityTests : OnEachDatabase
         var siteRoleWithoutSite = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "h", FullName = "Full h", Role = "investigator", Reason = "x" }).ResponseAsync);
         var unknownRole = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "h", FullName = "Full h", Role = "superuser", Reason = "x" }).ResponseAsync);
         await CreateUserAsync(admin, "ivan", "investigator", "JH");
+        await admin.UpdateUserAsync(new UpdateUserRequest { UserName = "ivan", FullName = "Ivan Ivanov", Reason = "name as on the delegation log" });
+        var renamed = (await admin.ListUsersAsync(new ListUsersRequest())).Users.Single(u => u.UserName == "ivan");
         var duplicate = await Assert.ThrowsAsync<RpcException>(() => admin.CreateUserAsync(new CreateUserRequest { UserName = "ivan", FullName = "Full ivan", Role = "monitor", Reason = "x" }).ResponseAsync);
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "initial" });
         var afterSchedule = await Assert.ThrowsAsync<RpcException>(() => admin.CreateSiteAsync(new CreateSiteRequest { Code = "XX", Name = "Late", Reason = "x" }).ResponseAsync);
@@ -245,6 +247,7 @@ public abstract class IdentityTests : OnEachDatabase
         Assert.Equal(StatusCode.InvalidArgument, siteRoleWithoutSite.StatusCode);
         Assert.Equal(StatusCode.InvalidArgument, unknownRole.StatusCode);
         Assert.Equal(StatusCode.AlreadyExists, duplicate.StatusCode);
+        Assert.Equal("Ivan Ivanov", renamed.FullName);
         Assert.Equal(StatusCode.FailedPrecondition, afterSchedule.StatusCode);
         Assert.Equal(StatusCode.FailedPrecondition, closedSite.StatusCode);
         var commitment = await server.Trial().GetScheduleCommitmentAsync(new GetScheduleCommitmentRequest());

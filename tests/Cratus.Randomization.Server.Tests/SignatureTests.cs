@@ -137,6 +137,12 @@ public abstract class SignatureTests : OnEachDatabase
         Assert.Equal("SIGNING_PROOF_INVALID", ReasonOf(wrongCohort));
         var e = Assert.Single((await server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events);
         Assert.Equal((SignedAction.DsmbDecision, "1", SignatureMeaning.Review), (e.Signature.Action, e.Signature.RecordId, e.Signature.Meaning));
+        // Shown with the decision itself, to every role that reads the escalation board.
+        var shown = Assert.Single((await server.As(TrialRole.SiteCoordinator, "UM").DoseEscalation.GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status.Decisions);
+        Assert.Equal((Signing.FullNameOf("dsmb-chair"), SignatureMeaning.Review), (shown.Signature.FullName, shown.Signature.Meaning));
+        // A decision edited in the database no longer matches its signature's digest, so none is shown for it.
+        await server.ExecuteSqlAsync("""UPDATE "DsmbDecisions" SET "Reason" = 'edited'""");
+        Assert.Null(Assert.Single((await server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status.Decisions).Signature);
     }
 
     [ProviderFact]

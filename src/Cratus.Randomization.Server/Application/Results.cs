@@ -20,7 +20,10 @@ public sealed record CohortAssignment(
 public sealed record SafetyReport(bool TreatmentEmergent, bool EnrolmentOnHold, string Message);
 
 /// <summary>The escalation state with the facts behind it, for the status reply.</summary>
-public sealed record EscalationReport(EscalationState State, IReadOnlyList<(SafetyEvent Event, int Cohort, bool Visible)> SafetyEvents, IReadOnlyList<DsmbDecision> Decisions);
+/// <summary>Where the dose escalation stands; each DSMB decision with its electronic signature (null for a decision
+/// recorded before signatures, or one whose record no longer matches its signature's digest).</summary>
+public sealed record EscalationReport(EscalationState State, IReadOnlyList<(SafetyEvent Event, int Cohort, bool Visible)> SafetyEvents,
+    IReadOnlyList<(DsmbDecision Decision, Signatures.SignatureView? Signature)> Decisions);
 
 /// <summary>An unblinding request and where it stands now.</summary>
 public sealed record UnblindingRequestView(

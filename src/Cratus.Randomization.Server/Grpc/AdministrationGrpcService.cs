@@ -27,7 +27,8 @@ public sealed class AdministrationGrpcService(
     public override async Task<UpdateUserResponse> UpdateUser(UpdateUserRequest request, ServerCallContext context)
     {
         var user = await updateUser.RunAsync(AccessInterceptor.CallerOf(context), new UpdateUserCommand(request.UserName,
-            request.HasActive ? request.Active : null, request.ReplaceSites ? request.Sites : null, request.Reason), context.CancellationToken);
+            request.HasActive ? request.Active : null, request.ReplaceSites ? request.Sites : null, request.Reason,
+            request.HasFullName ? request.FullName : null), context.CancellationToken);
         return new UpdateUserResponse { User = ToProto(user) };
     }
 

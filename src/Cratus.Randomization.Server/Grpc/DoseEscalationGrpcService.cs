@@ -111,13 +111,14 @@ public sealed class DoseEscalationGrpcService(
             },
             Decisions =
             {
-                report.Decisions.Select(d => new DsmbDecisionSummary
+                report.Decisions.Select(x => new DsmbDecisionSummary
                 {
-                    Decision = (Proto.DsmbDecisionKind)((int)d.Kind + 1),
-                    Cohort = d.Cohort,
-                    DecidedAt = Timestamp.FromDateTimeOffset(d.DecidedAt),
-                    DecidedBy = d.DecidedBy,
-                    Reason = d.Reason,
+                    Decision = (Proto.DsmbDecisionKind)((int)x.Decision.Kind + 1),
+                    Cohort = x.Decision.Cohort,
+                    DecidedAt = Timestamp.FromDateTimeOffset(x.Decision.DecidedAt),
+                    DecidedBy = x.Decision.DecidedBy,
+                    Reason = x.Decision.Reason,
+                    Signature = x.Signature?.ToProto(),
                 }),
             },
         };

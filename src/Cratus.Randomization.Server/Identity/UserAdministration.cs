@@ -48,12 +48,14 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
 
     /// <summary>Closes or reopens an account, and/or replaces its sites. The account's tokens carry its old state, so
     /// they are refused from then on (<see cref="AccountCheck"/>), and refreshing gives tokens of the new state.</summary>
-    public async Task<UserView> UpdateUserAsync(Caller caller, string userName, bool? active, IReadOnlyList<string>? sites, string reason, CancellationToken ct)
+    public async Task<UserView> UpdateUserAsync(Caller caller, string userName, bool? active, IReadOnlyList<string>? sites, string reason, CancellationToken ct,
+        string? fullName = null)
     {
         Reasons.Require(reason);
-        if (active is null && sites is null)
-            throw new TrialRuleException(RefusalReason.RequestInvalid, "Say what to change: active, sites or both.",
-                [new FieldViolation("active", "set active, replace_sites or both"), new FieldViolation("replace_sites", "set active, replace_sites or both")]);
+        if (active is null && sites is null && fullName is null)
+            throw new TrialRuleException(RefusalReason.RequestInvalid, "Say what to change: active, sites, full name, or several.",
+                [new FieldViolation("active", "set active, replace_sites, full_name or several"), new FieldViolation("replace_sites", "set active, replace_sites, full_name or several")]);
+        if (fullName is not null) fullName = RequireFullName(fullName);
         if (active == false && userName == caller.Subject)
             throw new TrialRuleException(RefusalReason.OwnAccount, "You cannot close your own account; ask another administrator.");
         return await db.InTransactionAsync(async t =>
@@ -66,6 +68,11 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
                 await RequireSitesFitRoleAsync(role, sites, t);
                 user.Sites = string.Join(',', sites.Distinct());
                 changes.Add($"sites {user.Sites}");
+            }
+            if (fullName is not null)
+            {
+                user.FullName = fullName;
+                changes.Add($"full name {fullName}");
             }
             if (active is { } isActive)
             {

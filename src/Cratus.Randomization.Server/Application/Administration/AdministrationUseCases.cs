@@ -6,7 +6,7 @@ namespace Cratus.Randomization.Server.Application.Administration;
 
 public sealed record CreateUserCommand(string UserName, string Role, IReadOnlyList<string> Sites, string Reason, string FullName = "");
 
-public sealed record UpdateUserCommand(string UserName, bool? Active, IReadOnlyList<string>? Sites, string Reason);
+public sealed record UpdateUserCommand(string UserName, bool? Active, IReadOnlyList<string>? Sites, string Reason, string? FullName = null);
 
 public sealed record CreateSiteCommand(string Code, string Name, string Reason);
 
@@ -28,12 +28,12 @@ public sealed class ListUsers(UserAdministration administration) : UseCase<Unit,
     protected override Task<IReadOnlyList<UserView>> ExecuteAsync(Caller caller, Unit command, CancellationToken ct) => administration.ListUsersAsync(ct);
 }
 
-/// <summary>Closes or reopens an account, or replaces its sites, with a reason.</summary>
+/// <summary>Closes or reopens an account, replaces its sites, or sets its full name, with a reason.</summary>
 [Permitted(TrialRole.Administrator)]
 public sealed class UpdateUser(UserAdministration administration) : UseCase<UpdateUserCommand, UserView>
 {
     protected override Task<UserView> ExecuteAsync(Caller caller, UpdateUserCommand command, CancellationToken ct) =>
-        administration.UpdateUserAsync(caller, command.UserName, command.Active, command.Sites, command.Reason, ct);
+        administration.UpdateUserAsync(caller, command.UserName, command.Active, command.Sites, command.Reason, ct, command.FullName);
 }
 
 /// <summary>Adds a site (before the schedule is in place: its strata are fixed then).</summary>

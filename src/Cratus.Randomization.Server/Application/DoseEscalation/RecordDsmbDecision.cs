@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Cratus.Randomization.Domain;
 using Cratus.Randomization.Server.Application.Participants;
 using Cratus.Randomization.Server.Application.Signatures;
@@ -56,7 +57,7 @@ public sealed partial class RecordDsmbDecision(
 
 /// <summary>Where the dose escalation stands (the cohort table, what blocks the next step); another site's participant ids are left out.</summary>
 [Permitted(AnyoneSignedIn = true)]
-public sealed class GetEscalationStatus(TrialDefinition trial, ParticipantStore participants) : UseCase<Unit, EscalationReport>
+public sealed class GetEscalationStatus(TrialDefinition trial, ParticipantStore participants, TrialDbContext db) : UseCase<Unit, EscalationReport>
 {
     protected override Task<EscalationReport> ExecuteAsync(Caller caller, Unit command, CancellationToken ct) => ReportAsync(caller, ct);
 
@@ -65,8 +66,21 @@ public sealed class GetEscalationStatus(TrialDefinition trial, ParticipantStore 
         DoseEscalationPhase.Of(trial);
         var facts = (await participants.EscalationAsync(ct))!;
         var cohortOf = facts.Participants.ToDictionary(p => p.ParticipantId, p => p);
+        var signatures = await db.Signatures.AsNoTracking().Where(s => s.Action == SignedAction.DsmbDecision).ToListAsync(ct);
         return new EscalationReport(facts.State,
             facts.Events.Select(e => (e, cohortOf[e.ParticipantId].Cohort, caller.MaySee(cohortOf[e.ParticipantId].SiteCode))).ToList(),
-            facts.Decisions);
+            facts.Decisions.Select(d => (d, SignatureOf(d, signatures))).ToList());
+    }
+
+    /// <summary>
+    /// A decision's signature: the one whose digest is that of this decision's content (as RecordDsmbDecision signed
+    /// it), so the link is exact even with several decisions on one cohort, and an altered decision shows none.
+    /// </summary>
+    private static SignatureView? SignatureOf(DsmbDecision decision, IEnumerable<SignatureRecord> signatures)
+    {
+        var recordId = decision.Cohort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var content = SignedActions.Content(decision.Kind, decision.Cohort, decision.DecidedAt, decision.DecidedBy, decision.Reason);
+        return signatures.Where(s => s.RecordId == recordId && s.Manifestation.DigestOf(s.Action, s.RecordId, content) == s.RecordSha256)
+            .Select(SignatureView.Of).FirstOrDefault();
     }
 }
