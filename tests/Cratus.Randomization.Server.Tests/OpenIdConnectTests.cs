@@ -241,6 +241,26 @@ public abstract class OpenIdConnectTests : OnEachDatabase
         Assert.Contains(events, e => e is { User: "edc-um", Role: "site_system" } && e.Details.Contains("access_token", StringComparison.Ordinal));
     }
 
+    [ProviderFact]
+    public async Task TokenEndpoint_BeyondTheRateLimit_AnswersTooManyRequestsWithRetryAfter()
+    {
+        // 60 a minute: a burst of 6, then one a second.
+        await using var server = NewServer(false, new Dictionary<string, string> { ["Limits:TokenEndpointPermitsPerMinute"] = "60" });
+        using var oidc = server.OpenId();
+
+        var answers = new List<HttpResponseMessage>();
+        for (var i = 0; i < 10; i++)
+            answers.Add(await oidc.Http.PostAsync("connect/token", new FormUrlEncodedContent(Form(("grant_type", "password"), ("client_id", OpenIdTestClient.CliClient),
+                ("username", "nobody"), ("password", "guess-" + i)))));
+
+        Assert.Contains(answers, a => a.StatusCode == HttpStatusCode.BadRequest);
+        var limited = answers.Where(a => a.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.InRange(limited.Count, 3, 4);
+        Assert.All(limited, a => Assert.Equal("1", a.Headers.RetryAfter?.ToString()));
+        using var body = JsonDocument.Parse(await limited[0].Content.ReadAsStringAsync());
+        Assert.Equal("temporarily_unavailable", body.RootElement.GetProperty("error").GetString());
+    }
+
     /// <summary>No password, client secret, token or authenticator code in any log line of a run through every flow.</summary>
     [ProviderFact]
     public async Task Logs_OfSignInsAndTokenUse_HoldNoSecret()

@@ -51,6 +51,7 @@ public sealed class TestSecrets
         ["Audit:HeadSigningKey"] = HeadSigningKey,
         ["Limits:PermitsPerSecond"] = "100000",
         ["Limits:Burst"] = "100000",
+        ["Limits:TokenEndpointPermitsPerMinute"] = "100000",
     };
 
     /// <summary>A token for <paramref name="subject"/> in <paramref name="role"/>, signed with these secrets (or with
