@@ -7,6 +7,7 @@ using Cratus.Randomization.Server.Grpc;
 using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Limits;
 using Cratus.Randomization.Server.Security;
+using Cratus.Randomization.Server.Web;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -146,6 +147,7 @@ public static class HostingExtensions
         app.UseCallLimits();
         app.UseAuthorization();
         app.MapTrialOpenIdServer();
+        app.MapTrialWebApplication();
         app.MapGrpcService<RandomizationGrpcService>();
         app.MapGrpcService<PharmacyGrpcService>();
         app.MapGrpcService<TrialGrpcService>();

@@ -1,6 +1,7 @@
 using Cratus.Randomization.Server;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
+using Cratus.Randomization.Server.Web;
 
 try
 {
@@ -10,6 +11,7 @@ try
     builder.AddPersistence();
     builder.AddTrialSecurity();
     builder.AddTrialGrpc();
+    builder.AddTrialWebApplication();
 
     var app = builder.Build();
     app.MapTrialServices();

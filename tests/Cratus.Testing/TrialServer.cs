@@ -51,6 +51,12 @@ public sealed class TrialServer : IAsyncDisposable
     /// <summary>The address of its web endpoint (OpenID Connect server, pages) on loopback; null in memory.</summary>
     public string? WebAddress { get; }
 
+    /// <summary>The value of the Token:Issuer setting that makes the issuer this server's own web address (for browsers).</summary>
+    public const string IssuerAtWebAddress = "(web address)";
+
+    /// <summary>The issuer this server's tokens name.</summary>
+    public string TokenIssuer { get; }
+
     /// <summary>An HTTP client of the OpenID Connect server and its pages, keeping cookies as a browser does.</summary>
     public OpenIdTestClient OpenId() => new(WebAddress is not null
         ? new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = new Uri(WebAddress + "/") }
@@ -92,6 +98,13 @@ public sealed class TrialServer : IAsyncDisposable
         configuration["Kestrel:Endpoints:Grpc:Url"] = "http://127.0.0.1:0";
         if (onLoopback) WebAddress = $"http://127.0.0.1:{Loopback.FreePort()}";
         configuration["Kestrel:Endpoints:Web:Url"] = WebAddress ?? "http://127.0.0.1:0";
+        if (configuration["Token:Issuer"] == IssuerAtWebAddress)
+        {
+            // A browser follows the issuer's addresses: the sign-in server is this server's own web endpoint.
+            configuration["Token:Issuer"] = (WebAddress ?? throw new ArgumentException("a browser needs the server on loopback")) + "/";
+            configuration["Token:WebRedirectUris:0"] = WebAddress + "/signin-oidc";
+        }
+        TokenIssuer = configuration["Token:Issuer"]!;
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Testing");
@@ -114,8 +127,9 @@ public sealed class TrialServer : IAsyncDisposable
     /// <summary>A token signed with this server's key, valid now on its clock, for an account that is made to exist with
     /// this role and these sites (default subject: one per role and sites, so that no two tests' tokens share one).</summary>
     public string Token(TrialRole role, string? subject = null, IEnumerable<string>? sites = null, TimeSpan? lifetime = null,
-        string issuer = Issuer, string audience = Audience, string? signingKey = null)
+        string? issuer = null, string audience = Audience, string? signingKey = null)
     {
+        issuer ??= TokenIssuer;
         var siteList = (sites ?? []).ToList();
         subject ??= DefaultSubject(role, siteList);
         EnsureAccount(role, subject, siteList);

@@ -19,6 +19,7 @@ public static class AuditActions
 {
     public const string ParticipantRandomized = "participant.randomized";
     public const string DoseOrderRead = "dose_order.read";
+    public const string DoseOrdersListed = "dose_order.queue_read";
     public const string EnrolledInCohort = "participant.enrolled_in_cohort";
     public const string Infused = "participant.infused";
     public const string Withdrawn = "participant.withdrawn";

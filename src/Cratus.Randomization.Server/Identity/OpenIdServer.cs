@@ -216,7 +216,8 @@ public static partial class OpenIdServer
         identity.SetScopes(scopes);
         // The audience: this service (a token for a UAT deployment names that deployment's audience).
         identity.SetResources(options.Audience);
-        identity.SetDestinations(claim => claim.Type == Claims.Name
+        // The web application reads who signed in, their role and sites from the identity token.
+        identity.SetDestinations(claim => claim.Type == Claims.Name || claim.Type == options.RoleClaim || claim.Type == options.SiteClaim
             ? [Destinations.AccessToken, Destinations.IdentityToken]
             : [Destinations.AccessToken]);
         return new ClaimsPrincipal(identity);

@@ -32,6 +32,15 @@ public static class TrialRoles
         _ => throw new ArgumentOutOfRangeException(nameof(role)),
     };
 
+    /// <summary>The role as people say it: "Site coordinator", "DSMB member".</summary>
+    public static string Title(TrialRole role) => role switch
+    {
+        TrialRole.SiteCoordinator => "Site coordinator",
+        TrialRole.DsmbMember => "DSMB member",
+        TrialRole.SiteSystem => "Site system",
+        _ => role.ToString(),
+    };
+
     public static bool TryParse(string? claim, out TrialRole role) => ByClaim.TryGetValue(claim ?? "", out role);
 
     /// <summary>Roles that work at sites, are blinded, and only ever see their own sites' participants.</summary>

@@ -1,0 +1,41 @@
+using Cratus.Randomization.Domain;
+using Cratus.Randomization.Server.Application;
+using Cratus.Randomization.Server.Security;
+using MudBlazor;
+
+namespace Cratus.Randomization.Server.Web;
+
+/// <summary>A page of the web application as the menu offers it: open to the roles its use case permits.</summary>
+public sealed record WebPage(string Address, string Title, string Icon, Type UseCase)
+{
+    public bool OpenTo(TrialRole role) => Permissions.Of(UseCase).Allows(role);
+}
+
+/// <summary>The menu: every page a role opens from it, in the order people use them (detail pages are reached from these).</summary>
+public static class WebPages
+{
+    public static IReadOnlyList<WebPage> All { get; } =
+    [
+        new("/", "Overview", Icons.Material.Filled.Dashboard, typeof(Application.Schedule.GetTrial)),
+        new("/participants", "Participants", Icons.Material.Filled.People, typeof(Application.Participants.ListParticipants)),
+        new("/enrol", "Enrol (Phase I)", Icons.Material.Filled.PersonAdd, typeof(Application.Participants.EnrolInCohort)),
+        new("/randomize", "Randomize (Phase II)", Icons.Material.Filled.Shuffle, typeof(Application.Participants.RandomizeParticipant)),
+        new("/pharmacy", "Dose orders", Icons.Material.Filled.Science, typeof(Application.Pharmacy.ListDoseOrders)),
+        new("/escalation", "Dose escalation", Icons.Material.Filled.Timeline, typeof(Application.DoseEscalation.GetEscalationStatus)),
+        new("/schedule", "Schedule", Icons.Material.Filled.ListAlt, typeof(Application.Schedule.GenerateSchedule)),
+        new("/unblinding", "Unblinding", Icons.Material.Filled.LockOpen, typeof(Application.Unblinding.ListUnblindingRequests)),
+        new("/audit", "Audit trail", Icons.Material.Filled.FactCheck, typeof(Application.Audit.ListAuditEvents)),
+        new("/admin/users", "Users", Icons.Material.Filled.ManageAccounts, typeof(Application.Administration.ListUsers)),
+        new("/admin/sites", "Sites", Icons.Material.Filled.LocationCity, typeof(Application.Administration.ListSites)),
+        new("/admin/site-systems", "Site systems", Icons.Material.Filled.Hub, typeof(Application.Administration.ListSiteSystems)),
+    ];
+}
+
+/// <summary>The phase as the header shows it.</summary>
+public static class PhaseText
+{
+    public static string Of(EscalationState state) =>
+        state.Stopped ? "Trial stopped"
+        : state.ProceededToRandomizedPhase ? "Phase II · randomized, double-blind"
+        : $"Phase I · cohort {state.CurrentCohort}";
+}

@@ -1,0 +1,66 @@
+using Cratus.Randomization.Server.Security;
+using Microsoft.Playwright;
+
+namespace Cratus.Randomization.Web.Tests;
+
+/// <summary>
+/// The server on loopback as a browser meets it: its issuer is its own web address (the browser follows the sign-in
+/// redirects there), on the real time of day (the clock only moves forward from now), with accounts made as needed:
+/// every account's password is <see cref="Signing.Password"/>.
+/// </summary>
+public sealed class WebTrial : IAsyncDisposable
+{
+    public TrialServer Server { get; }
+    public string Address => Server.WebAddress!;
+
+    public WebTrial(TestDatabase database = TestDatabase.Sqlite, params (string From, string To)[] definitionEdits)
+    {
+        Server = new TrialServer(database, onLoopback: true, new Dictionary<string, string> { ["Token:Issuer"] = TrialServer.IssuerAtWebAddress },
+            definitionEdits);
+        Server.Clock.SetUtcNow(DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>A new browser context (its own cookies) signed in as <paramref name="subject"/> through the sign-in pages.</summary>
+    public async Task<IPage> SignInAsync(IBrowser browser, TrialRole role, string subject, string[]? sites = null, ViewportSize? viewport = null)
+    {
+        Server.EnsureAccount(role, subject, sites ?? []);
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = viewport ?? new ViewportSize { Width = 1280, Height = 900 }, AcceptDownloads = true,
+        });
+        var page = await context.NewPageAsync();
+        Watch(page);
+        await page.GotoAsync(Address + "/");
+        await page.WaitForURLAsync(url => url.Contains("/account/signin", StringComparison.Ordinal));
+        await page.FillAsync("#user", subject);
+        await page.FillAsync("#password", Signing.Password);
+        await page.ClickAsync("button[type=submit]");
+        try
+        {
+            await page.WaitForURLAsync(Address + "/");
+            await page.GetByTestId("who").WaitForAsync();
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The application did not show who is signed in at {page.Url}. Page:\n{await page.ContentAsync()}\nBrowser:\n{string.Join('\n', Problems)}\nServer:\n{ServerErrors()}");
+        }
+        return page;
+    }
+
+    /// <summary>The server's error entries so far (its JSON log), for the test's failure message.</summary>
+    public string ServerErrors() => string.Join('\n', Directory.EnumerateFiles(Server.LogFolder)
+        .SelectMany(f => { using var r = new StreamReader(new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite)); return r.ReadToEnd().Split('\n'); })
+        .Where(line => line.Contains("\"Level\":\"Error\"", StringComparison.Ordinal) || line.Contains("\"Level\":\"Warning\"", StringComparison.Ordinal)));
+
+    /// <summary>What went wrong in the browser: console errors and failed requests, for the test's failure message.</summary>
+    public List<string> Problems { get; } = [];
+
+    private void Watch(IPage page)
+    {
+        page.Console += (_, message) => { if (message.Type is "error" or "warning") lock (Problems) Problems.Add($"console {message.Type}: {message.Text}"); };
+        page.RequestFailed += (_, request) => { lock (Problems) Problems.Add($"request failed: {request.Url} {request.Failure}"); };
+        page.Response += (_, response) => { if (response.Status >= 400) lock (Problems) Problems.Add($"{response.Status} {response.Url}"); };
+    }
+
+    public ValueTask DisposeAsync() => Server.DisposeAsync();
+}
