@@ -62,5 +62,38 @@ public sealed class WebTrial : IAsyncDisposable
         page.Response += (_, response) => { if (response.Status >= 400) lock (Problems) Problems.Add($"{response.Status} {response.Url}"); };
     }
 
+    /// <summary>
+    /// Opens <paramref name="address"/> in <paramref name="page"/> and waits until it has rendered its data (its heading
+    /// is shown and nothing is loading). Returns the HTTP status of the document (403 for a page the role may not open).
+    /// </summary>
+    public async Task<int> OpenAsync(IPage page, string address)
+    {
+        var response = await page.GotoAsync(Address + address);
+        var status = response?.Status ?? 0;
+        if (status != 200) return status;
+        await page.Locator("h1").First.WaitForAsync();
+        await WhenLoadedAsync(page);
+        return status;
+    }
+
+    /// <summary>Waits until no progress bar shows (a table or a page still loading).</summary>
+    public static Task WhenLoadedAsync(IPage page) =>
+        page.WaitForFunctionAsync("() => !document.querySelector('.mud-progress-linear, .mud-table-loading')", null, new() { Timeout = 15_000 });
+
+    /// <summary>The person account the tests use for a role: its user name and sites.</summary>
+    public static (string Subject, string[] Sites) PersonFor(TrialRole role) => role switch
+    {
+        TrialRole.SiteCoordinator => ("coord-um", ["UM"]),
+        TrialRole.Investigator => ("investigator-um", ["UM"]),
+        _ => ($"{TrialRoles.ClaimValue(role).Replace('_', '-')}-1", []),
+    };
+
+    /// <summary>Signs in as the test account of <paramref name="role"/>.</summary>
+    public Task<IPage> SignInAsync(IBrowser browser, TrialRole role, ViewportSize? viewport = null)
+    {
+        var (subject, sites) = PersonFor(role);
+        return SignInAsync(browser, role, subject, sites, viewport);
+    }
+
     public ValueTask DisposeAsync() => Server.DisposeAsync();
 }

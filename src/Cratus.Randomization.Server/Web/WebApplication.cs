@@ -19,7 +19,7 @@ namespace Cratus.Randomization.Server.Web;
 /// through the same use cases as the gRPC door (<see cref="WebDoor"/>); a page shows only what the use case it
 /// declares (<see cref="PageForAttribute"/>) permits, and a forbidden page answers 403 with nothing rendered.
 /// </summary>
-public static class TrialWebApplication
+public static partial class TrialWebApplication
 {
     /// <summary>The web application's session cookie.</summary>
     public const string AppScheme = "cratus.app";
@@ -120,6 +120,10 @@ public static class TrialWebApplication
 
     public static WebApplication MapTrialWebApplication(this WebApplication app)
     {
+        // A browser asking for an address with no page gets the application's "not found" page (programs keep their
+        // own error bodies: only requests that accept HTML are re-executed).
+        app.UseWhen(http => http.Request.Headers.Accept.Any(a => a?.Contains("text/html", StringComparison.Ordinal) == true),
+            branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
         app.UseAntiforgery();
         // The component library's and the framework's files, as built (fingerprinted, compressed), to anyone.
         app.MapStaticAssets().AllowAnonymous();
@@ -140,8 +144,17 @@ public static class TrialWebApplication
             await http.SignOutAsync(AppScheme);
             return Results.Redirect("/account/signedout");
         }).AllowAnonymous();
+        // The address to open, printed once the server listens: the issuer's, since sign-in returns there.
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TrialWebApplication));
+        var tokenOptions = app.Services.GetRequiredService<IOptions<TokenOptions>>().Value;
+        if (tokenOptions.Mode == IdentityMode.Embedded)
+            lifetime.ApplicationStarted.Register(() => LogWebAddress(logger, tokenOptions.Issuer));
         return app;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Web application: open {Address} in a browser and sign in")]
+    private static partial void LogWebAddress(ILogger logger, string address);
 
     private const string NotPermittedPage = """
         <!DOCTYPE html>
