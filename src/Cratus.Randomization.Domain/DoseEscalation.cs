@@ -64,6 +64,29 @@ public sealed record EscalationState(
     public bool OnHold => SafetyHold || DsmbHold;
     public bool EnrolmentOpen => EnrolmentRefusal is null;
 
+    /// <summary>
+    /// Phase I is open label while it runs. Once the randomized phase has begun, its doses are the randomized arms'
+    /// doses too (100 and 200 million cells), so a person blinded to the arms sees the cohorts by number only: no dose,
+    /// no cell count, on any page, reply or message (DOMAIN.md, "Blinding").
+    /// </summary>
+    public static bool DosesShown(bool blindedToArms, bool randomizedPhaseBegun) => !blindedToArms || !randomizedPhaseBegun;
+
+    /// <summary>This state with every dose and cell count left out, the texts included.</summary>
+    public EscalationState WithoutDoses()
+    {
+        string Plain(string text) => Cohorts.Aggregate(text, (t, c) => c.Definition.Dose.Length == 0 ? t
+            : t.Replace($" ({c.Definition.Dose})", "", StringComparison.Ordinal).Replace(c.Definition.Dose, "its dose", StringComparison.Ordinal));
+        Refusal? PlainRefusal(Refusal? r) => r is null ? null : r with { Message = Plain(r.Message) };
+        return this with
+        {
+            Cohorts = [.. Cohorts.Select(c => c with { Definition = c.Definition with { Dose = "", CellCount = 0 } })],
+            Blocking = [.. Blocking.Select(Plain)],
+            NextStep = Plain(NextStep),
+            Hold = PlainRefusal(Hold),
+            EnrolmentRefusal = PlainRefusal(EnrolmentRefusal),
+        };
+    }
+
     /// <summary>Why the randomized phase may not randomize now; null when it may.</summary>
     public Refusal? RandomizationRefusal =>
         Stopped ? new Refusal(RefusalReason.TrialStopped, Blocking[0])

@@ -23,7 +23,7 @@ public sealed record SafetyReport(bool TreatmentEmergent, bool EnrolmentOnHold, 
 /// <summary>Where the dose escalation stands; each DSMB decision with its electronic signature (null for a decision
 /// recorded before signatures, or one whose record no longer matches its signature's digest).</summary>
 public sealed record EscalationReport(EscalationState State, IReadOnlyList<(SafetyEvent Event, int Cohort, bool Visible)> SafetyEvents,
-    IReadOnlyList<(DsmbDecision Decision, Signatures.SignatureView? Signature)> Decisions);
+    IReadOnlyList<(DsmbDecision Decision, Signatures.SignatureView? Signature)> Decisions, bool DosesShown = true);
 
 /// <summary>An unblinding request and where it stands now.</summary>
 public sealed record UnblindingRequestView(

@@ -46,6 +46,11 @@ public static class TrialRoles
     /// <summary>Roles that work at sites, are blinded, and only ever see their own sites' participants.</summary>
     public static bool IsSiteRole(TrialRole role) => role is TrialRole.SiteCoordinator or TrialRole.Investigator or TrialRole.SiteSystem;
 
+    /// <summary>Roles that never see which arm a Phase II participant is in (an investigator's own emergency unblinding
+    /// aside): the sites, their systems, monitors and administrators.</summary>
+    public static bool IsBlindedToArms(TrialRole role) =>
+        role is TrialRole.SiteCoordinator or TrialRole.Investigator or TrialRole.SiteSystem or TrialRole.Monitor or TrialRole.Administrator;
+
     /// <summary>Roles a person's account can hold (site systems are clients, registered apart).</summary>
     public static bool IsPersonRole(TrialRole role) => role != TrialRole.SiteSystem;
 }

@@ -55,7 +55,8 @@ public sealed partial class RecordDsmbDecision(
     private static partial void LogDecision(ILogger logger, DsmbDecisionKind decision, string subject);
 }
 
-/// <summary>Where the dose escalation stands (the cohort table, what blocks the next step); another site's participant ids are left out.</summary>
+/// <summary>Where the dose escalation stands (the cohort table, what blocks the next step); another site's participant
+/// ids are left out, and the doses too for a person blinded to the arms once the randomized phase has begun.</summary>
 [Permitted(AnyoneSignedIn = true)]
 public sealed class GetEscalationStatus(TrialDefinition trial, ParticipantStore participants, TrialDbContext db) : UseCase<Unit, EscalationReport>
 {
@@ -67,9 +68,11 @@ public sealed class GetEscalationStatus(TrialDefinition trial, ParticipantStore 
         var facts = (await participants.EscalationAsync(ct))!;
         var cohortOf = facts.Participants.ToDictionary(p => p.ParticipantId, p => p);
         var signatures = await db.Signatures.AsNoTracking().Where(s => s.Action == SignedAction.DsmbDecision).ToListAsync(ct);
-        return new EscalationReport(facts.State,
+        var randomizedPhaseBegun = facts.State.ProceededToRandomizedPhase || (await participants.RandomizedTotalsAsync(ct))?.Randomized > 0;
+        var dosesShown = EscalationState.DosesShown(TrialRoles.IsBlindedToArms(caller.Role), randomizedPhaseBegun);
+        return new EscalationReport(dosesShown ? facts.State : facts.State.WithoutDoses(),
             facts.Events.Select(e => (e, cohortOf[e.ParticipantId].Cohort, caller.MaySee(cohortOf[e.ParticipantId].SiteCode))).ToList(),
-            facts.Decisions.Select(d => (d, SignatureOf(d, signatures))).ToList());
+            facts.Decisions.Select(d => (d, SignatureOf(d, signatures))).ToList(), dosesShown);
     }
 
     /// <summary>
