@@ -1,5 +1,6 @@
 using Cratus.Randomization.Server;
 using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Rest;
 using Cratus.Randomization.Server.Security;
 
 try
@@ -10,6 +11,7 @@ try
     builder.AddPersistence();
     builder.AddTrialSecurity();
     builder.AddTrialGrpc();
+    builder.AddTrialRest();
 
     var app = builder.Build();
     app.MapTrialServices();
