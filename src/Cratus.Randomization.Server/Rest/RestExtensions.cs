@@ -34,6 +34,14 @@ public static class RestExtensions
     {
         builder.Services.AddGrpc().AddJsonTranscoding(o => o.TypeRegistry = ErrorDetails);
         builder.Services.AddGrpcSwagger();
+        // Grpc.Swagger 0.10.11 was built against Swashbuckle 6: its XML-comment filters (not used here) no longer load
+        // beside Swashbuckle 10, and MVC, which the Razor pages bring, scans every type of each assembly it takes for
+        // an application part, so the host would not start. It holds no controllers or pages: it is no part.
+        builder.Services.AddMvcCore().ConfigureApplicationPartManager(manager =>
+        {
+            foreach (var part in manager.ApplicationParts.Where(p => p.Name == "Microsoft.AspNetCore.Grpc.Swagger").ToList())
+                manager.ApplicationParts.Remove(part);
+        });
         builder.Services.AddSwaggerGen(o =>
         {
             o.SwaggerDoc("v1", new OpenApiInfo
