@@ -150,6 +150,7 @@ public abstract class RestTests : OnEachDatabase
         withoutRequestId.RequestId = "";
         var missingId = await coordinator.PostAsync("api/v1/participants:randomize", withoutRequestId);
         var unknownParticipant = await coordinator.GetAsync("api/v1/participants/P-NOSUCHONE0/assignment");
+        var tooLarge = await coordinator.PostAsync("api/v1/participants:randomize", $$"""{ "screeningId": "{{new string('x', 2 * 1024 * 1024)}}" }""");
 
         Assert.Equal((HttpStatusCode.Unauthorized, "TOKEN_MISSING"), (noToken.Status, noToken.Reason));
         Assert.Equal("Bearer", noToken.Headers.WwwAuthenticate.Single().Scheme);
@@ -164,7 +165,8 @@ public abstract class RestTests : OnEachDatabase
         Assert.Contains(missingId.Details("type.googleapis.com/google.rpc.BadRequest").Single().GetProperty("fieldViolations").EnumerateArray(),
             v => v.GetProperty("field").GetString() == "request_id");
         Assert.Equal((HttpStatusCode.NotFound, "PARTICIPANT_NOT_FOUND"), (unknownParticipant.Status, unknownParticipant.Reason));
-        foreach (var reply in new[] { noToken, badToken, notPermitted, malformed, wrongType, unknownField, missingId, unknownParticipant })
+        Assert.Equal((HttpStatusCode.RequestEntityTooLarge, "REQUEST_TOO_LARGE"), (tooLarge.Status, tooLarge.Reason));
+        foreach (var reply in new[] { noToken, badToken, notPermitted, malformed, wrongType, unknownField, missingId, unknownParticipant, tooLarge })
         {
             Assert.Equal("application/json", reply.ContentType);
             Assert.Equal("cratus.randomization.v1", reply.Details("type.googleapis.com/google.rpc.ErrorInfo").Single().GetProperty("domain").GetString());
@@ -173,6 +175,20 @@ public abstract class RestTests : OnEachDatabase
             Assert.DoesNotContain("Exception", reply.Body, StringComparison.Ordinal);
         }
         Assert.Empty(await server.QueryAsync("SELECT 1 FROM \"Participants\""));
+    }
+
+    [ProviderFact]
+    public async Task RateLimit_OverRest_IsTooManyRequestsWithRetryAfterAndAReason()
+    {
+        await using var server = NewServer(onLoopback: true, new Dictionary<string, string> { ["Limits:Burst"] = "1", ["Limits:PermitsPerSecond"] = "1" });
+        using var coordinator = new Rest(server, server.Token(TrialRole.SiteCoordinator, sites: ["UM"]));
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => coordinator.GetAsync("api/v1/trial")));
+
+        var refused = replies.First(r => r.Status == HttpStatusCode.TooManyRequests);
+        Assert.Equal("RATE_LIMITED", refused.Reason);
+        Assert.Equal((int)StatusCode.ResourceExhausted, refused.Json.GetProperty("code").GetInt32());
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
     }
 
     [ProviderFact]

@@ -1,4 +1,7 @@
 using Cratus.Randomization.Server.Grpc;
+using Cratus.Randomization.Server.Limits;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 using ErrorInfo = Google.Rpc.ErrorInfo;
 using Grpc.Core;
 using Proto = Cratus.Randomization.Protos.V1;
@@ -18,10 +21,13 @@ namespace Cratus.Randomization.Server.Rest;
 /// The use cases' own refusals already carry their details (the error interceptor), and pass unchanged. REST replies
 /// are small, so the response is held until the call ends.
 /// </summary>
-internal sealed class RestErrors(RequestDelegate next)
+internal sealed partial class RestErrors(RequestDelegate next, IOptions<LimitOptions> limits)
 {
     public async Task InvokeAsync(HttpContext http)
     {
+        // JSON transcoding reads the body itself, without gRPC's MaxReceiveMessageSize: a REST body has the same bound.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+            bodySize.MaxRequestBodySize = limits.Value.MaxRequestBytes;
         var body = http.Response.Body;
         using var buffer = new MemoryStream();
         http.Response.Body = buffer;
@@ -44,7 +50,7 @@ internal sealed class RestErrors(RequestDelegate next)
             && RestExtensions.FromJson(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length)) is { } status
             && !status.Details.Any(d => d.Is(ErrorInfo.Descriptor)))
         {
-            await WriteAsync(http.Response, WithReason(status));
+            await WriteAsync(http.Response, WithReason(status, limits.Value.MaxRequestBytes));
             return;
         }
         buffer.Position = 0;
@@ -65,9 +71,13 @@ internal sealed class RestErrors(RequestDelegate next)
     }
 
     /// <summary>A status the transcoding made without details, given the reason and details this service's own carry.</summary>
-    private static Google.Rpc.Status WithReason(Google.Rpc.Status status)
+    private static Google.Rpc.Status WithReason(Google.Rpc.Status status, int maxRequestBytes)
     {
         var code = (StatusCode)status.Code;
+        // Kestrel's refusal of a body over the bound, as the transcoder passes it on.
+        if (status.Message.StartsWith("Request body too large", StringComparison.Ordinal))
+            return RichStatus.Build(StatusCode.ResourceExhausted, Proto.ErrorReason.RequestTooLarge,
+                $"The request is larger than this service accepts ({maxRequestBytes} bytes).");
         var reason = code switch
         {
             StatusCode.InvalidArgument => Proto.ErrorReason.MalformedMessage,
@@ -77,18 +87,25 @@ internal sealed class RestErrors(RequestDelegate next)
             StatusCode.DeadlineExceeded => Proto.ErrorReason.DeadlineExceeded,
             _ => Proto.ErrorReason.InternalFailure,
         };
+        // The transcoder's own text names .NET types ("...enum type Cratus.Randomization.Protos.V1.Sex"): only their last name is kept.
+        var said = DottedTypeName().Replace(status.Message, "$1").TrimEnd('.');
         var message = code == StatusCode.InvalidArgument
-            ? $"The request body is not a valid JSON request of this route: {status.Message.TrimEnd('.')}. Send a JSON object whose fields are those the OpenAPI document names (lowerCamelCase), with values of their types."
-            : status.Message;
+            ? $"The request body could not be read as the JSON request of this route ({said}). Send a JSON object with the fields the OpenAPI document names (lowerCamelCase), each with a value of its type."
+            : said + ".";
         return RichStatus.Build(code, reason, message);
     }
 
+    [System.Text.RegularExpressions.GeneratedRegex(@"\b(?:[A-Z][A-Za-z0-9_]*\.){2,}([A-Z][A-Za-z0-9_]*)\b")]
+    private static partial System.Text.RegularExpressions.Regex DottedTypeName();
+
     private static async Task WriteAsync(HttpResponse response, Google.Rpc.Status status)
     {
-        response.StatusCode = RestExtensions.HttpStatusOf((StatusCode)status.Code);
+        var reason = status.Details.Where(d => d.Is(ErrorInfo.Descriptor)).Select(d => d.Unpack<ErrorInfo>().Reason).FirstOrDefault();
+        response.StatusCode = reason == RichStatus.ReasonName(Proto.ErrorReason.RequestTooLarge) ? StatusCodes.Status413PayloadTooLarge
+            : RestExtensions.HttpStatusOf((StatusCode)status.Code);
         response.ContentType = "application/json; charset=utf-8";
         response.ContentLength = null;
-        if (status.Code == (int)StatusCode.ResourceExhausted) response.Headers.RetryAfter = "1";
+        if (reason == RichStatus.ReasonName(Proto.ErrorReason.RateLimited)) response.Headers.RetryAfter = "1";
         await response.WriteAsync(RestExtensions.ToJson(status), response.HttpContext.RequestAborted);
     }
 }
