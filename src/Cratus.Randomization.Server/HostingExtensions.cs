@@ -6,6 +6,7 @@ using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Grpc;
 using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Limits;
+using Cratus.Randomization.Server.Rest;
 using Cratus.Randomization.Server.Security;
 using Cratus.Randomization.Server.Web;
 using Microsoft.AspNetCore.Http.Features;
@@ -140,6 +141,8 @@ public static class HostingExtensions
     {
         // First, so that refusals by the rate limit and the token check are logged too.
         app.UseTrialRequestLogging();
+        // REST: errors in the service's JSON form (refusals below included), the OpenAPI document and reference page.
+        app.UseTrialRest();
         // Before authentication, where the OpenID Connect server answers its own endpoints.
         app.UseTokenEndpointLimits();
         app.UseStaticFiles();

@@ -1,5 +1,6 @@
 using Cratus.Randomization.Server;
 using Cratus.Randomization.Server.Persistence;
+using Cratus.Randomization.Server.Rest;
 using Cratus.Randomization.Server.Security;
 using Cratus.Randomization.Server.Web;
 
@@ -11,6 +12,7 @@ try
     builder.AddPersistence();
     builder.AddTrialSecurity();
     builder.AddTrialGrpc();
+    builder.AddTrialRest();
     builder.AddTrialWebApplication();
 
     var app = builder.Build();

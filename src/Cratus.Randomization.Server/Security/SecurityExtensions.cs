@@ -38,7 +38,9 @@ public static partial class SecurityExtensions
             ? $"Bearer realm=\"{realm}\""
             : $"Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{message}\"";
         response.Headers.WWWAuthenticate = challenge;
-        if (response.HttpContext.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
+        // REST calls hear the same status, which Rest.RestErrors turns into its JSON form.
+        if (response.HttpContext.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true
+            || Rest.RestExtensions.IsRest(response.HttpContext.Request))
         {
             RichStatus.Write(response, global::Grpc.Core.StatusCode.Unauthenticated, reason, message);
             return;
