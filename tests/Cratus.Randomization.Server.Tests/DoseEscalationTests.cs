@@ -37,6 +37,9 @@ public abstract class DoseEscalationTests : OnEachDatabase
         Assert.Contains("randomized phase is not open", tooEarly.Status.Detail, StringComparison.Ordinal);
 
         var doses = new List<long>();
+        // Phase I is open label while it runs: the sites see the doses.
+        var duringPhaseOne = (await Escalation(server).GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;
+        Assert.Equal("20 million allo-hMSCs", duringPhaseOne.Cohorts[0].Dose);
         for (var cohort = 1; cohort <= 3; cohort++)
         {
             for (var i = 0; i < 5; i++)
@@ -64,6 +67,12 @@ public abstract class DoseEscalationTests : OnEachDatabase
         Assert.Equal(0, order.Cohort);
         Assert.True(final.RandomizedPhaseOpen);
         Assert.All(final.Cohorts, c => Assert.Equal("complete", c.Status));
+        // Once the randomized phase has begun, Phase I's doses are the arms' doses: the blinded see cohorts by number
+        // only, in the texts too; the DSMB still sees them.
+        Assert.All(final.Cohorts, c => Assert.Equal(("", 0L), (c.Dose, c.CellCount)));
+        Assert.DoesNotContain("million", final.ToString(), StringComparison.Ordinal);
+        var dsmb = (await Escalation(server, TrialRole.DsmbMember).GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;
+        Assert.Equal(["20 million allo-hMSCs", "100 million allo-hMSCs", "200 million allo-hMSCs"], dsmb.Cohorts.Select(c => c.Dose));
         Assert.Equal(3, final.Decisions.Count);
         var audit = (await server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events;
         Assert.Equal(["Escalate", "Escalate", "ProceedToRandomizedPhase"], audit.Select(e => e.Details.Split(';')[0]));
