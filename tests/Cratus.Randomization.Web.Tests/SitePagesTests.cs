@@ -47,6 +47,9 @@ public sealed class SitePagesTests(BrowserFixture browser)
         await page.GetByTestId("participant").WaitForAsync();
         Assert.Equal(participantId, (await page.GetByTestId("participant-id").InnerTextAsync()).Trim());
         Assert.Equal("—", (await page.GetByTestId("participant-infused").InnerTextAsync()).Trim());
+        // A minute after the enrolment (the test's clock stands still), typed in the trial's time zone.
+        var infusedAt = TimeZoneInfo.ConvertTime(trial.Server.Clock.GetUtcNow().AddMinutes(1), TimeZoneInfo.FindSystemTimeZoneById("America/New_York"));
+        await Input(page, "infused-at").FillAsync(infusedAt.ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
         await page.GetByTestId("record-infusion").ClickAsync();
         await page.GetByTestId("action-result").WaitForAsync();
 
@@ -78,6 +81,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.Contains("exclusion criterion applies", await page.Locator("[data-criterion='serious-comorbidity']").InnerTextAsync());
         Assert.DoesNotContain("exclusion criterion applies", await page.Locator("[data-criterion='recent-malignancy']").InnerTextAsync());
         Assert.Equal(0, await page.GetByTestId("placement").CountAsync());
+        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("enrol-ineligible"), FullPage = true });
         var status = (await trial.Server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new Proto.GetEscalationStatusRequest())).Status;
         Assert.Equal(0, status.Cohorts[0].Enrolled);
         var listed = await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new Proto.ListAuditEventsRequest());
