@@ -32,6 +32,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.Contains("Cohort 1", cohort);
         Assert.Contains("20 million allo-hMSCs", cohort);
         await FillEligibleAsync(page, trial, "E-001");
+        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("enrol"), FullPage = true });
         await page.GetByTestId("enrol").ClickAsync();
         await page.GetByTestId("placement").WaitForAsync();
 
@@ -104,6 +105,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.Contains("cannot be undone", confirm);
         Assert.Equal(0, (await trial.Server.As(TrialRole.Monitor).Trial.GetTrialAsync(new Proto.GetTrialRequest())).RandomizedParticipants);
         await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-confirm") });
+        await PhoneScreenshotAsync(page, "randomize-confirm-phone");
         await page.GetByTestId("randomize-confirm").ClickAsync();
         await page.GetByTestId("assignment").WaitForAsync();
 
@@ -130,6 +132,8 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.False(await page.GetByTestId("print").IsVisibleAsync());
         Assert.True(await page.GetByTestId("confirmation").IsVisibleAsync());
         await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-printable-confirmation"), FullPage = true });
+        await page.EmulateMediaAsync(new() { Media = Media.Screen });
+        await PhoneScreenshotAsync(page, "randomize-printable-confirmation-phone");
     }
 
     [Fact]
@@ -266,6 +270,14 @@ public sealed class SitePagesTests(BrowserFixture browser)
         await Input(page, "mmse").FillAsync(mmse);
         foreach (var code in new[] { "cannot-perform-assessments", "serious-comorbidity", "life-expectancy-under-1-year", "recent-malignancy" })
             await page.GetByTestId($"exclusion-{code}-no").ClickAsync();
+    }
+
+    private static async Task PhoneScreenshotAsync(IPage page, string name)
+    {
+        var desktop = page.ViewportSize!;
+        await page.SetViewportSizeAsync(Phone.Width, Phone.Height);
+        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf(name), FullPage = true });
+        await page.SetViewportSizeAsync(desktop.Width, desktop.Height);
     }
 
     /// <summary>The input of a MudBlazor field, whether the test id sits on the input or around it.</summary>
