@@ -105,9 +105,10 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.Contains("cannot be undone", confirm);
         Assert.Equal(0, (await trial.Server.As(TrialRole.Monitor).Trial.GetTrialAsync(new Proto.GetTrialRequest())).RandomizedParticipants);
         await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-confirm") });
-        await PhoneScreenshotAsync(page, "randomize-confirm-phone");
-        await page.GetByTestId("randomize-confirm").ClickAsync();
+        // A double click randomizes once: the button is disabled while the call runs, and a click already on its way is dropped.
+        await page.GetByTestId("randomize-confirm").DblClickAsync();
         await page.GetByTestId("assignment").WaitForAsync();
+        Assert.Equal(1, (await trial.Server.As(TrialRole.Monitor).Trial.GetTrialAsync(new Proto.GetTrialRequest())).RandomizedParticipants);
 
         var participantId = (await page.GetByTestId("assignment-participant").InnerTextAsync()).Trim();
         var number = (await page.GetByTestId("assignment-number").InnerTextAsync()).Trim();
@@ -132,8 +133,18 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.False(await page.GetByTestId("print").IsVisibleAsync());
         Assert.True(await page.GetByTestId("confirmation").IsVisibleAsync());
         await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-printable-confirmation"), FullPage = true });
-        await page.EmulateMediaAsync(new() { Media = Media.Screen });
-        await PhoneScreenshotAsync(page, "randomize-printable-confirmation-phone");
+
+        // At phone width: the confirmation step (of a second person, not randomized) and the printable confirmation.
+        var phone = await trial.SignInAsync(browser.Browser, TrialRole.SiteCoordinator, "coord-um", ["UM"], Phone);
+        await phone.GotoAsync(trial.Address + "/randomize");
+        await FillEligibleAsync(phone, trial, "R-002");
+        await phone.GetByTestId("review").ClickAsync();
+        Assert.Contains("R-002", await phone.GetByTestId("confirm-text").InnerTextAsync());
+        await phone.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-confirm-phone") });
+        await phone.GotoAsync(trial.Address + $"/participants/{participantId}/confirmation");
+        await phone.GetByTestId("confirmation").WaitForAsync();
+        await phone.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-printable-confirmation-phone"), FullPage = true });
+        Assert.Equal(1, (await trial.Server.As(TrialRole.Monitor).Trial.GetTrialAsync(new Proto.GetTrialRequest())).RandomizedParticipants);
     }
 
     [Fact]
@@ -270,14 +281,6 @@ public sealed class SitePagesTests(BrowserFixture browser)
         await Input(page, "mmse").FillAsync(mmse);
         foreach (var code in new[] { "cannot-perform-assessments", "serious-comorbidity", "life-expectancy-under-1-year", "recent-malignancy" })
             await page.GetByTestId($"exclusion-{code}-no").ClickAsync();
-    }
-
-    private static async Task PhoneScreenshotAsync(IPage page, string name)
-    {
-        var desktop = page.ViewportSize!;
-        await page.SetViewportSizeAsync(Phone.Width, Phone.Height);
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf(name), FullPage = true });
-        await page.SetViewportSizeAsync(desktop.Width, desktop.Height);
     }
 
     /// <summary>The input of a MudBlazor field, whether the test id sits on the input or around it.</summary>

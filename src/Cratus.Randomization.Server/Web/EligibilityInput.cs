@@ -24,6 +24,12 @@ public sealed class EligibilityInput
     /// <summary>Each exclusion criterion's answer by code; null while unanswered (then it is not sent, and the domain asks for it).</summary>
     public Dictionary<string, bool?> Exclusions { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// A refusal as the top of the form shows it: its message, which names every failed criterion once; the fields'
+    /// own messages are shown at the fields (<see cref="Components.Shared.EligibilityForm"/>), not repeated here.
+    /// </summary>
+    public static Refusal? Summary(Refusal? refusal) => refusal is { Fields.Count: > 0 } ? refusal with { Fields = null, Preconditions = null } : refusal;
+
     public IntakeRequest ToIntake(string requestId)
     {
         AgeEvidence? age = AgeInYears
