@@ -47,7 +47,7 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
         var formCount = await page.GetByTestId("decision-form").CountAsync();
         var status = (await trial.Server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;
 
-        Assert.Equal(5, WindowOpen().Matches(windows).Count);
+        Assert.Equal(5, WindowOpen().Count(windows));
         // Infused on days 0..4, now day 15: the first window closes in 15 days, the last in 19 (give or take the day boundary).
         var left = WindowOpen().Matches(windows).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.InRange(left[0], 14, 16);
@@ -81,7 +81,7 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
         var status = (await trial.Server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;
         var audit = (await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events;
 
-        Assert.Equal(5, Regex.Matches(windowsBefore, @"closed \d{4}-\d{2}-\d{2}").Count);
+        Assert.Equal(5, Regex.Count(windowsBefore, @"closed \d{4}-\d{2}-\d{2}"));
         Assert.Contains("Escalate to the next cohort", decisions);
         Assert.Contains("Cohort 1 reviewed: no TE-SAE in any window", decisions);
         Assert.Contains("dsmb-1", signatureText);
