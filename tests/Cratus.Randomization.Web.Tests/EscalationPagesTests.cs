@@ -14,14 +14,15 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
     private static async Task<WebTrial> CohortOneInfusedAsync()
     {
         var trial = new WebTrial(TestDatabase.Sqlite, ("", ""));
-        var site = trial.Server.As(TrialRole.SiteCoordinator, "UM").DoseEscalation;
+        // A client per call: its token is minted on the server's clock, which moves a day at a time.
+        DoseEscalationService.DoseEscalationServiceClient Site() => trial.Server.As(TrialRole.SiteCoordinator, "UM").DoseEscalation;
         for (var i = 0; i < 5; i++)
         {
-            var enrolled = (await site.EnrollInCohortAsync(new EnrollInCohortRequest
+            var enrolled = (await Site().EnrollInCohortAsync(new EnrollInCohortRequest
             {
                 RequestId = Guid.NewGuid().ToString(), SiteCode = "UM", ScreeningId = $"C1-{i}", Eligibility = Requests.Eligible(),
             })).Assignment;
-            await site.RecordInfusionAsync(new RecordInfusionRequest
+            await Site().RecordInfusionAsync(new RecordInfusionRequest
             {
                 ParticipantId = enrolled.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(trial.Server.Clock.GetUtcNow()),
             });

@@ -61,7 +61,7 @@ public sealed class PharmacyPagesTests(BrowserFixture browser)
         await page.GotoAsync(trial.Address + "/pharmacy");
         await page.GetByTestId("order-link").Filter(new() { HasText = id }).ClickAsync();
         await page.GetByTestId("order-detail").WaitForAsync();
-        await page.GetByTestId("history").GetByText("Dose order read").WaitForAsync();
+        await page.GetByTestId("history").GetByText("pharm-1").WaitForAsync();
         var arm = (await page.GetByTestId("detail-arm").InnerTextAsync()).Trim();
         var number = (await page.GetByTestId("detail-number").InnerTextAsync()).Trim();
         var product = (await page.GetByTestId("detail-product").InnerTextAsync()).Trim();
@@ -75,6 +75,7 @@ public sealed class PharmacyPagesTests(BrowserFixture browser)
         Assert.Equal(order.ProductCode, product);
         Assert.Contains("Randomized", history);
         Assert.Contains("SiteCoordinator-UM", history);
+        Assert.Contains("Dose order read", history);
         Assert.Contains(audit, e => e.User == "pharm-1" && e.Role == "pharmacist");
     }
 
@@ -107,7 +108,8 @@ public sealed class PharmacyPagesTests(BrowserFixture browser)
         Assert.Contains("{number}", labels[0].Main);
         Assert.Contains("{product}", labels[0].Main);
         Assert.Contains("CRATUS", labels[0].Main);
-        foreach (var word in new[] { "placebo", "million", "hMSC", "cells", "Arm", "dose" })
+        // The trial's title names its product ("Stem Cells"), the same on every label; nothing names an arm or a dose.
+        foreach (var word in new[] { "placebo", "million", "hMSC", "cell count", "000,000", "Arm", "dose", "treatment" })
             Assert.DoesNotContain(word, labels[0].Label, StringComparison.OrdinalIgnoreCase);
         Assert.False(appBarPrinted);
         Assert.DoesNotContain("placebo", title, StringComparison.OrdinalIgnoreCase);
