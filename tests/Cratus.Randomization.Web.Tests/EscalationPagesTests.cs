@@ -70,7 +70,6 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
         await page.GotoAsync(trial.Address + "/escalation");
         await page.GetByTestId("decision-form").WaitForAsync();
         var windowsBefore = await page.GetByTestId("windows").First.InnerTextAsync();
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("escalation-board"), FullPage = true });
         await page.ChooseAsync("Decision", "Escalate to the next cohort");
         await page.FillFieldAsync("Reason", "Cohort 1 reviewed: no TE-SAE in any window");
         await page.GetByTestId("decide").ClickAsync();
@@ -79,6 +78,7 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
         await signature.GetByText("Signed by").WaitForAsync();
         var decisions = await page.GetByTestId("decisions").InnerTextAsync();
         var signatureText = await signature.InnerTextAsync();
+        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("escalation-board"), FullPage = true });
         var status = (await trial.Server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;
         var audit = (await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events;
 
