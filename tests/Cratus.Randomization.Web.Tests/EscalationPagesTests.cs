@@ -78,6 +78,7 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
         await signature.GetByText("Signed by").WaitForAsync();
         var decisions = await page.GetByTestId("decisions").InnerTextAsync();
         var signatureText = await signature.InnerTextAsync();
+        await page.EvaluateAsync("window.scrollTo(0, 0)");
         await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("escalation-board"), FullPage = true });
         var status = (await trial.Server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;
         var audit = (await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events;
