@@ -34,6 +34,7 @@ public static class AuditActions
     public const string UnblindedAllocationsRead = "unblinding.allocations_read";
     public const string UserCreated = "user.created";
     public const string UserUpdated = "user.updated";
+    public const string PasswordReset = "user.password_reset";
     public const string SiteCreated = "site.created";
     public const string SiteUpdated = "site.updated";
     public const string AdministratorBootstrapped = "identity.administrator_bootstrapped";

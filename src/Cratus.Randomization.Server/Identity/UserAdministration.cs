@@ -17,7 +17,7 @@ public sealed record SiteView(string Code, string Name, bool Active);
 /// What administrators do: personal accounts (one role each, sites for site roles; never shared, never deleted)
 /// and sites. Administrators never see an arm: nothing here reads the schedule's arms.
 /// </summary>
-public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser> users, AuditTrail audit, AccountCheck accountCheck)
+public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser> users, AuditTrail audit, AccountCheck accountCheck, TimeProvider clock)
 {
     public async Task<(UserView User, string InitialPassword)> CreateUserAsync(
         Caller caller, string userName, string fullName, TrialRole role, IReadOnlyList<string> sites, string reason, CancellationToken ct)
@@ -84,6 +84,30 @@ public sealed class UserAdministration(TrialDbContext db, UserManager<TrialUser>
             db.AfterCommit(() => accountCheck.Forget(userName));
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.UserUpdated, userName, t, reason: reason.Trim(), details: string.Join("; ", changes));
             return View(user);
+        }, ct);
+    }
+
+    /// <summary>Gives an account a new one-time password (shown once to the administrator, to hand over), which the
+    /// person must replace at their next sign-in: no token is issued until they have. The old password stops working
+    /// at once and joins the password history.</summary>
+    public async Task<(UserView User, string InitialPassword)> ResetPasswordAsync(Caller caller, string userName, string reason, CancellationToken ct)
+    {
+        Reasons.Require(reason);
+        if (userName == caller.Subject)
+            throw new TrialRuleException(RefusalReason.OwnAccount, "You cannot reset your own password here; change it on the sign-in page, or ask another administrator.");
+        var password = NewInitialPassword();
+        return await db.InTransactionAsync(async t =>
+        {
+            var user = await users.FindByNameAsync(userName) ?? throw new TrialRuleException(RefusalReason.UserNotFound, $"No user named {userName}.");
+            var oldHash = user.PasswordHash;
+            ThrowOnFailure(await users.RemovePasswordAsync(user));
+            ThrowOnFailure(await users.AddPasswordAsync(user, password));
+            if (oldHash is not null) db.PasswordHistory.Add(new PasswordHistoryRecord { UserId = user.Id, PasswordHash = oldHash, ChangedAt = clock.GetUtcNow() });
+            user.MustChangePassword = true;
+            ThrowOnFailure(await users.UpdateAsync(user));
+            db.AfterCommit(() => accountCheck.Forget(userName));
+            await audit.AppendAsync(AuditActor.From(caller), AuditActions.PasswordReset, userName, t, reason: reason.Trim(), details: "one-time password issued");
+            return (View(user), password);
         }, ct);
     }
 

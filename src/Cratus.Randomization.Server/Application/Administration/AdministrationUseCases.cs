@@ -36,6 +36,16 @@ public sealed class UpdateUser(UserAdministration administration) : UseCase<Upda
         administration.UpdateUserAsync(caller, command.UserName, command.Active, command.Sites, command.Reason, ct, command.FullName);
 }
 
+public sealed record ResetPasswordCommand(string UserName, string Reason);
+
+/// <summary>Gives an account a new one-time password, shown once; the person chooses their own at the next sign-in.</summary>
+[Permitted(TrialRole.Administrator)]
+public sealed class ResetPassword(UserAdministration administration) : UseCase<ResetPasswordCommand, (UserView User, string InitialPassword)>
+{
+    protected override Task<(UserView User, string InitialPassword)> ExecuteAsync(Caller caller, ResetPasswordCommand command, CancellationToken ct) =>
+        administration.ResetPasswordAsync(caller, command.UserName, command.Reason, ct);
+}
+
 /// <summary>Adds a site (before the schedule is in place: its strata are fixed then).</summary>
 [Permitted(TrialRole.Administrator)]
 public sealed class CreateSite(UserAdministration administration) : UseCase<CreateSiteCommand, SiteView>
