@@ -31,20 +31,21 @@ public sealed partial class AuditPagesTests(BrowserFixture browser)
         Assert.True(all.Count > 10, $"only {all.Count} events");
         await ChooseAsync(page, "page-size", "10");
         await page.GetByTestId("apply-filters").ClickAsync();
-        await page.GetByTestId("event-sequence").Nth(9).WaitForAsync();
-        Assert.Equal(10, await page.GetByTestId("event-sequence").CountAsync());
-        Assert.Equal(all[0].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), (await page.GetByTestId("event-sequence").First.InnerTextAsync()).Trim());
+        await Assertions.Expect(page.GetByTestId("event-sequence")).ToHaveCountAsync(10);
+        await Assertions.Expect(page.GetByTestId("event-sequence").First).ToHaveTextAsync(all[0].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await page.GetByTestId("next-page").ClickAsync();
         await page.GetByTestId("page-number").Filter(new() { HasText = "Page 2" }).WaitForAsync();
-        Assert.Equal(all[10].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), (await page.GetByTestId("event-sequence").First.InnerTextAsync()).Trim());
+        await Assertions.Expect(page.GetByTestId("event-sequence").First).ToHaveTextAsync(all[10].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await page.GetByTestId("previous-page").ClickAsync();
         await page.GetByTestId("page-number").Filter(new() { HasText = "Page 1" }).WaitForAsync();
+        await Assertions.Expect(page.GetByTestId("event-sequence").First).ToHaveTextAsync(all[0].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         // Filtered by action: the randomizations only, blinded.
         await ChooseAsync(page, "page-size", "25");
         await ChooseAsync(page, "filter-action", "participant.randomized");
         await page.GetByTestId("apply-filters").ClickAsync();
-        await page.GetByTestId("event-action").Nth(participants.Count - 1).WaitForAsync();
+        await Assertions.Expect(page.GetByTestId("event-action").Filter(new() { HasNotText = "participant.randomized" })).ToHaveCountAsync(0);
+        await Assertions.Expect(page.GetByTestId("event-action")).ToHaveCountAsync(participants.Count);
         var actions = await page.GetByTestId("event-action").AllInnerTextsAsync();
         Assert.Equal(participants.Count, actions.Count);
         Assert.All(actions, a => Assert.Equal("participant.randomized", a.Trim()));
@@ -56,8 +57,8 @@ public sealed partial class AuditPagesTests(BrowserFixture browser)
         // And by target: one participant's events.
         await FillAsync(page, "filter-target", participants[3]);
         await page.GetByTestId("apply-filters").ClickAsync();
-        await page.GetByTestId("event-target").Filter(new() { HasText = participants[3] }).WaitForAsync();
-        Assert.Equal(1, await page.GetByTestId("event-target").CountAsync());
+        await Assertions.Expect(page.GetByTestId("event-target")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.GetByTestId("event-target")).ToHaveTextAsync(participants[3]);
 
         // The schedule's signed generation shows its signature.
         await ChooseAsync(page, "filter-action", "schedule.generated");
