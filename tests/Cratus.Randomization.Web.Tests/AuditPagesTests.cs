@@ -76,7 +76,8 @@ public sealed partial class AuditPagesTests(BrowserFixture browser)
         Assert.True(verified.Intact);
         Assert.Equal(verified.Head.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), (await page.GetByTestId("head-sequence").InnerTextAsync()).Trim());
         Assert.Equal(verified.Head.Hash, (await page.GetByTestId("head-hash").InnerTextAsync()).Trim());
-        Assert.Equal(verified.HeadSignature.Statement, (await page.GetByTestId("head-statement").InnerTextAsync()).Trim());
+        // The statement exactly as signed (line breaks and all), so a monitor can check the signature offline.
+        Assert.Equal(verified.HeadSignature.Statement, await page.GetByTestId("head-statement").TextContentAsync());
         Assert.Equal(verified.HeadSignature.KeyId, (await page.GetByTestId("head-key-id").InnerTextAsync()).Trim());
         Assert.True(await page.GetByTestId("copy-head").IsVisibleAsync());
 
