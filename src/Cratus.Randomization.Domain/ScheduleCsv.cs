@@ -70,6 +70,16 @@ public static class ScheduleCsv
         return new ParseResult(problems.Count == 0 ? entries : [], problems);
     }
 
+    /// <summary>The line a problem of <see cref="Parse"/> is on ("line 7: ..."), or null for a problem of the whole list.</summary>
+    public static int? LineOf(string problem)
+    {
+        const string prefix = "line ";
+        if (!problem.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        var end = problem.IndexOf(':', prefix.Length);
+        return end > prefix.Length && int.TryParse(problem.AsSpan(prefix.Length, end - prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var line)
+            ? line : null;
+    }
+
     public static string Write(IEnumerable<ScheduleEntry> entries)
     {
         using var text = new StringWriter(CultureInfo.InvariantCulture);

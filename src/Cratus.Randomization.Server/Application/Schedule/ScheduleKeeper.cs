@@ -15,6 +15,19 @@ namespace Cratus.Randomization.Server.Application.Schedule;
 public sealed record ScheduleReceipt(
     string CommitmentSha256, string? SeedHex, string SaltHex, IReadOnlyList<int> BlockSizes, IReadOnlyList<(string Stratum, int Entries)> Strata);
 
+/// <summary>One problem of an uploaded list, with the line it is on when it is about one line.</summary>
+public sealed record ScheduleImportProblem(int? Line, string Message);
+
+/// <summary>One stratum of an uploaded list: its entries, and how many of them are each arm (for the statistician only).</summary>
+public sealed record StratumBalance(string Stratum, int Entries, IReadOnlyList<(string ArmCode, int Count)> Arms);
+
+/// <summary>What an import of a list would meet: its SHA-256, its entries, every problem (none: it can be imported), the balance by stratum.</summary>
+public sealed record ScheduleImportPreview(
+    string Sha256Hex, int Entries, IReadOnlyList<ScheduleImportProblem> Problems, IReadOnlyList<StratumBalance> Strata, bool ScheduleInPlace)
+{
+    public bool Importable => Problems.Count == 0 && !ScheduleInPlace;
+}
+
 public sealed record ScheduleCommitmentView(string CommitmentSha256, DateTimeOffset CommittedAt);
 
 /// <summary>
@@ -61,6 +74,35 @@ public sealed partial class ScheduleKeeper(
         Reasons.Require(reason);
         ElectronicSigning.Require(signature);
         var trial = await TrialWithCurrentSitesAsync(ct);
+        var (entries, problems) = Check(trial, csv);
+        if (problems.Count > 0)
+            throw new TrialRuleException(RefusalReason.ScheduleInvalid, $"The list was rejected and nothing was stored: {string.Join("; ", problems)}.",
+                [.. problems.Select(p => new FieldViolation("csv", p))]);
+        return await StoreAsync(caller, trial, ScheduleSource.Imported, null, trial.RandomizedPhase.BlockSizes, entries, reason,
+            (signature, SignedAction.ScheduleImport, SignedActions.Sha256Hex(csv.Span)), ct);
+    }
+
+    /// <summary>
+    /// What an import of <paramref name="csv"/> would meet, without storing anything: the same checks
+    /// <see cref="ImportAsync"/> makes (UTF-8, <see cref="ScheduleCsv.Parse"/>, then <see cref="ScheduleValidator"/>),
+    /// the entries by stratum and arm, and the file's SHA-256 (the record an import's signature binds).
+    /// </summary>
+    public async Task<ScheduleImportPreview> PreviewImportAsync(ReadOnlyMemory<byte> csv, CancellationToken ct)
+    {
+        var trial = await TrialWithCurrentSitesAsync(ct);
+        var (entries, problems) = Check(trial, csv);
+        var arms = trial.RandomizedPhase.Arms.Select(a => a.Code).ToList();
+        var strata = entries.GroupBy(e => e.Stratum, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new StratumBalance(g.Key, g.Count(),
+                [.. arms.Concat(g.Select(e => e.ArmCode).Where(a => !arms.Contains(a)).Distinct()).Select(a => (a, g.Count(e => e.ArmCode == a)))]))
+            .ToList();
+        return new ScheduleImportPreview(SignedActions.Sha256Hex(csv.Span), entries.Count,
+            [.. problems.Select(p => new ScheduleImportProblem(ScheduleCsv.LineOf(p), p))], strata, await IsInPlaceAsync(ct));
+    }
+
+    /// <summary>The entries of an uploaded list and every problem it has (none means it can be put in place).</summary>
+    private static (IReadOnlyList<ScheduleEntry> Entries, IReadOnlyList<string> Problems) Check(TrialDefinition trial, ReadOnlyMemory<byte> csv)
+    {
         string text;
         try
         {
@@ -68,18 +110,11 @@ public sealed partial class ScheduleKeeper(
         }
         catch (DecoderFallbackException)
         {
-            throw new TrialRuleException(RefusalReason.ScheduleInvalid, "The list was rejected and nothing was stored: the file is not UTF-8 text.",
-                [new FieldViolation("csv", "the file is not UTF-8 text")]);
+            return ([], ["the file is not UTF-8 text"]);
         }
         var parsed = ScheduleCsv.Parse(text);
-        var problems = parsed.Problems.Count > 0
-            ? parsed.Problems
-            : ScheduleValidator.Validate(trial, parsed.Entries, trial.RandomizedPhase.BlockSizes);
-        if (problems.Count > 0)
-            throw new TrialRuleException(RefusalReason.ScheduleInvalid, $"The list was rejected and nothing was stored: {string.Join("; ", problems)}.",
-                [.. problems.Select(p => new FieldViolation("csv", p))]);
-        return await StoreAsync(caller, trial, ScheduleSource.Imported, null, trial.RandomizedPhase.BlockSizes, parsed.Entries, reason,
-            (signature, SignedAction.ScheduleImport, SignedActions.Sha256Hex(csv.Span)), ct);
+        if (parsed.Problems.Count > 0) return ([], parsed.Problems);
+        return (parsed.Entries, ScheduleValidator.Validate(trial, parsed.Entries, trial.RandomizedPhase.BlockSizes));
     }
 
     public async Task<ScheduleCommitmentView> GetCommitmentAsync(CancellationToken ct)

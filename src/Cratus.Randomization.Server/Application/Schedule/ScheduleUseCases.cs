@@ -52,3 +52,15 @@ public sealed class GetTrial(TrialDefinition trial, ParticipantStore participant
         return new TrialOverview(trial, await schedules.IsInPlaceAsync(ct), ordered);
     }
 }
+
+/// <summary>
+/// What importing an uploaded list would meet, before anything is signed: the same checks as <see cref="ImportSchedule"/>
+/// (each problem at its line where it has one), and the balance of arms in each stratum. Nothing is stored; the list
+/// is the statistician's own, so the arms it holds are theirs to see.
+/// </summary>
+[Permitted(TrialRole.Statistician)]
+public sealed class PreviewScheduleImport(ScheduleKeeper schedules) : UseCase<ReadOnlyMemory<byte>, ScheduleImportPreview>
+{
+    protected override Task<ScheduleImportPreview> ExecuteAsync(Caller caller, ReadOnlyMemory<byte> csv, CancellationToken ct) =>
+        schedules.PreviewImportAsync(csv, ct);
+}
