@@ -254,7 +254,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
     }
 
     /// <summary>The emergency unblinding from the participant page, counting the clicks it takes.</summary>
-    private static async Task<int> UnblindAsync(IPage page, string reason)
+    internal static async Task<int> UnblindAsync(IPage page, string reason)
     {
         var clicks = 0;
         await page.GetByTestId("emergency-unblinding").ClickAsync();
@@ -270,7 +270,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
     }
 
     /// <summary>The eligibility form filled in for an eligible person (or with the values given).</summary>
-    private static async Task FillEligibleAsync(IPage page, WebTrial trial, string screeningId, string dateOfBirth = "1950-03-14", string frailty = "5", string mmse = "28")
+    internal static async Task FillEligibleAsync(IPage page, WebTrial trial, string screeningId, string dateOfBirth = "1950-03-14", string frailty = "5", string mmse = "28")
     {
         var today = trial.Server.Clock.GetUtcNow().UtcDateTime.AddDays(-2);
         await Input(page, "screening-id").FillAsync(screeningId);
@@ -284,7 +284,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
     }
 
     /// <summary>The input of a MudBlazor field, whether the test id sits on the input or around it.</summary>
-    private static ILocator Input(IPage page, string testId) =>
+    internal static ILocator Input(IPage page, string testId) =>
         page.Locator($"input[data-testid='{testId}'], textarea[data-testid='{testId}'], [data-testid='{testId}'] input, [data-testid='{testId}'] textarea").First;
 
     private static ILocator Field(IPage page, string field) => page.Locator($"[data-field='{field}']");
