@@ -32,7 +32,8 @@ public sealed class AdministrationPagesTests(BrowserFixture browser)
         var shownAfterReload = await page.GetByTestId("one-time-secret").CountAsync();
 
         // The person's first sign-in, on the sign-in pages: the one-time password, then a password of their own.
-        var person = await (await browser.Browser.NewContextAsync()).NewPageAsync();
+        await using var personContext = await browser.Browser.NewContextAsync();
+        var person = await personContext.NewPageAsync();
         await person.GotoAsync(trial.Address + "/");
         await person.FillAsync("#user", "coord-new");
         await person.FillAsync("#password", initialPassword);

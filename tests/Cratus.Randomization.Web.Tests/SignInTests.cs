@@ -41,7 +41,7 @@ public sealed class SignInTests(BrowserFixture browser)
     public async Task Without_a_session_a_page_sends_the_browser_to_the_sign_in_server()
     {
         await using var trial = new WebTrial();
-        var context = await browser.Browser.NewContextAsync();
+        await using var context = await browser.Browser.NewContextAsync();
         var page = await context.NewPageAsync();
         await page.GotoAsync(trial.Address + "/participants");
         Assert.Contains("/account/signin", page.Url);

@@ -6,14 +6,7 @@ namespace Cratus.Randomization.Web.Tests;
 internal static class StatisticianSteps
 {
     /// <summary>Signs the open e-signature dialog with <see cref="Signing.Password"/> and waits for it to close.</summary>
-    public static async Task SignAsync(IPage page)
-    {
-        var password = page.Locator("input[data-testid=signature-password], [data-testid=signature-password] input").First;
-        await password.WaitForAsync();
-        await password.FillAsync(Signing.Password);
-        await page.GetByTestId("sign").ClickAsync();
-        await password.WaitForAsync(new() { State = WaitForSelectorState.Detached });
-    }
+    public static Task SignAsync(IPage page) => FormFilling.SignAsync(page);
 
     /// <summary>Opens the MudSelect marked <paramref name="testId"/> and picks the option showing <paramref name="option"/>.</summary>
     public static async Task ChooseAsync(IPage page, string testId, string option)

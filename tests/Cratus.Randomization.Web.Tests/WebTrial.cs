@@ -28,6 +28,7 @@ public sealed class WebTrial : IAsyncDisposable
         {
             ViewportSize = viewport ?? new ViewportSize { Width = 1280, Height = 900 }, AcceptDownloads = true,
         });
+        lock (_contexts) _contexts.Add(context);
         var page = await context.NewPageAsync();
         Watch(page);
         await page.GotoAsync(Address + "/");
@@ -95,5 +96,23 @@ public sealed class WebTrial : IAsyncDisposable
         return SignInAsync(browser, role, subject, sites, viewport);
     }
 
-    public ValueTask DisposeAsync() => Server.DisposeAsync();
+    private readonly List<IBrowserContext> _contexts = [];
+
+    /// <summary>Closes the browser contexts this trial signed in (else their pages would keep reconnecting to a server
+    /// that is gone, and spend the machine), then stops the server.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var context in _contexts)
+        {
+            try
+            {
+                await context.CloseAsync();
+            }
+            catch (PlaywrightException)
+            {
+                // Closed already.
+            }
+        }
+        await Server.DisposeAsync();
+    }
 }
