@@ -40,6 +40,11 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
     /// </summary>
     public ValueTask<TrialTotalsRecord?> RandomizedTotalsAsync(CancellationToken ct) => db.TrialTotals.FindAsync([trial.TrialId], ct);
 
+    /// <summary>Whether the randomized phase has begun: the DSMB decided to proceed, or someone is randomized (with the
+    /// Phase I gate lifted). From then on, Phase I doses are left out for the blinded (<see cref="EscalationState.DosesShown"/>).</summary>
+    public async Task<bool> RandomizedPhaseBegunAsync(EscalationState state, CancellationToken ct) =>
+        state.ProceededToRandomizedPhase || (await RandomizedTotalsAsync(ct))?.Randomized > 0;
+
     /// <summary>Phase I's facts and state now; null when the trial has no dose-escalation phase.</summary>
     public async Task<EscalationFacts?> EscalationAsync(CancellationToken ct)
     {

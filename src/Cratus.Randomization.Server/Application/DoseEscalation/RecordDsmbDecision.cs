@@ -68,8 +68,7 @@ public sealed class GetEscalationStatus(TrialDefinition trial, ParticipantStore 
         var facts = (await participants.EscalationAsync(ct))!;
         var cohortOf = facts.Participants.ToDictionary(p => p.ParticipantId, p => p);
         var signatures = await db.Signatures.AsNoTracking().Where(s => s.Action == SignedAction.DsmbDecision).ToListAsync(ct);
-        var randomizedPhaseBegun = facts.State.ProceededToRandomizedPhase || (await participants.RandomizedTotalsAsync(ct))?.Randomized > 0;
-        var dosesShown = EscalationState.DosesShown(TrialRoles.IsBlindedToArms(caller.Role), randomizedPhaseBegun);
+        var dosesShown = EscalationState.DosesShown(TrialRoles.IsBlindedToArms(caller.Role), await participants.RandomizedPhaseBegunAsync(facts.State, ct));
         return new EscalationReport(dosesShown ? facts.State : facts.State.WithoutDoses(),
             facts.Events.Select(e => (e, cohortOf[e.ParticipantId].Cohort, caller.MaySee(cohortOf[e.ParticipantId].SiteCode))).ToList(),
             facts.Decisions.Select(d => (d, SignatureOf(d, signatures))).ToList(), dosesShown);

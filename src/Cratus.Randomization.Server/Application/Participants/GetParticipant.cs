@@ -34,7 +34,13 @@ public sealed class GetParticipant(TrialDbContext db, ParticipantStore participa
         if (p.Phase == TrialPhase.Randomized)
             number = (await participants.AssignmentAsync(caller, participantId, ct) ?? throw RandomizedParticipant.NotVisible(participantId)).RandomizationNumber;
         else
-            dose = participants.Placement(p).Dose;
+        {
+            var placement = participants.Placement(p);
+            // Open label while Phase I runs; once the randomized phase has begun its doses are the arms' doses.
+            var blinded = TrialRoles.IsBlindedToArms(caller.Role);
+            if (!blinded || EscalationState.DosesShown(blinded, await participants.RandomizedPhaseBegunAsync((await participants.EscalationAsync(ct))!.State, ct)))
+                dose = placement.Dose;
+        }
         return new ParticipantDetail(p.ParticipantId, p.SiteCode, p.ScreeningId, p.Phase, p.Status, number, p.Cohort, dose, p.ProductCode,
             p.EnrolledAt, p.EnrolledBy, p.InfusedAt, p.WithdrawnAt, p.WithdrawalReason, p.EmergencyUnblindedAt is not null);
     }
