@@ -24,6 +24,9 @@ public sealed class TrialOptions
 
     /// <summary>Path of the trial definition JSON; relative paths are under the application folder.</summary>
     [Required] public string DefinitionPath { get; set; } = "trial-definitions/cratus.json";
+
+    /// <summary>Production, Uat or Training (<see cref="TrialMode"/>); Production unless configured.</summary>
+    public TrialMode Mode { get; set; } = TrialMode.Production;
 }
 
 public static class HostingExtensions
