@@ -21,6 +21,9 @@ public enum SignedAction
     ScheduleGeneration = 4,
     /// <summary>Importing the schedule; the record is the SHA-256 (lowercase hex) of the uploaded CSV.</summary>
     ScheduleImport = 5,
+    /// <summary>Amending the schedule to add a site; the record is the new site's code for a generated amendment, the
+    /// SHA-256 (lowercase hex) of the uploaded CSV for an imported one.</summary>
+    ScheduleAmendment = 6,
 }
 
 /// <summary>What a signature means (21 CFR 11.50(a)(3)); part of the signature, shown wherever it is.</summary>
@@ -52,6 +55,8 @@ public static class SignedActions
             => "record_id must be the current cohort number (1, 2, ...).",
         SignedAction.ScheduleImport when recordId.Length != 64 || !recordId.All(char.IsAsciiHexDigitLower)
             => "record_id must be the SHA-256 of the CSV to import, in lowercase hex.",
+        SignedAction.ScheduleAmendment when !Identifiers.IsValidCode(recordId) && (recordId.Length != 64 || !recordId.All(char.IsAsciiHexDigitLower))
+            => "record_id must be the new site's code (generated lists) or the SHA-256 of the CSV to import, in lowercase hex.",
         _ when recordId.Length > 64 || recordId.Any(char.IsControl) => "record_id is at most 64 characters.",
         _ when !Enum.IsDefined(action) => "action is not one of the signed actions.",
         _ => null,

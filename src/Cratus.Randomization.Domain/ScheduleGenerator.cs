@@ -33,12 +33,22 @@ public static class ScheduleGenerator
 
     public static GeneratedSchedule Generate(TrialDefinition trial, ReadOnlySpan<byte> seed, IReadOnlyList<int> blockSizes)
     {
+        var strata = Strata.All(trial);
+        return GenerateStrata(trial.RandomizedPhase, seed, blockSizes, strata, Math.Max(2, Digits(strata.Count)));
+    }
+
+    /// <summary>
+    /// The lists of <paramref name="strata"/> only, by the same steps, their randomization numbers carrying each
+    /// stratum's own ordinal zero-padded to <paramref name="ordinalWidth"/>: a schedule amendment numbers a new site's
+    /// strata after those already in place, with the width of the numbers in place.
+    /// </summary>
+    public static GeneratedSchedule GenerateStrata(
+        RandomizedPhaseDefinition phase, ReadOnlySpan<byte> seed, IReadOnlyList<int> blockSizes, IReadOnlyList<Stratum> strata, int ordinalWidth)
+    {
         if (seed.Length != SeedLength) throw new ArgumentException($"the seed must be {SeedLength} bytes", nameof(seed));
-        var phase = trial.RandomizedPhase;
         var problems = phase.ValidateBlockSizes(blockSizes);
         if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems), nameof(blockSizes));
 
-        var strata = Strata.All(trial);
         var armsPerStratum = new List<(Stratum Stratum, List<string> Arms, List<int> Blocks)>();
         foreach (var stratum in strata)
         {
@@ -62,7 +72,6 @@ public static class ScheduleGenerator
             armsPerStratum.Add((stratum, arms, blocks));
         }
 
-        var ordinalWidth = Math.Max(2, Digits(strata.Count));
         var sequenceWidth = Math.Max(3, Digits(armsPerStratum.Max(s => s.Arms.Count)));
         var entries = armsPerStratum
             .SelectMany(s => s.Arms.Select((arm, i) => new ScheduleEntry(

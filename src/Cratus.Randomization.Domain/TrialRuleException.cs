@@ -51,6 +51,8 @@ public enum RefusalReason
     ScheduleAlreadyInPlace,
     /// <summary>The schedule is in place, so its strata (and the sites) are fixed.</summary>
     StrataFixed,
+    /// <summary>A schedule amendment cannot add a site to this trial (its schedule is not stratified by site).</summary>
+    ScheduleAmendmentNotApplicable,
     /// <summary>The final unblinding was approved: randomization is closed for good.</summary>
     RandomizationClosed,
     /// <summary>The randomized phase is not open yet (Phase I not complete or the DSMB has not decided to proceed).</summary>

@@ -27,6 +27,7 @@ public static class AuditActions
     public const string DsmbDecision = "dsmb.decision";
     public const string ScheduleGenerated = "schedule.generated";
     public const string ScheduleImported = "schedule.imported";
+    public const string ScheduleAmended = "schedule.amended";
     public const string ScheduleResealed = "schedule.resealed";
     public const string EmergencyUnblinding = "unblinding.emergency";
     public const string UnblindingRequested = "unblinding.requested";

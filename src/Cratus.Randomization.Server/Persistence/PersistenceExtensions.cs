@@ -115,6 +115,8 @@ internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<Datab
         await using (await scope.ServiceProvider.GetRequiredService<IStartupLock>().AcquireAsync(cancellationToken))
         {
             await scope.ServiceProvider.GetRequiredService<TrialDbContext>().Database.MigrateAsync(cancellationToken);
+            // Before the definition's sites are seeded: a running trial's design, sites among it, cannot change.
+            await scope.ServiceProvider.GetRequiredService<Application.Schedule.ScheduleKeeper>().CheckRunningDesignAsync(cancellationToken);
             await scope.ServiceProvider.GetRequiredService<Identity.FirstStart>().RunAsync(cancellationToken);
         }
         await scope.ServiceProvider.GetRequiredService<DatabaseProbe>().AskAsync(cancellationToken);

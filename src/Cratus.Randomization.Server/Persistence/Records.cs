@@ -8,7 +8,8 @@ public enum ScheduleSource
     Imported,
 }
 
-/// <summary>The schedule in place for a trial. One per trial (unique index); it is never replaced or deleted.</summary>
+/// <summary>The schedule in place for a trial (part 0), and each amendment that added a site (parts 1, 2, ...), each
+/// with the commitment it published. Unique by (trial, part); never replaced or deleted.</summary>
 public sealed class ScheduleRecord
 {
     public long Id { get; set; }
@@ -23,6 +24,15 @@ public sealed class ScheduleRecord
     public DateTimeOffset CommittedAt { get; set; }
     public required string CommittedBy { get; set; }
     public required string Reason { get; set; }
+    /// <summary>0 for the schedule put in place, then 1, 2, ... for each amendment, in order.</summary>
+    public int Part { get; set; }
+    /// <summary>The commitment this part chains to: the part before it; null for part 0.</summary>
+    public string? PreviousCommitmentSha256 { get; set; }
+    /// <summary>The site an amendment added; null for part 0.</summary>
+    public string? SiteCode { get; set; }
+    /// <summary>The randomized phase's design (<see cref="Domain.TrialDesign"/>) the schedule was put in place under,
+    /// sealed; part 0 only. Checked at every start: a running trial's design cannot change.</summary>
+    public string? DesignSealed { get; set; }
 }
 
 /// <summary>One line of the schedule. Unique by (stratum, sequence) and by randomization number.</summary>

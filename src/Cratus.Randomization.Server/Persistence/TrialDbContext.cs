@@ -239,7 +239,7 @@ internal sealed class ScheduleRecordConfiguration : IEntityTypeConfiguration<Sch
     public void Configure(EntityTypeBuilder<ScheduleRecord> b)
     {
         b.ToTable("Schedules");
-        b.HasIndex(s => s.TrialId).IsUnique();
+        b.HasIndex(s => new { s.TrialId, s.Part }).IsUnique();
         b.Property(s => s.TrialId).HasMaxLength(64);
         b.Property(s => s.Source).HasConversion<string>().HasMaxLength(16);
         b.Property(s => s.SeedSealed).HasMaxLength(256);
@@ -248,6 +248,9 @@ internal sealed class ScheduleRecordConfiguration : IEntityTypeConfiguration<Sch
         b.Property(s => s.CommitmentSha256).HasMaxLength(64);
         b.Property(s => s.CommittedBy).HasMaxLength(128);
         b.Property(s => s.Reason).HasMaxLength(1000);
+        b.Property(s => s.PreviousCommitmentSha256).HasMaxLength(64);
+        b.Property(s => s.SiteCode).HasMaxLength(16);
+        b.Property(s => s.DesignSealed).HasMaxLength(1024);
     }
 }
 

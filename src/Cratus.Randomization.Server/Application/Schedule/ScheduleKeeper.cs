@@ -28,7 +28,15 @@ public sealed record ScheduleImportPreview(
     public bool Importable => Problems.Count == 0 && !ScheduleInPlace;
 }
 
-public sealed record ScheduleCommitmentView(string CommitmentSha256, DateTimeOffset CommittedAt);
+/// <summary>The latest commitment (the schedule's, or its latest amendment's) and the whole chain, oldest first.</summary>
+public sealed record ScheduleCommitmentView(string CommitmentSha256, DateTimeOffset CommittedAt, IReadOnlyList<ScheduleCommitmentPart> Chain)
+{
+    /// <summary>The canonical form the latest digest is computed over.</summary>
+    public string CanonicalForm => Chain.Count > 0 ? Chain[^1].CanonicalForm : ScheduleCommitment.CanonicalFormName;
+}
+
+/// <summary>One published commitment: the schedule's (part 0, no previous, no site) or an amendment's.</summary>
+public sealed record ScheduleCommitmentPart(int Part, string Sha256, string CanonicalForm, string? PreviousSha256, string? SiteCode, DateTimeOffset CommittedAt);
 
 /// <summary>
 /// Puts the trial's concealed schedule in place, once: generated from a fresh seed or imported from the
@@ -119,10 +127,13 @@ public sealed partial class ScheduleKeeper(
 
     public async Task<ScheduleCommitmentView> GetCommitmentAsync(CancellationToken ct)
     {
-        var schedule = await db.Schedules.AsNoTracking().Where(s => s.TrialId == definition.TrialId)
-            .Select(s => new ScheduleCommitmentView(s.CommitmentSha256, s.CommittedAt)).SingleOrDefaultAsync(ct);
-        return schedule ?? throw new TrialRuleException(RefusalReason.ScheduleNotInPlace,
-            "No randomization schedule is in place yet, so there is no commitment to show.");
+        var parts = await db.Schedules.AsNoTracking().Where(s => s.TrialId == definition.TrialId).OrderBy(s => s.Part)
+            .Select(s => new { s.Part, s.CommitmentSha256, s.PreviousCommitmentSha256, s.SiteCode, s.CommittedAt }).ToListAsync(ct);
+        if (parts.Count == 0)
+            throw new TrialRuleException(RefusalReason.ScheduleNotInPlace, "No randomization schedule is in place yet, so there is no commitment to show.");
+        var chain = parts.Select(p => new ScheduleCommitmentPart(p.Part, p.CommitmentSha256,
+            p.Part == 0 ? ScheduleCommitment.CanonicalFormName : ScheduleAmendments.CanonicalFormName, p.PreviousCommitmentSha256, p.SiteCode, p.CommittedAt)).ToList();
+        return new ScheduleCommitmentView(chain[^1].Sha256, chain[^1].CommittedAt, chain);
     }
 
     public Task<bool> IsInPlaceAsync(CancellationToken ct) => db.Schedules.AnyAsync(s => s.TrialId == definition.TrialId, ct);
@@ -150,29 +161,12 @@ public sealed partial class ScheduleKeeper(
                 CommittedAt = clock.GetUtcNow(),
                 CommittedBy = caller.Subject,
                 Reason = reason.Trim(),
+                DesignSealed = secrets.Seal(TrialDesign.Of(trial).Text, DesignContext),
             };
-            // The schedule row first: its unique trial id makes a concurrent second schedule fail here.
+            // The schedule row first: its unique (trial id, part 0) makes a concurrent second schedule fail here.
             db.Schedules.Add(schedule);
             await db.SaveChangesAsync(t);
-            // In batches, so that a long list never sits in the change tracker whole (peak memory stays flat).
-            foreach (var batch in entries.Chunk(5000))
-            {
-                db.ScheduleEntries.AddRange(batch.Select(e =>
-                {
-                    var armSealed = secrets.Seal(e.ArmCode, SecretBox.ArmContext(e.Stratum, e.Sequence));
-                    return new ScheduleEntryRecord
-                    {
-                        ScheduleId = schedule.Id,
-                        Stratum = e.Stratum,
-                        Sequence = e.Sequence,
-                        RandomizationNumber = e.RandomizationNumber,
-                        ArmSealed = armSealed,
-                        EntrySeal = seals.Seal(new ScheduleEntryFacts(e.Stratum, e.Sequence, e.RandomizationNumber, armSealed)),
-                    };
-                }));
-                await db.SaveChangesAsync(t);
-                db.ChangeTracker.Clear();
-            }
+            await AddEntriesAsync(schedule.Id, entries, t);
             await signing.AppendSignedAsync(pending,
                 SignedActions.Content(trial.TrialId, source, signature.RecordId, commitment, entries.Count, schedule.CommittedAt, schedule.CommittedBy, schedule.Reason),
                 AuditActor.From(caller), source == ScheduleSource.Generated ? AuditActions.ScheduleGenerated : AuditActions.ScheduleImported,
@@ -184,9 +178,33 @@ public sealed partial class ScheduleKeeper(
         return new ScheduleReceipt(commitment, seedHex, Convert.ToHexStringLower(salt), blockSizes, strata);
     }
 
+    /// <summary>The entries of one part, each arm sealed and each entry bound by its MAC.</summary>
+    private async Task AddEntriesAsync(long scheduleId, IReadOnlyList<ScheduleEntry> entries, CancellationToken t)
+    {
+        // In batches, so that a long list never sits in the change tracker whole (peak memory stays flat).
+        foreach (var batch in entries.Chunk(5000))
+        {
+            db.ScheduleEntries.AddRange(batch.Select(e =>
+            {
+                var armSealed = secrets.Seal(e.ArmCode, SecretBox.ArmContext(e.Stratum, e.Sequence));
+                return new ScheduleEntryRecord
+                {
+                    ScheduleId = scheduleId,
+                    Stratum = e.Stratum,
+                    Sequence = e.Sequence,
+                    RandomizationNumber = e.RandomizationNumber,
+                    ArmSealed = armSealed,
+                    EntrySeal = seals.Seal(new ScheduleEntryFacts(e.Stratum, e.Sequence, e.RandomizationNumber, armSealed)),
+                };
+            }));
+            await db.SaveChangesAsync(t);
+            db.ChangeTracker.Clear();
+        }
+    }
+
     private async Task RefuseIfInPlaceAsync(CancellationToken ct)
     {
-        var existing = await db.Schedules.AsNoTracking().Where(s => s.TrialId == definition.TrialId)
+        var existing = await db.Schedules.AsNoTracking().Where(s => s.TrialId == definition.TrialId && s.Part == 0)
             .Select(s => new { s.CommitmentSha256, s.CommittedAt }).SingleOrDefaultAsync(ct);
         if (existing is not null)
             throw new TrialRuleException(RefusalReason.ScheduleAlreadyInPlace,
