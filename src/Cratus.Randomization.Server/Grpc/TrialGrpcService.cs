@@ -49,8 +49,20 @@ public sealed class TrialGrpcService(GetTrial getTrial, GetScheduleCommitment ge
         return new GetScheduleCommitmentResponse
         {
             Sha256Hex = commitment.CommitmentSha256,
-            CanonicalForm = ScheduleCommitment.CanonicalFormName,
+            CanonicalForm = commitment.CanonicalForm,
             CommittedAt = Timestamp.FromDateTimeOffset(commitment.CommittedAt),
+            Chain =
+            {
+                commitment.Chain.Select(c => new Protos.V1.ScheduleCommitmentLink
+                {
+                    Part = c.Part,
+                    Sha256Hex = c.Sha256,
+                    CanonicalForm = c.CanonicalForm,
+                    PreviousSha256Hex = c.PreviousSha256 ?? "",
+                    SiteCode = c.SiteCode ?? "",
+                    CommittedAt = Timestamp.FromDateTimeOffset(c.CommittedAt),
+                }),
+            },
         };
     }
 }
