@@ -5,13 +5,20 @@ This is the algorithm of ScheduleGenerator (src/Cratus.Randomization.Domain/Sche
 again from its documentation, so a statistician can check a list without trusting our code. Prints the list in
 the import CSV format; pipe it through sha256 with the canonical form in the README to check a commitment.
 
-usage: reproduce-schedule.py SEED_HEX TARGET BLOCK_SIZES STRATUM [STRATUM ...]
+usage: reproduce-schedule.py [options] SEED_HEX TARGET BLOCK_SIZES STRATUM [STRATUM ...]
   e.g. reproduce-schedule.py 0011...eeff 30 3,6 UM/F UM/M
+
+An amendment (a site added to a running trial) is reproduced from its own seed, with the new site's strata only,
+numbered after the strata already in place (the receipt of AmendSchedule gives the ordinals and the width):
+  reproduce-schedule.py --first-ordinal 3 --ordinal-width 2 SEED_HEX 30 3,6 NEW/F NEW/M
+
+With --commitment TRIAL_ID --salt SALT_HEX (and, for an amendment, --previous DIGEST --site CODE) it prints the
+SHA-256 commitment of the list instead of the list, to compare with TrialService.GetScheduleCommitment's chain.
 Arms are A, B, C in ratio 1:1:1 (edit ARMS for another trial).
 """
+import argparse
 import hashlib
 import struct
-import sys
 
 ARMS = [("A", 1), ("B", 1), ("C", 1)]
 
@@ -48,17 +55,41 @@ def stratum_list(seed: bytes, stratum: str, target: int, block_sizes):
 
 
 def main():
-    seed = bytes.fromhex(sys.argv[1])
-    target = int(sys.argv[2])
-    block_sizes = [int(b) for b in sys.argv[3].split(",")]
-    strata = sys.argv[4:]
-    lists = [stratum_list(seed, st, target, block_sizes) for st in strata]
-    ordinal_width = max(2, len(str(len(strata))))
+    parser = argparse.ArgumentParser(description="Reproduce a CratusRandomization schedule (or amendment) from its seed.")
+    parser.add_argument("seed_hex")
+    parser.add_argument("target", type=int)
+    parser.add_argument("block_sizes")
+    parser.add_argument("strata", nargs="+")
+    parser.add_argument("--first-ordinal", type=int, default=1, help="ordinal of the first stratum (amendments: after those in place)")
+    parser.add_argument("--ordinal-width", type=int, help="zero-padded width of the ordinal (default: as for a whole schedule)")
+    parser.add_argument("--commitment", metavar="TRIAL_ID", help="print the commitment digest instead of the list")
+    parser.add_argument("--salt", help="the salt, lowercase hex (with --commitment)")
+    parser.add_argument("--previous", help="an amendment's previous commitment (with --commitment)")
+    parser.add_argument("--site", help="the site an amendment added (with --commitment --previous)")
+    args = parser.parse_args()
+
+    seed = bytes.fromhex(args.seed_hex)
+    block_sizes = [int(b) for b in args.block_sizes.split(",")]
+    lists = [stratum_list(seed, st, args.target, block_sizes) for st in args.strata]
+    ordinal_width = args.ordinal_width or max(2, len(str(len(args.strata))))
     sequence_width = max(3, len(str(max(len(l) for l in lists))))
-    print("stratum,sequence,randomization_number,arm")
-    for ordinal, (stratum, arms) in enumerate(zip(strata, lists), start=1):
+    lines = []
+    for ordinal, (stratum, arms) in enumerate(zip(args.strata, lists), start=args.first_ordinal):
         for seq, arm in enumerate(arms, start=1):
-            print(f"{stratum},{seq},R{str(ordinal).zfill(ordinal_width)}-{str(seq).zfill(sequence_width)},{arm}")
+            lines.append(f"{stratum},{seq},R{str(ordinal).zfill(ordinal_width)}-{str(seq).zfill(sequence_width)},{arm}")
+
+    if args.commitment is None:
+        print("stratum,sequence,randomization_number,arm")
+        for line in lines:
+            print(line)
+        return
+    # The canonical forms of the README ("Amendments: adding a site"); strata in the order given, then by sequence.
+    if args.previous is None:
+        head = f"cratus-schedule-v1\ntrial:{args.commitment}\nsalt:{args.salt}\n"
+    else:
+        head = f"cratus-schedule-amendment-v1\ntrial:{args.commitment}\nprevious:{args.previous}\nsite:{args.site}\nsalt:{args.salt}\n"
+    text = head + "".join(line + "\n" for line in lines)
+    print(hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 if __name__ == "__main__":

@@ -199,12 +199,15 @@ public static class CratusCli
                 ("Commitment (SHA-256)", reply.Sha256Hex),
                 ("Canonical form", reply.CanonicalForm),
                 ("Committed at (UTC)", reply.CommittedAt.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)),
+                .. reply.Chain.Where(l => l.Part > 0).Select(l => ($"Amendment {l.Part.ToString(CultureInfo.InvariantCulture)}",
+                    $"site {l.SiteCode}: {l.Sha256Hex}, chained to {l.PreviousSha256Hex}")),
             ]);
         });
 
         schedule.Subcommands.Add(generate);
         schedule.Subcommands.Add(import);
         schedule.Subcommands.Add(commitment);
+        schedule.Subcommands.Add(ScheduleAmendCommand.Create(session, signing, reason));
         return schedule;
     }
 
