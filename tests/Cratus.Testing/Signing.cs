@@ -87,6 +87,7 @@ public static class Signing
                 EmergencyUnblindRequest r => (SignedAction.EmergencyUnblinding, r.ParticipantId),
                 ImportScheduleRequest r => (SignedAction.ScheduleImport, RecordIdOf(r.Csv)),
                 GenerateScheduleRequest => (SignedAction.ScheduleGeneration, await TrialIdAsync()),
+                AmendScheduleRequest r => (SignedAction.ScheduleAmendment, r.Csv.IsEmpty ? r.SiteCode : RecordIdOf(r.Csv)),
                 RecordDsmbDecisionRequest => (SignedAction.DsmbDecision, await CurrentCohortAsync()),
                 _ => throw new InvalidOperationException($"{message.Descriptor.Name} is signed, but the test helper does not know its record"),
             };

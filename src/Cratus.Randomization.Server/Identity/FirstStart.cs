@@ -107,6 +107,7 @@ public sealed partial class FirstStart(
             {
                 schedule.BlockSizesSealed = secrets.Seal(secrets.Open(schedule.BlockSizesSealed, "schedule-block-sizes"), "schedule-block-sizes");
                 if (schedule.SeedSealed is { } seed) schedule.SeedSealed = secrets.Seal(secrets.Open(seed, "schedule-seed"), "schedule-seed");
+                if (schedule.DesignSealed is { } design) schedule.DesignSealed = secrets.Seal(secrets.Open(design, "schedule-design"), "schedule-design");
                 count++;
             }
             // Another node may have resealed first; then there is nothing to record.
