@@ -24,6 +24,7 @@ internal static class PermissionMatrix
         (P + "TrialService/GetScheduleCommitment",                       "X    X    X     X    X    X    X  X"),
         (P + "ScheduleService/GenerateSchedule",                         "-    -    -     X    -    -    -  -"),
         (P + "ScheduleService/ImportSchedule",                           "-    -    -     X    -    -    -  -"),
+        (P + "ScheduleService/AmendSchedule",                            "-    -    -     X    -    -    -  -"),
         (P + "DoseEscalationService/EnrollInCohort",                     "X    X    -     -    -    -    -  X"),
         (P + "DoseEscalationService/RecordInfusion",                     "X    X    X     -    -    -    -  X"),
         (P + "DoseEscalationService/ReportSafetyEvent",                  "X    X    -     -    -    -    -  X"),

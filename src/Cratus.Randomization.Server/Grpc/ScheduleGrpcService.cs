@@ -37,7 +37,7 @@ public sealed class ScheduleGrpcService(GenerateSchedule generate, ImportSchedul
     public override async Task<AmendScheduleResponse> AmendSchedule(AmendScheduleRequest request, ServerCallContext context)
     {
         var receipt = await amend.RunAsync(AccessInterceptor.CallerOf(context),
-            new AmendScheduleCommand(request.SiteCode, request.SiteName, request.Csv.IsEmpty ? null : request.Csv.Memory, request.Reason, request.Signature.ToInput()),
+            new AmendScheduleCommand(request.SiteCode, request.SiteName, request.Csv.IsEmpty ? (ReadOnlyMemory<byte>?)null : request.Csv.Memory, request.Reason, request.Signature.ToInput()),
             context.CancellationToken);
         return new AmendScheduleResponse
         {
