@@ -22,7 +22,7 @@ internal sealed class WebhookReceiver : IDisposable
 {
     private readonly HttpListener _listener = new();
     private readonly string _secret;
-    private int _seen;
+    private readonly ConcurrentDictionary<string, int> _seen = new(StringComparer.Ordinal);
 
     public WebhookReceiver(string secret, int port = 0)
     {
@@ -36,7 +36,7 @@ internal sealed class WebhookReceiver : IDisposable
     public int Port { get; }
     public string Url(string path) => $"http://127.0.0.1:{Port}/{path}";
     public ConcurrentQueue<WebhookDelivery> Received { get; } = new();
-    /// <summary>Requests answered 500 before the receiver "recovers".</summary>
+    /// <summary>Requests answered 500 at each path before the receiver "recovers".</summary>
     public int FailFirst { get; set; }
     /// <summary>While set, a request is recorded and then left unanswered (a receiver that hangs).</summary>
     public bool Hold { get; set; }
@@ -59,7 +59,7 @@ internal sealed class WebhookReceiver : IDisposable
             var valid = NotificationHeaders.Sign(_secret, timestamp, eventId, Encoding.UTF8.GetBytes(body)) == signature;
             Received.Enqueue(new WebhookDelivery(context.Request.Url!.AbsolutePath, eventId, headers[NotificationHeaders.Event] ?? "", timestamp, signature, body, valid));
             if (Hold) continue;
-            context.Response.StatusCode = Interlocked.Increment(ref _seen) <= FailFirst ? 500 : 200;
+            context.Response.StatusCode = _seen.AddOrUpdate(context.Request.Url!.AbsolutePath, 1, (_, n) => n + 1) <= FailFirst ? 500 : 200;
             context.Response.Close();
         }
     }

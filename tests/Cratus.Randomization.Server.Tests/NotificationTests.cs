@@ -116,11 +116,11 @@ public abstract class NotificationTests : OnEachDatabase
         Assert.Empty(Events(smtp, "jh@example.org")); // another site's participants: never
         Assert.Equal(new[]
         {
-            NotificationEvents.EmergencyUnblinding, NotificationEvents.UnblindingApprovalExpired, NotificationEvents.UnblindingApproved,
+            NotificationEvents.UnblindingApprovalExpired, NotificationEvents.UnblindingApproved, NotificationEvents.EmergencyUnblinding,
             NotificationEvents.UnblindingRequested, NotificationEvents.UnblindingRequested,
         }, Events(hooks, "stats"));
         // The DSMB hears of the emergency and of its own aggregate request's approval and expiry, not of a participant request.
-        Assert.Equal(new[] { NotificationEvents.EmergencyUnblinding, NotificationEvents.UnblindingApprovalExpired, NotificationEvents.UnblindingApproved },
+        Assert.Equal(new[] { NotificationEvents.UnblindingApprovalExpired, NotificationEvents.UnblindingApproved, NotificationEvents.EmergencyUnblinding },
             Events(hooks, "dsmb"));
         Assert.All(hooks.Received, d => Assert.True(d.SignatureValid, $"bad signature on {d.EventId}"));
         Assert.Equal(hooks.Received.Count, hooks.Received.Select(d => d.EventId).Distinct().Count());
@@ -149,6 +149,7 @@ public abstract class NotificationTests : OnEachDatabase
         })).Assignment;
         await site.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = enrolled.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
         server.Clock.Advance(TimeSpan.FromDays(12));
+        site = new DoseEscalationService.DoseEscalationServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM")); // a token valid now
         var report = await site.ReportSafetyEventAsync(new ReportSafetyEventRequest
         {
             ParticipantId = enrolled.ParticipantId, Type = SafetyEventType.Stroke, Serious = true, OnsetDate = new CalendarDate { Year = 2026, Month = 12, Day = 4 },
