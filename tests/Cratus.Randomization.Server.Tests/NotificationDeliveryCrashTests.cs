@@ -39,7 +39,7 @@ public sealed class NotificationDeliveryCrashTests : IAsyncLifetime
         });
         settings["Notifications:DeliveryEnabled"] = deliver ? "true" : "false";
         settings["Notifications:PollInterval"] = "00:00:00.200";
-        settings["Notifications:Lease"] = "00:00:03";
+        settings["Notifications:Lease"] = "00:00:10"; // an attempt gives up after 5 s: the kill comes first
         settings["Notifications:WebhookSecret"] = Secret;
         settings["Notifications:Smtp:Host"] = "127.0.0.1";
         settings["Notifications:Smtp:Port"] = smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -98,7 +98,7 @@ public sealed class NotificationDeliveryCrashTests : IAsyncLifetime
 
         await using (await ServerProcess.StartAsync(Settings(smtp, hooks, deliver: true)))
         {
-            // After the dead node's lease (3 s) lapses, the message goes again.
+            // After the dead node's lease (10 s) lapses, the message goes again.
             await Eventually.HoldsAsync(() => hooks.Received.Count == 2, "the webhook sent again after the restart", 60);
             await Task.Delay(4000);
         }

@@ -47,7 +47,7 @@ public sealed partial class OutboxDelivery(
 {
     private const int Batch = 20;
     private readonly string _node = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
-    private DateTimeOffset _lastBacklogLine = DateTimeOffset.MinValue;
+    private long _nextBacklogCheck;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -179,12 +179,12 @@ public sealed partial class OutboxDelivery(
     /// <summary>The operator's view: a line at most once a minute while messages wait or were given up (counts and age only).</summary>
     private async Task ReportBacklogAsync(CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
-        if (now - _lastBacklogLine < TimeSpan.FromMinutes(1) && now >= _lastBacklogLine) return;
+        // Once a minute of real time (the trial clock may stand still or jump in rehearsal).
+        if (Environment.TickCount64 < _nextBacklogCheck) return;
+        _nextBacklogCheck = Environment.TickCount64 + 60_000;
         await using var scope = scopes.CreateAsyncScope();
         var backlog = await BacklogAsync(scope.ServiceProvider.GetRequiredService<TrialDbContext>(), ct);
         if (backlog.Waiting == 0 && backlog.GivenUp == 0) return;
-        _lastBacklogLine = now;
         LogBacklog(logger, backlog.Waiting, backlog.OldestWaitingSince, backlog.GivenUp);
     }
 
