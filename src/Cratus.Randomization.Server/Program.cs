@@ -14,6 +14,7 @@ try
     builder.AddTrialGrpc();
     builder.AddTrialRest();
     builder.AddTrialWebApplication();
+    builder.AddTrialNotifications();
 
     var app = builder.Build();
     app.MapTrialServices();

@@ -63,7 +63,7 @@ public sealed record AuditFilter(string? Action, string? User, string? Target, D
 /// Appends to and reads the audit trail. An event is appended inside the transaction of the change it records,
 /// so the change and its event are stored together or not at all. Nothing here updates or deletes an event.
 /// </summary>
-public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityKeys keys)
+public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityKeys keys, Application.Notifications.NotificationComposer notifications)
 {
     /// <summary>Appends one event in the current transaction and answers its sequence number.</summary>
     public async Task<long> AppendAsync(AuditActor actor, string action, string target, CancellationToken ct,
@@ -98,6 +98,8 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityK
             KeyId = keyId,
             Mac = AuditChain.ComputeMac(keys.Active(IntegrityKeys.AuditPurpose), keyId, sequence, hash),
         });
+        // The one hook of notifications: what this event announces joins the same transaction (NotificationComposer).
+        await notifications.ComposeAsync(new(sequence, DateTimeOffset.FromUnixTimeMilliseconds(at), actor, action, target, site, reason), ct);
         return sequence;
     }
 

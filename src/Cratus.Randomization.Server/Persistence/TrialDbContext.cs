@@ -35,6 +35,8 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     public DbSet<WriteRequestRecord> WriteRequests => Set<WriteRequestRecord>();
     public DbSet<SigningProof> SigningProofs => Set<SigningProof>();
     public DbSet<SignatureRecord> Signatures => Set<SignatureRecord>();
+    /// <summary>Notifications waiting for or done with delivery (Notifications/OutboxDelivery).</summary>
+    public DbSet<Notifications.OutboxMessageRecord> OutboxMessages => Set<Notifications.OutboxMessageRecord>();
 
     /// <summary>The attempt of the outermost write now running (1, then 2 and up after a conflict); 0 outside one.</summary>
     public int WriteAttempt { get; internal set; }

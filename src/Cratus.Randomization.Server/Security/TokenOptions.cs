@@ -107,4 +107,10 @@ public static class DevelopmentSecrets
     public static IReadOnlySet<string> BootstrapSecrets { get; } = new HashSet<string>(StringComparer.Ordinal) { BootstrapSecret, SampleBootstrapSecret };
     public static IReadOnlySet<string> HeadSigningKeys { get; } = new HashSet<string>(StringComparer.Ordinal) { HeadSigningKey, SampleHeadSigningKey };
     public static IReadOnlySet<string> Passwords { get; } = new HashSet<string>(StringComparer.Ordinal) { DemoPassword, SampleDatabasePassword };
+
+    // Notifications: the webhook secret of appsettings.Development.json and the placeholders of the README's example.
+    public const string WebhookSecret = "cratus-development-webhook-secret-NOT-FOR-PRODUCTION";
+    public const string SampleWebhookSecret = "sample-webhook-secret-REPLACE-ME-with-32-random-chars";
+    public const string SampleSmtpPassword = "sample-smtp-password-REPLACE-ME";
+    public static IReadOnlySet<string> NotificationSecrets { get; } = new HashSet<string>(StringComparer.Ordinal) { WebhookSecret, SampleWebhookSecret, SampleSmtpPassword, DemoPassword };
 }
