@@ -35,6 +35,8 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     public DbSet<WriteRequestRecord> WriteRequests => Set<WriteRequestRecord>();
     public DbSet<SigningProof> SigningProofs => Set<SigningProof>();
     public DbSet<SignatureRecord> Signatures => Set<SignatureRecord>();
+    /// <summary>A rehearsal's trial clock offset (one row; UAT and training only).</summary>
+    public DbSet<Rehearsal.TrialClockRecord> TrialClock => Set<Rehearsal.TrialClockRecord>();
 
     /// <summary>The attempt of the outermost write now running (1, then 2 and up after a conflict); 0 outside one.</summary>
     public int WriteAttempt { get; internal set; }
