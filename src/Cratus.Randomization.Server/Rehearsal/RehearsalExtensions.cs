@@ -76,12 +76,9 @@ internal sealed class SignInOnTheRealClock<TOptions>(TimeProvider clock) : IPost
 /// </summary>
 public sealed partial class TrialClockKeeper(
     IServiceScopeFactory scopes, TrialClock clock, IOptions<TrialOptions> trial, IOptions<RehearsalOptions> options, ILogger<TrialClockKeeper> logger)
-    : IHostedService, IDisposable
+    : BackgroundService
 {
-    private readonly CancellationTokenSource _stopping = new();
-    private Task? _refreshing;
-
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var mode = trial.Value.Mode;
         if (mode == TrialMode.Production)
@@ -91,19 +88,19 @@ public sealed partial class TrialClockKeeper(
         }
         await RefreshAsync(cancellationToken);
         LogRehearsal(logger, TrialModes.Title(mode), clock.GetUtcNow(), clock.Offset, options.Value.ClockControl ? "on" : "off");
-        _refreshing = KeepAsync(_stopping.Token);
+        await base.StartAsync(cancellationToken);
     }
 
-    private async Task KeepAsync(CancellationToken ct)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.ClockRefreshInterval, clock.Wall);
         try
         {
-            while (await timer.WaitForNextTickAsync(ct))
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 try
                 {
-                    await RefreshAsync(ct);
+                    await RefreshAsync(stoppingToken);
                 }
                 catch (Exception failure) when (failure is not OperationCanceledException)
                 {
@@ -122,18 +119,10 @@ public sealed partial class TrialClockKeeper(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TrialDbContext>();
-        var stored = await db.Set<TrialClockRecord>().AsNoTracking().Where(c => c.Id == TrialClockRecord.Only)
+        var stored = await db.TrialClock.AsNoTracking().Where(c => c.Id == TrialClockRecord.Only)
             .Select(c => (long?)c.OffsetMilliseconds).FirstOrDefaultAsync(ct);
         if (stored is { } offset) clock.CatchUp(offset);
     }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        if (_refreshing is not null) await _refreshing.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    public void Dispose() => _stopping.Dispose();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Trial mode Production: the trial clock is the real time")]
     private static partial void LogProduction(ILogger logger);
