@@ -30,7 +30,7 @@ public sealed class RehearsalPagesTests(BrowserFixture browser)
         var offset = await page.GetByTestId("clock-offset").InnerTextAsync();
         var clock = (await trial.Server.As(TrialRole.Monitor).Rehearsal.GetTrialClockAsync(new GetTrialClockRequest())).Clock;
         // Still signed in after 30 days of trial time: sign-ins run on the real clock.
-        await trial.OpenAsync(page, "/participants");
+        Assert.Equal(200, await trial.OpenAsync(page, "/admin/sites"));
         var movedBanner = await page.GetByTestId("trial-time").InnerTextAsync();
         var who = await page.GetByTestId("who").InnerTextAsync();
 
