@@ -26,7 +26,7 @@ public sealed class RehearsalCliTests
         await using var uat = new TrialServer(TestDatabase.Sqlite, onLoopback: true, new Dictionary<string, string>
         {
             ["Trial:Mode"] = "Uat", ["Rehearsal:ClockControl"] = "true", [TrialServer.ClockSetting] = TrialServer.RealTrialClock,
-        });
+        }, ("", "")); // Phase I first
         await using var production = new TrialServer(TestDatabase.Sqlite, onLoopback: true);
         var administrator = uat.Token(TrialRole.Administrator, "uat-admin");
 
@@ -35,6 +35,12 @@ public sealed class RehearsalCliTests
         var backwards = await RunAsync(uat, administrator, "rehearsal", "advance-clock", "--by", "-1d", "--reason", "undo");
         var unreadable = await RunAsync(uat, administrator, "rehearsal", "advance-clock", "--by", "a month", "--reason", "typo");
         var notAdministrator = await RunAsync(uat, uat.Token(TrialRole.Monitor), "rehearsal", "advance-clock", "--by", "1d", "--reason", "x");
+        // An infusion recorded without --at is recorded at the trial time, not the real time.
+        var enrolled = (await uat.As(TrialRole.SiteCoordinator, "UM").DoseEscalation.EnrollInCohortAsync(new Randomization.Protos.V1.EnrollInCohortRequest
+        {
+            SiteCode = "UM", ScreeningId = "UAT-CLI-1", Eligibility = Requests.Eligible(),
+        })).Assignment;
+        var infused = await RunAsync(uat, uat.Token(TrialRole.SiteCoordinator, sites: ["UM"]), "infusion", enrolled.ParticipantId);
         var inProduction = await RunAsync(production, production.Token(TrialRole.Administrator), "rehearsal", "advance-clock", "--by", "1d", "--reason", "x");
 
         Assert.Equal(0, moved.Exit);
@@ -44,6 +50,8 @@ public sealed class RehearsalCliTests
         Assert.Equal("30 days 0 h 0 min", Field(shown.Output, "Ahead of the real time"));
         Assert.Equal(DateTimeOffset.UtcNow.AddDays(30).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
             Field(shown.Output, "Trial time (UTC)")[..10]);
+        Assert.Equal(0, infused.Exit);
+        Assert.StartsWith(DateTimeOffset.UtcNow.AddDays(30).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), Field(infused.Output, "Infused at (UTC)"), StringComparison.Ordinal);
         Assert.Equal(2, backwards.Exit);
         Assert.Contains("(InvalidArgument, REQUEST_INVALID)", backwards.Error, StringComparison.Ordinal);
         Assert.Contains("  advance_by: The trial clock only moves forward", backwards.Error, StringComparison.Ordinal);
