@@ -36,14 +36,15 @@ public static class EscalationCommands
             ]);
         });
 
-        var at = new Option<string?>("--at") { Description = "When the infusion was given, ISO 8601 with offset (default: now)" };
+        var at = new Option<string?>("--at") { Description = "When the infusion was given, ISO 8601 with offset (default: now on the trial clock)" };
         var infusion = new Command("infusion", "Record that a Phase I participant was infused (starts the safety window).") { participant, at };
         infusion.SetAction(async (p, ct) =>
         {
             var s = session(p);
             var when = p.GetValue(at) is { } text
                 ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed) ? parsed : throw new CliException("--at must be a date and time such as 2026-11-22T09:30:00-05:00")
-                : DateTimeOffset.UtcNow;
+                // The server's trial time (the real time in production; a rehearsal's moved clock in UAT and training).
+                : (await new RehearsalService.RehearsalServiceClient(s.Channel()).GetTrialClockAsync(new GetTrialClockRequest(), cancellationToken: ct)).Clock.TrialTime.ToDateTimeOffset();
             var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).RecordInfusionAsync(new RecordInfusionRequest
             {
                 ParticipantId = p.GetValue(participant)!, InfusedAt = Timestamp.FromDateTimeOffset(when),

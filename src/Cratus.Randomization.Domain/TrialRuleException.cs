@@ -89,6 +89,10 @@ public enum RefusalReason
     SigningProofExpired,
     /// <summary>The signing proof was used already; each signature needs a new one.</summary>
     SigningProofUsed,
+    /// <summary>A production trial runs on the real time: its trial clock never moves (rehearsal only, UAT or training).</summary>
+    ProductionClockFixed,
+    /// <summary>This rehearsal server's clock control is off (Rehearsal:ClockControl): the trial clock cannot be moved.</summary>
+    ClockControlOff,
 
     // NOT_FOUND
     /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>

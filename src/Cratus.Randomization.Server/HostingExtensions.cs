@@ -6,6 +6,7 @@ using Cratus.Randomization.Server.Application;
 using Cratus.Randomization.Server.Grpc;
 using Cratus.Randomization.Server.Identity;
 using Cratus.Randomization.Server.Limits;
+using Cratus.Randomization.Server.Rehearsal;
 using Cratus.Randomization.Server.Rest;
 using Cratus.Randomization.Server.Security;
 using Cratus.Randomization.Server.Web;
@@ -109,7 +110,8 @@ public static class HostingExtensions
             if (!File.Exists(path)) throw new InvalidTrialDefinitionException([$"the file {path} does not exist; set Trial:DefinitionPath to the trial definition"]);
             return TrialDefinition.Parse(File.ReadAllText(path));
         });
-        builder.Services.AddSingleton(TimeProvider.System);
+        // The trial clock: the real time in production, a rehearsal's movable clock in UAT and training.
+        builder.AddTrialClock();
         builder.Services.AddSingleton(_ => RandomNumberGenerator.Create());
         return builder.AddTrialApplication();
     }
@@ -142,6 +144,8 @@ public static class HostingExtensions
 
     public static WebApplication MapTrialServices(this WebApplication app)
     {
+        // The trial mode on every reply, refusals included (README, "Rehearsal: UAT and training").
+        app.UseTrialModeHeader();
         // First, so that refusals by the rate limit and the token check are logged too.
         app.UseTrialRequestLogging();
         // REST: errors in the service's JSON form (refusals below included), the OpenAPI document and reference page.
@@ -163,6 +167,7 @@ public static class HostingExtensions
         app.MapGrpcService<AuditGrpcService>();
         app.MapGrpcService<AdministrationGrpcService>();
         app.MapGrpcService<SignatureGrpcService>();
+        app.MapGrpcService<RehearsalGrpcService>();
         // Bootstrapping the first administrator needs no token; the other account methods do.
         app.MapGrpcService<IdentityGrpcService>().AllowAnonymous();
         app.MapGrpcHealthChecksService().AllowAnonymous();

@@ -34,6 +34,8 @@ public sealed class ErrorReasonTests
         ["SIGNING_PROOF_INVALID"] = "SignatureTests: another user's proof, another record or action",
         ["SIGNING_PROOF_EXPIRED"] = "SignatureTests.ApproveUnblinding_StaleProof_IsRefusedAsExpiredAndNothingChanges",
         ["SIGNING_PROOF_USED"] = "SignatureTests.ApproveUnblinding_ReplayedProof_*",
+        ["PRODUCTION_CLOCK_FIXED"] = "RehearsalTests.AdvanceTrialClock_InProduction_IsRefusedAndTheClockIsTheRealTime",
+        ["CLOCK_CONTROL_OFF"] = "RehearsalTests.AdvanceTrialClock_ClockControlOff_IsRefusedNamingTheSetting",
         // Never expected: it is what an unforeseen fault answers, and a test that provokes it would be a bug report.
         ["INTERNAL_FAILURE"] = "none: ContractTests asserts that no call ever answers INTERNAL",
     };

@@ -53,6 +53,8 @@ internal static class PermissionMatrix
         (P + "AdministrationService/RotateSiteSystemSecret",             "-    -    -     -    -    -    X  -"),
         (P + "AdministrationService/RevokeSiteSystem",                   "-    -    -     -    -    -    X  -"),
         (P + "AdministrationService/ListSiteSystems",                    "-    -    -     -    -    -    X  -"),
+        (P + "RehearsalService/GetTrialClock",                           "X    X    X     X    X    X    X  X"),
+        (P + "RehearsalService/AdvanceTrialClock",                       "-    -    -     -    -    -    X  -"),
     ];
 
     /// <summary>Methods anyone may call without a token: health, and creating the first administrator.</summary>

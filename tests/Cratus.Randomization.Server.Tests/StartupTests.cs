@@ -62,6 +62,8 @@ public sealed class StartupTests : IDisposable
         { "Development", new Dictionary<string, string> { ["Trial:DefinitionPath"] = "/nonexistent/trial.json" }, 3, "Trial:DefinitionPath" },
         { "Development", new Dictionary<string, string> { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=nobody;Timeout=2" }, 4, "Database:ConnectionString" },
         { "Development", new Dictionary<string, string> { ["Limits:CallTimeout"] = "00:00:00" }, 2, "CallTimeout" },
+        // A production trial never runs on a movable clock (README, "Rehearsal: UAT and training").
+        { "Development", new Dictionary<string, string> { ["Trial:Mode"] = "Production", ["Rehearsal:ClockControl"] = "true" }, 2, "Rehearsal:ClockControl" },
     };
 
     [Theory]

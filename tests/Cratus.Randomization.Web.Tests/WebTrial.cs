@@ -20,6 +20,18 @@ public sealed class WebTrial : IAsyncDisposable
         Server.Clock.SetUtcNow(DateTimeOffset.UtcNow);
     }
 
+    /// <summary>A server with more <paramref name="settings"/> (a UAT or training server, for example), on its own trial
+    /// clock: the real time, moved only by AdvanceTrialClock.</summary>
+    public WebTrial(IReadOnlyDictionary<string, string> settings, params (string From, string To)[] definitionEdits)
+    {
+        var all = new Dictionary<string, string>(settings)
+        {
+            ["Token:Issuer"] = TrialServer.IssuerAtWebAddress,
+            [TrialServer.ClockSetting] = TrialServer.RealTrialClock,
+        };
+        Server = new TrialServer(TestDatabase.Sqlite, onLoopback: true, all, definitionEdits);
+    }
+
     /// <summary>A new browser context (its own cookies) signed in as <paramref name="subject"/> through the sign-in pages.</summary>
     public async Task<IPage> SignInAsync(IBrowser browser, TrialRole role, string subject, string[]? sites = null, ViewportSize? viewport = null)
     {

@@ -57,6 +57,20 @@ public sealed class TrialServer : IAsyncDisposable
     /// <summary>The issuer this server's tokens name.</summary>
     public string TokenIssuer { get; }
 
+    /// <summary>The audience this server accepts: Token:Audience, with "/uat" or "/training" in those trial modes.</summary>
+    public string TokenAudience { get; }
+
+    /// <summary>
+    /// The setting that runs the server on its own trial clock (the real time, moved only by AdvanceTrialClock in UAT
+    /// and training) instead of the test's <see cref="Clock"/>: <c>settings[TrialServer.ClockSetting] = TrialServer.RealTrialClock</c>.
+    /// Tokens are then valid on the real time.
+    /// </summary>
+    public const string ClockSetting = "Testing:Clock";
+    public const string RealTrialClock = "trial";
+
+    /// <summary>Whether the server runs on its own trial clock rather than <see cref="Clock"/>.</summary>
+    public bool OnTrialClock { get; }
+
     /// <summary>An HTTP client of the OpenID Connect server and its pages, keeping cookies as a browser does.</summary>
     public OpenIdTestClient OpenId() => new(WebAddress is not null
         ? new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = new Uri(WebAddress + "/") }
@@ -105,11 +119,14 @@ public sealed class TrialServer : IAsyncDisposable
             configuration["Token:WebRedirectUris:0"] = WebAddress + "/signin-oidc";
         }
         TokenIssuer = configuration["Token:Issuer"]!;
+        TokenAudience = Cratus.Randomization.Server.Rehearsal.TrialModes.Audience(configuration["Token:Audience"]!,
+            Enum.TryParse<Cratus.Randomization.Domain.TrialMode>(configuration.GetValueOrDefault("Trial:Mode"), ignoreCase: true, out var mode) ? mode : default);
+        OnTrialClock = configuration.GetValueOrDefault(ClockSetting) == RealTrialClock;
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Testing");
             foreach (var (key, value) in configuration) builder.UseSetting(key, value);
-            builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
+            if (!OnTrialClock) builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
         });
         if (onLoopback)
         {
@@ -127,13 +144,14 @@ public sealed class TrialServer : IAsyncDisposable
     /// <summary>A token signed with this server's key, valid now on its clock, for an account that is made to exist with
     /// this role and these sites (default subject: one per role and sites, so that no two tests' tokens share one).</summary>
     public string Token(TrialRole role, string? subject = null, IEnumerable<string>? sites = null, TimeSpan? lifetime = null,
-        string? issuer = null, string audience = Audience, string? signingKey = null)
+        string? issuer = null, string? audience = null, string? signingKey = null)
     {
         issuer ??= TokenIssuer;
+        audience ??= TokenAudience;
         var siteList = (sites ?? []).ToList();
         subject ??= DefaultSubject(role, siteList);
         EnsureAccount(role, subject, siteList);
-        return Secrets.Token(role, subject, siteList, Clock.GetUtcNow(), lifetime, issuer, audience, signingKey);
+        return Secrets.Token(role, subject, siteList, OnTrialClock ? DateTimeOffset.UtcNow : Clock.GetUtcNow(), lifetime, issuer, audience, signingKey);
     }
 
     internal static string DefaultSubject(TrialRole role, IReadOnlyList<string> sites) =>

@@ -51,6 +51,7 @@ public static class AuditActions
     public const string SiteSystemRevoked = "site_system.revoked";
     public const string Reauthenticated = "signature.reauthenticated";
     public const string ReauthenticationFailed = "signature.reauthentication_failed";
+    public const string TrialClockAdvanced = "trial_clock.advanced";
 }
 
 /// <summary>A page of events, with the electronic signature stored with each signed one (by sequence).</summary>

@@ -147,10 +147,10 @@ public static partial class SecurityExtensions
                     ValidAudience = o.Audience,
                     ValidateLifetime = true,
                     RequireExpirationTime = true,
-                    // Lifetimes are judged by the service's clock, the same one that stamps tokens and records.
+                    // Lifetimes are judged by the service's clock, the one that stamps tokens (the real one under a rehearsal's trial clock).
                     LifetimeValidator = (notBefore, expires, _, _) =>
                     {
-                        var now = clock.GetUtcNow().UtcDateTime;
+                        var now = Rehearsal.TrialClock.WallOf(clock).GetUtcNow().UtcDateTime;
                         return expires is { } end && end > now - skew && (notBefore is not { } start || start <= now + skew);
                     },
                     RequireSignedTokens = true,

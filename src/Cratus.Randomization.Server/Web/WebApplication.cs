@@ -107,11 +107,11 @@ public static partial class TrialWebApplication
             // The issuer is this host's own public address; the handler reads its discovery document and keys there.
             o.Authority = tokenOptions.Value.Issuer;
             o.RequireHttpsMetadata = tokenOptions.Value.RequireHttps;
-            // Lifetimes are judged by the service's clock, the one that stamped the identity token (as for access tokens).
+            // Lifetimes are judged by the service's clock, the one that stamped the identity token (the real one under a trial clock).
             var skew = TimeSpan.FromSeconds(30);
             o.TokenValidationParameters.LifetimeValidator = (notBefore, expires, _, _) =>
             {
-                var now = clock.GetUtcNow().UtcDateTime;
+                var now = Rehearsal.TrialClock.WallOf(clock).GetUtcNow().UtcDateTime;
                 return expires is { } end && end > now - skew && (notBefore is not { } start || start <= now + skew);
             };
         });

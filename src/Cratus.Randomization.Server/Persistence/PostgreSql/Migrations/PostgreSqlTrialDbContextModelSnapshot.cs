@@ -927,6 +927,19 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.ToTable("WriteRequests", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Server.Rehearsal.TrialClockRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("OffsetMilliseconds")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("TrialClock", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityUserClaim<string>", b =>
                 {
                     b.Property<int>("Id")

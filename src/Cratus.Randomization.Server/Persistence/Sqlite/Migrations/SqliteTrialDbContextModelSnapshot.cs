@@ -902,6 +902,19 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.ToTable("WriteRequests", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Server.Rehearsal.TrialClockRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("OffsetMilliseconds")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("TrialClock", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityUserClaim<string>", b =>
                 {
                     b.Property<int>("Id")
