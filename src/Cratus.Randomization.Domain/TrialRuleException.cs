@@ -87,6 +87,8 @@ public enum RefusalReason
     SigningProofExpired,
     /// <summary>The signing proof was used already; each signature needs a new one.</summary>
     SigningProofUsed,
+    /// <summary>The unblinding request reveals counts only (DSMB aggregate): no participant-level unblinded export.</summary>
+    UnblindingScopeNotExportable,
 
     // NOT_FOUND
     /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>
