@@ -17,7 +17,7 @@ public abstract partial class BlindingTests : OnEachDatabase
 
     // An arm letter in context ("arm A", "arm: B", "armCode": "C", "Arm C"), a dose, a cell count, placebo.
     [GeneratedRegex("""(?i)\barm[\s"':=_]*(code)?[\s"':=]*[ABC]\b|placebo|million|\bhMSCs?\b|\b[12]?00[,.]?000[,.]?000\b|cellCount|cell_count""")]
-    private static partial Regex Treatment();
+    internal static partial Regex Treatment();
 
     [ProviderFact]
     [Trait("Category", "Slow")]
