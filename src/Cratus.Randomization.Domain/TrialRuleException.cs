@@ -93,6 +93,8 @@ public enum RefusalReason
     ProductionClockFixed,
     /// <summary>This rehearsal server's clock control is off (Rehearsal:ClockControl): the trial clock cannot be moved.</summary>
     ClockControlOff,
+    /// <summary>The unblinding request reveals counts only (DSMB aggregate): no participant-level unblinded export.</summary>
+    UnblindingScopeNotExportable,
 
     // NOT_FOUND
     /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>

@@ -168,6 +168,7 @@ public static class HostingExtensions
         app.MapGrpcService<AdministrationGrpcService>();
         app.MapGrpcService<SignatureGrpcService>();
         app.MapGrpcService<RehearsalGrpcService>();
+        app.MapGrpcService<ExportGrpcService>();
         // Bootstrapping the first administrator needs no token; the other account methods do.
         app.MapGrpcService<IdentityGrpcService>().AllowAnonymous();
         app.MapGrpcHealthChecksService().AllowAnonymous();

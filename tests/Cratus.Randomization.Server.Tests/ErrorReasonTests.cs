@@ -204,6 +204,12 @@ public sealed class ErrorReasonTests
             s.Clock.Advance(TimeSpan.FromDays(4));
             return await Refused(Unblinding(s, "stat-1").GetUnblindedAllocationsAsync(new GetUnblindedAllocationsRequest { UnblindingId = id }));
         }));
+        yield return new("UNBLINDING_SCOPE_NOT_EXPORTABLE", StatusCode.FailedPrecondition, () => OnScheduled(async s =>
+        {
+            var id = await ApprovedUnblindingAsync(s, UnblindingScope.DsmbAggregate, null);
+            return await Refused(new ExportService.ExportServiceClient(s.Channel(s.Token(TrialRole.Statistician, "stat-1"))).ExportParticipantsAsync(
+                new ExportParticipantsRequest { Format = ExportFormat.Csv, Scope = ExportScope.Unblinded, UnblindingId = id }));
+        }));
         yield return new("ADMINISTRATOR_EXISTS", StatusCode.FailedPrecondition, () => On(async s =>
         {
             await SignedInAdminAsync(s);

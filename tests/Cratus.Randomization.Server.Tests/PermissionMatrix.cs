@@ -36,6 +36,7 @@ internal static class PermissionMatrix
         (P + "UnblindingService/ApproveUnblinding",                      "-    -    -     X    -    -    -  -"),
         (P + "UnblindingService/ListUnblindingRequests",                 "-    -    -     X    X    -    -  -"),
         (P + "UnblindingService/GetUnblindedAllocations",                "-    -    -     X    X    -    -  -"),
+        (P + "ExportService/ExportParticipants",                         "-    -    -     X    -    X    -  -"),
         (P + "AuditService/ListAuditEvents",                             "-    -    -     X    -    X    -  -"),
         (P + "AuditService/VerifyAuditTrail",                            "-    -    -     X    -    X    -  -"),
         (P + "AuditService/VerifyAllocations",                           "-    -    -     X    -    X    -  -"),

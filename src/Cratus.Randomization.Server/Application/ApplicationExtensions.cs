@@ -20,6 +20,7 @@ public static class ApplicationExtensions
         builder.Services.AddScoped<Signatures.ElectronicSigning>();
         builder.Services.AddScoped<AllocationVerifier>();
         builder.Services.AddSingleton<AuditedReads>();
+        builder.Services.AddScoped<Exports.ParticipantExporter>();
         builder.Services.AddOptions<UnblindingOptions>().BindConfiguration(UnblindingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }

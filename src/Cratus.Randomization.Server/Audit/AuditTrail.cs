@@ -33,6 +33,10 @@ public static class AuditActions
     public const string UnblindingRequested = "unblinding.requested";
     public const string UnblindingApproved = "unblinding.approved";
     public const string UnblindedAllocationsRead = "unblinding.allocations_read";
+    /// <summary>A blinded participant export was taken (its format, rows and the SHA-256 of the file in the details).</summary>
+    public const string ParticipantsExported = "export.participants";
+    /// <summary>An unblinded participant export was taken under an approved unblinding request: an unblinded read.</summary>
+    public const string UnblindedParticipantsExported = "unblinding.participants_exported";
     public const string UserCreated = "user.created";
     public const string UserUpdated = "user.updated";
     public const string PasswordReset = "user.password_reset";

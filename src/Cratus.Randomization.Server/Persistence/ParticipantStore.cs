@@ -81,7 +81,18 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
     /// <summary>Participants of Phase II with their arms opened from the sealed schedule, in randomization order. For unblinded callers only.</summary>
     public async Task<IReadOnlyList<DoseOrder>> UnblindedAsync(IQueryable<Participant> participants, CancellationToken ct)
     {
-        var rows = await (
+        var rows = await StoredAsync(participants, ct);
+        // Every allocation is checked before any arm is opened: one that fails refuses the whole read.
+        foreach (var r in rows) Verified(r);
+        return [.. rows.Select(r => new DoseOrder(r.Assignment, OpenArm(r.ArmSealed, r.EntryStratum, r.EntrySequence)))];
+    }
+
+    /// <summary>Participants of Phase II with their blinded assignments, each checked against its seal, in randomization order; no arm is opened.</summary>
+    public async Task<IReadOnlyList<BlindedAssignment>> BlindedAsync(IQueryable<Participant> participants, CancellationToken ct) =>
+        [.. (await StoredAsync(participants, ct)).Select(Verified)];
+
+    private async Task<List<StoredAssignment>> StoredAsync(IQueryable<Participant> participants, CancellationToken ct) =>
+        await (
                 from p in participants.AsNoTracking()
                 join e in db.ScheduleEntries on p.ScheduleEntryId equals e.Id
                 orderby p.Id
@@ -89,10 +100,6 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
                     new BlindedAssignment(p.ParticipantId, p.SiteCode, p.ScreeningId, e.RandomizationNumber, p.ProductCode, p.EnrolledAt, p.EmergencyUnblindedAt != null),
                     p.Stratum!, p.StratumSequence!.Value, e.Id, e.Stratum, e.Sequence, e.ArmSealed, p.AllocationSeal))
             .ToListAsync(ct);
-        // Every allocation is checked before any arm is opened: one that fails refuses the whole read.
-        foreach (var r in rows) Verified(r);
-        return [.. rows.Select(r => new DoseOrder(r.Assignment, OpenArm(r.ArmSealed, r.EntryStratum, r.EntrySequence)))];
-    }
 
     /// <summary>Randomized participants per site. Never broken down by arm.</summary>
     public async Task<IReadOnlyDictionary<string, int>> RandomizedBySiteAsync(CancellationToken ct) =>

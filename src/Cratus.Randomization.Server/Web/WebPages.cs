@@ -25,6 +25,7 @@ public static class WebPages
         new("/schedule", "Schedule", Icons.Material.Filled.ListAlt, typeof(Application.Schedule.GenerateSchedule)),
         new("/unblinding", "Unblinding", Icons.Material.Filled.LockOpen, typeof(Application.Unblinding.ListUnblindingRequests)),
         new("/audit", "Audit trail", Icons.Material.Filled.FactCheck, typeof(Application.Audit.ListAuditEvents)),
+        new("/exports", "Exports", Icons.Material.Filled.Download, typeof(Application.Exports.ExportBlindedParticipants)),
         new("/admin/users", "Users", Icons.Material.Filled.ManageAccounts, typeof(Application.Administration.ListUsers)),
         new("/admin/sites", "Sites", Icons.Material.Filled.LocationCity, typeof(Application.Administration.ListSites)),
         new("/admin/site-systems", "Site systems", Icons.Material.Filled.Hub, typeof(Application.Administration.ListSiteSystems)),

@@ -103,12 +103,9 @@ public sealed class ReadUnblindedAllocations(
         ControlledUnblinding.RequireId(unblindingId);
         return await db.InTransactionAsync(async t =>
         {
-            var request = await db.UnblindingRequests.AsNoTracking().SingleOrDefaultAsync(r => r.RequestId == unblindingId, t);
-            if (request is null || (ControlledUnblinding.SeesAggregatesOnly(caller) && !request.RevealsCountsOnly))
-                throw new TrialRuleException(RefusalReason.UnblindingRequestNotFound, $"No unblinding request {unblindingId} is visible to you.");
             var now = clock.GetUtcNow();
-            request.EnsureReadableAt(now);
-            var scope = request.Scope == UnblindingScope.Participant ? participants.Query(request.ParticipantId!) : db.Participants;
+            var request = await ControlledUnblinding.ReadableAsync(db, caller, unblindingId, now, t);
+            var scope = ControlledUnblinding.Revealed(db, participants, request);
             var allocations = await participants.UnblindedAsync(scope, t);
             var counts = trial.RandomizedPhase.Arms.Select(a => new ArmCount(a, allocations.Count(x => x.Arm.Code == a.Code))).ToList();
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.UnblindedAllocationsRead, request.RequestId, t, details: request.Describe());
@@ -126,6 +123,25 @@ internal static class ControlledUnblinding
         if (!Identifiers.IsValidUnblindingRequestId(unblindingId))
             throw TrialRuleException.Invalid("unblinding_id", "unblinding_id is required: the id RequestUnblinding returned, such as U-4TABMY0X.");
     }
+
+    /// <summary>
+    /// The one check before anything a controlled unblinding reveals is read (the allocations, the unblinded export): the
+    /// request exists and is visible to <paramref name="caller"/> (the DSMB sees its aggregate ones only), is approved
+    /// and its approval has not expired (<see cref="UnblindingRequest.EnsureReadableAt"/>). Refuses otherwise.
+    /// </summary>
+    public static async Task<UnblindingRequest> ReadableAsync(TrialDbContext db, Caller caller, string unblindingId, DateTimeOffset now, CancellationToken ct)
+    {
+        RequireId(unblindingId);
+        var request = await db.UnblindingRequests.AsNoTracking().SingleOrDefaultAsync(r => r.RequestId == unblindingId, ct);
+        if (request is null || (SeesAggregatesOnly(caller) && !request.RevealsCountsOnly))
+            throw new TrialRuleException(RefusalReason.UnblindingRequestNotFound, $"No unblinding request {unblindingId} is visible to you.");
+        request.EnsureReadableAt(now);
+        return request;
+    }
+
+    /// <summary>The participants whose allocations <paramref name="request"/> covers: the one participant, or everyone.</summary>
+    public static IQueryable<Participant> Revealed(TrialDbContext db, ParticipantStore participants, UnblindingRequest request) =>
+        request.Scope == UnblindingScope.Participant ? participants.Query(request.ParticipantId!) : db.Participants;
 
     /// <summary>The DSMB sees only what it can be granted: aggregates (DOMAIN.md, "Who sees what").</summary>
     public static bool SeesAggregatesOnly(Caller caller) => caller.Role == TrialRole.DsmbMember;
