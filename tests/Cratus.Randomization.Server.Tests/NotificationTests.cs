@@ -209,8 +209,13 @@ public abstract class NotificationTests : OnEachDatabase
             var row = (await server.QueryAsync($"""SELECT "Attempts", "NextAttemptAtUnixMilliseconds" FROM "OutboxMessages" WHERE {where}"""))[0];
             return (Convert.ToInt64(row[0], System.Globalization.CultureInfo.InvariantCulture), Convert.ToInt64(row[1], System.Globalization.CultureInfo.InvariantCulture));
         }
-        async Task AttemptsAsync(string where, long attempts) =>
+        // Every message waiting has had this many attempts: the round is over before the clock moves on.
+        async Task AttemptsAsync(string where, long attempts)
+        {
             await Eventually.HoldsAsync(async () => (await RowAsync(where)).Attempts == attempts, $"attempt {attempts} of {where}");
+            await Eventually.HoldsAsync(async () => await CountAsync(server, $"\"SentAtUnixMilliseconds\" IS NULL AND \"Attempts\" < {attempts}") == 0,
+                $"attempt {attempts} of every message");
+        }
 
         await AttemptsAsync(hook, 1);
         await AttemptsAsync(mail, 1);
