@@ -53,6 +53,7 @@ public static class CratusCli
         foreach (var command in UnblindingCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
         root.Subcommands.Add(AuditCommands.Create(Session));
         foreach (var command in EscalationCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
+        foreach (var command in ParticipantCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
         foreach (var command in AdministrationCommands.Create(Session)) root.Subcommands.Add(command);
 
         var parsed = root.Parse(args);

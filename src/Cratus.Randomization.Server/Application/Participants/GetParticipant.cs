@@ -17,7 +17,7 @@ public sealed record ParticipantDetail(
 
 /// <summary>A participant's randomized-in-error mark as every reader of the record sees it, with the investigator's signature (21 CFR 11.50).</summary>
 public sealed record RandomizedInErrorView(RandomizedInErrorType Type, Sex? CorrectSex, string? CorrectSiteCode, string Reason,
-    DateTimeOffset MarkedAt, string MarkedBy, SignatureManifestation? Signature);
+    DateTimeOffset MarkedAt, string MarkedBy, Signatures.SignatureView? Signature);
 
 /// <summary>
 /// One participant's blinded record, for the participant page and its printable confirmation. The same readers as the
@@ -50,7 +50,7 @@ public sealed class GetParticipant(TrialDbContext db, ParticipantStore participa
         {
             var signatures = await signing.ForRecordsAsync(SignedAction.RandomizedInError, [p.ParticipantId], ct);
             mark = new RandomizedInErrorView(type, p.CorrectSex, p.CorrectSiteCode, p.RandomizedInErrorReason ?? "", markedAt, p.RandomizedInErrorBy ?? "",
-                signatures.TryGetValue(p.ParticipantId, out var signature) ? signature.Manifestation : null);
+                signatures.TryGetValue(p.ParticipantId, out var signature) ? signature : null);
         }
         return new ParticipantDetail(p.ParticipantId, p.SiteCode, p.ScreeningId, p.Phase, p.Status, number, p.Cohort, dose, p.ProductCode,
             p.EnrolledAt, p.EnrolledBy, p.InfusedAt, p.WithdrawnAt, p.WithdrawalReason, p.EmergencyUnblindedAt is not null,
