@@ -23,5 +23,6 @@ public sealed class TrialClients(CallInvoker channel)
     public IdentityService.IdentityServiceClient Identity => new(Channel);
     public AdministrationService.AdministrationServiceClient Administration => new(Channel);
     public DoseEscalationService.DoseEscalationServiceClient DoseEscalation => new(Channel);
+    public ParticipantService.ParticipantServiceClient Participants => new(Channel);
     public Health.HealthClient Health => new(Channel);
 }
