@@ -94,6 +94,12 @@ public abstract class RetryTests : OnEachDatabase
             return (id, other) => Call(new UnblindingService.UnblindingServiceClient(server.Channel(TrialRole.Investigator, "UM")).EmergencyUnblindAsync(
                 new EmergencyUnblindRequest { RequestId = id, ParticipantId = participant, Reason = other ? "overdose" : "anaphylaxis" }));
         }),
+        new("MarkRandomizedInError", async server =>
+        {
+            var participant = await RandomizeAsync(server);
+            return (id, other) => Call(new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.Investigator, "UM")).MarkRandomizedInErrorAsync(
+                new MarkRandomizedInErrorRequest { RequestId = id, ParticipantId = participant, Type = RandomizedInErrorType.Ineligible, Reason = other ? "MMSE 22" : "MMSE 23" }));
+        }),
         new("GenerateSchedule", server => Ready((id, other) => Call(server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest
             { RequestId = id, Reason = other ? "protocol v4" : "protocol v3" })))),
         new("ImportSchedule", server => Ready((id, other) => Call(server.Statistician().ImportScheduleAsync(new ImportScheduleRequest
