@@ -21,6 +21,8 @@ public sealed class ErrorReasonTests
     private static readonly Dictionary<string, string> CheckedElsewhere = new()
     {
         ["DATABASE_UNAVAILABLE"] = "OutageTests: the database locked or cut off",
+        ["PARTICIPANT_NOT_RANDOMIZED"] = "ParticipantServiceTests.MarkRandomizedInError_Refusals_NameTheReason_AndWriteNothing",
+        ["RANDOMIZED_IN_ERROR_ALREADY_MARKED"] = "ParticipantServiceTests.MarkRandomizedInError_Refusals_NameTheReason_AndWriteNothing",
         ["RATE_LIMITED"] = "HostileInputTests.RateLimit_*",
         ["REQUEST_TOO_LARGE"] = "HostileInputTests.RawFrame_Malformed_GetsAClearStatus (oversized frame)",
         ["MALFORMED_MESSAGE"] = "HostileInputTests.RawFrame_Malformed_GetsAClearStatus",
