@@ -21,10 +21,14 @@ public sealed class CorrectionsPagesTests(BrowserFixture browser)
 
         var page = await trial.SignInAsync(browser.Browser, TrialRole.Investigator, "investigator-um", ["UM"]);
         await page.GotoAsync(trial.Address + $"/participants/{a.ParticipantId}");
+        await page.GetByTestId("participant").WaitForAsync();
+        // A minute after the randomization (the test's clock stands still), typed in the trial's time zone.
+        var infusedAt = TimeZoneInfo.ConvertTime(trial.Server.Clock.GetUtcNow().AddMinutes(1), TimeZoneInfo.FindSystemTimeZoneById("America/New_York"));
+        await SitePagesTests.Input(page, "infused-at").FillAsync(infusedAt.ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
         await page.GetByTestId("record-infusion").ClickAsync();
         await page.GetByTestId("action-result").Filter(new() { HasText = "Infusion recorded" }).WaitForAsync();
         await ChooseAsync(page, "event-type", "Stroke");
-        await FillAsync(page, "event-onset", TrialServer.Now.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        await FillAsync(page, "event-onset", infusedAt.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
         await page.GetByTestId("report-event").ClickAsync();
         await page.GetByTestId("action-result").Filter(new() { HasText = "DSMB" }).WaitForAsync();
 
@@ -52,6 +56,7 @@ public sealed class CorrectionsPagesTests(BrowserFixture browser)
         // The coordinator withdraws B; the participants list shows both flags, and still no arm.
         var coordinator = await trial.SignInAsync(browser.Browser, TrialRole.SiteCoordinator, "coordinator-um", ["UM"]);
         await coordinator.GotoAsync(trial.Address + $"/participants/{b.ParticipantId}");
+        await coordinator.GetByTestId("participant").WaitForAsync();
         Assert.Equal(0, await coordinator.GetByTestId("open-randomized-in-error").CountAsync());
         await FillAsync(coordinator, "withdrawal-reason", "withdrew consent");
         await coordinator.GetByTestId("record-withdrawal").ClickAsync();
