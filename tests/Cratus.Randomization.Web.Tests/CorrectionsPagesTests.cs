@@ -34,7 +34,7 @@ public sealed class CorrectionsPagesTests(BrowserFixture browser)
 
         await page.GetByTestId("open-randomized-in-error").ClickAsync();
         await ChooseAsync(page, "error-type", "Wrong stratum");
-        await ChooseAsync(page, "correct-sex", "male");
+        await ChooseAsync(page, "correct-sex", "male"); // listed first, so the match is not "female"
         await FillAsync(page, "error-reason", "Recorded female; the participant is male (source verified)");
         await page.GetByTestId("mark-continue-to-sign").ClickAsync();
         await page.SignAsync();
@@ -60,7 +60,9 @@ public sealed class CorrectionsPagesTests(BrowserFixture browser)
         Assert.Equal(0, await coordinator.GetByTestId("open-randomized-in-error").CountAsync());
         await FillAsync(coordinator, "withdrawal-reason", "withdrew consent");
         await coordinator.GetByTestId("record-withdrawal").ClickAsync();
-        await coordinator.GetByTestId("action-result").Filter(new() { HasText = "keeps the allocation" }).WaitForAsync();
+        // The record shows the withdrawal (the actions close with it); the allocation is unchanged.
+        await coordinator.GetByTestId("participant-withdrawn").Filter(new() { HasText = "withdrew consent" }).WaitForAsync();
+        Assert.Equal(b.RandomizationNumber, (await coordinator.GetByTestId("participant-number").InnerTextAsync()).Trim());
         await coordinator.GotoAsync(trial.Address + "/participants");
         var rowA = coordinator.Locator(".mud-table-body tr").Filter(new() { HasText = a.ParticipantId });
         var rowB = coordinator.Locator(".mud-table-body tr").Filter(new() { HasText = b.ParticipantId });
