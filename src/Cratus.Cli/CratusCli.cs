@@ -54,6 +54,7 @@ public static class CratusCli
         root.Subcommands.Add(AuditCommands.Create(Session));
         root.Subcommands.Add(ExportCommands.Create(Session));
         foreach (var command in EscalationCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
+        foreach (var command in ParticipantCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
         foreach (var command in AdministrationCommands.Create(Session)) root.Subcommands.Add(command);
         root.Subcommands.Add(RehearsalCommands.Create(Session));
 

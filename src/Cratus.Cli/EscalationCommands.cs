@@ -1,11 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using Cratus.Randomization.Protos.V1;
-using Google.Protobuf.WellKnownTypes;
 
 namespace Cratus.Cli;
 
-/// <summary>Phase I: enrolment into cohorts, infusions, safety events, withdrawals, DSMB decisions and the cohort table.</summary>
+/// <summary>Phase I: enrolment into cohorts, DSMB decisions and the cohort table (infusions, safety events and withdrawals: <see cref="ParticipantCommands"/>).</summary>
 public static class EscalationCommands
 {
     public static IEnumerable<Command> Create(Func<ParseResult, CliSession> session, Signing signing)
@@ -34,59 +33,6 @@ public static class EscalationCommands
                 ("Product code", a.ProductCode),
                 ("Request id", request),
             ]);
-        });
-
-        var at = new Option<string?>("--at") { Description = "When the infusion was given, ISO 8601 with offset (default: now on the trial clock)" };
-        var infusion = new Command("infusion", "Record that a Phase I participant was infused (starts the safety window).") { participant, at };
-        infusion.SetAction(async (p, ct) =>
-        {
-            var s = session(p);
-            var when = p.GetValue(at) is { } text
-                ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed) ? parsed : throw new CliException("--at must be a date and time such as 2026-11-22T09:30:00-05:00")
-                // The server's trial time (the real time in production; a rehearsal's moved clock in UAT and training).
-                : (await new RehearsalService.RehearsalServiceClient(s.Channel()).GetTrialClockAsync(new GetTrialClockRequest(), cancellationToken: ct)).Clock.TrialTime.ToDateTimeOffset();
-            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).RecordInfusionAsync(new RecordInfusionRequest
-            {
-                ParticipantId = p.GetValue(participant)!, InfusedAt = Timestamp.FromDateTimeOffset(when),
-            }, cancellationToken: ct);
-            s.Print(reply, [("Participant", reply.ParticipantId), ("Infused at (UTC)", UnblindingCommands.Time(reply.InfusedAt)), ("Safety window closes (UTC)", UnblindingCommands.Time(reply.SafetyWindowClosesAt))]);
-        });
-
-        var type = new Option<string>("--type") { Description = "death, pulmonary-embolism, stroke, dyspnea-hospitalization, lab-abnormality or other", Required = true };
-        type.AcceptOnlyFromAmong("death", "pulmonary-embolism", "stroke", "dyspnea-hospitalization", "lab-abnormality", "other");
-        var onset = new Option<string>("--onset") { Description = "Onset date (YYYY-MM-DD)", Required = true };
-        var notSerious = new Option<bool>("--not-serious") { Description = "The event is not serious" };
-        var safety = new Command("safety-event", "Report a serious adverse event for a Phase I participant.") { participant, type, onset, notSerious };
-        safety.SetAction(async (p, ct) =>
-        {
-            var s = session(p);
-            var date = DateOnly.TryParseExact(p.GetValue(onset), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)
-                ? d : throw new CliException("--onset must be a date written YYYY-MM-DD");
-            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).ReportSafetyEventAsync(new ReportSafetyEventRequest
-            {
-                ParticipantId = p.GetValue(participant)!,
-                Type = p.GetValue(type) switch
-                {
-                    "death" => SafetyEventType.Death,
-                    "pulmonary-embolism" => SafetyEventType.NonFatalPulmonaryEmbolism,
-                    "stroke" => SafetyEventType.Stroke,
-                    "dyspnea-hospitalization" => SafetyEventType.HospitalizationForWorseningDyspnea,
-                    "lab-abnormality" => SafetyEventType.ClinicallySignificantLaboratoryAbnormality,
-                    _ => SafetyEventType.OtherSeriousAdverseEvent,
-                },
-                OnsetDate = new CalendarDate { Year = date.Year, Month = date.Month, Day = date.Day },
-                Serious = !p.GetValue(notSerious),
-            }, cancellationToken: ct);
-            s.Print(reply, [("Treatment-emergent", reply.TreatmentEmergent ? "yes" : "no"), ("Enrolment on hold", reply.EnrolmentOnHold ? "yes" : "no"), ("Next", reply.Message)]);
-        });
-
-        var withdraw = new Command("withdraw", "Record that a Phase I participant withdrew (before infusion, the place is freed).") { participant, reason };
-        withdraw.SetAction(async (p, ct) =>
-        {
-            var s = session(p);
-            var reply = await new DoseEscalationService.DoseEscalationServiceClient(s.Channel()).RecordWithdrawalAsync(
-                new RecordWithdrawalRequest { ParticipantId = p.GetValue(participant)!, Reason = p.GetValue(reason)! }, cancellationToken: ct);
-            s.Print(reply, [("Cohort place", reply.PlaceFreed ? "freed for a replacement" : "kept (the participant was infused)")]);
         });
 
         var decision = new Argument<string>("decision") { Description = "escalate, continue, hold, stop or proceed" };
@@ -125,7 +71,7 @@ public static class EscalationCommands
             PrintStatus(s, reply, reply.Status);
         });
         escalation.Subcommands.Add(status);
-        return [enrol, infusion, safety, withdraw, dsmb, escalation];
+        return [enrol, dsmb, escalation];
     }
 
     private static void PrintStatus(CliSession s, Google.Protobuf.IMessage reply, EscalationStatus status)

@@ -108,11 +108,15 @@ public static class DoseEscalationRules
 
     /// <summary>Whether an event with this onset, for a participant infused at <paramref name="infusedAt"/>, is a TE-SAE.</summary>
     public static bool IsTreatmentEmergent(DoseEscalationDefinition definition, SafetyEventType type, bool serious, DateOnly onset,
+        DateTimeOffset? infusedAt, TimeZoneInfo zone) => IsTreatmentEmergent(definition.SafetyWindowDays, type, serious, onset, infusedAt, zone);
+
+    /// <summary>The same rule for a safety window of <paramref name="safetyWindowDays"/> days (both phases use the protocol's one definition).</summary>
+    public static bool IsTreatmentEmergent(int safetyWindowDays, SafetyEventType type, bool serious, DateOnly onset,
         DateTimeOffset? infusedAt, TimeZoneInfo zone)
     {
         if (!serious || !IsTreatmentEmergentType(type) || infusedAt is not { } infused) return false;
         var infusionDay = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(infused, zone).DateTime);
-        return onset >= infusionDay && onset <= infusionDay.AddDays(definition.SafetyWindowDays);
+        return onset >= infusionDay && onset <= infusionDay.AddDays(safetyWindowDays);
     }
 
     public static EscalationState Evaluate(

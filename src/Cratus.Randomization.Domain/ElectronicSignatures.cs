@@ -24,6 +24,8 @@ public enum SignedAction
     /// <summary>Amending the schedule to add a site; the record is the new site's code for a generated amendment, the
     /// SHA-256 (lowercase hex) of the uploaded CSV for an imported one.</summary>
     ScheduleAmendment = 6,
+    /// <summary>Marking a participant randomized in error; the record is the participant id.</summary>
+    RandomizedInError = 7,
 }
 
 /// <summary>What a signature means (21 CFR 11.50(a)(3)); part of the signature, shown wherever it is.</summary>
@@ -51,6 +53,7 @@ public static class SignedActions
         _ when string.IsNullOrEmpty(recordId) => "record_id is required: the id of the record the signature is for.",
         SignedAction.UnblindingApproval when !Identifiers.IsValidUnblindingRequestId(recordId) => "record_id must be the unblinding request id (U-...).",
         SignedAction.EmergencyUnblinding when !Identifiers.IsValidParticipantId(recordId) => "record_id must be the participant id (P-...).",
+        SignedAction.RandomizedInError when !Identifiers.IsValidParticipantId(recordId) => "record_id must be the participant id (P-...).",
         SignedAction.DsmbDecision when !int.TryParse(recordId, NumberStyles.None, CultureInfo.InvariantCulture, out var c) || c < 1 || c > 99
             => "record_id must be the current cohort number (1, 2, ...).",
         SignedAction.ScheduleImport when recordId.Length != 64 || !recordId.All(char.IsAsciiHexDigitLower)

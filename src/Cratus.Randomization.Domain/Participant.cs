@@ -20,6 +20,15 @@ public enum ParticipantStatus
     Withdrawn,
 }
 
+/// <summary>Why a randomized participant was randomized in error (ICH E9: they stay randomized and in the analysis).</summary>
+public enum RandomizedInErrorType
+{
+    /// <summary>Found ineligible after randomization (an exclusion criterion met, or an inclusion criterion not).</summary>
+    Ineligible = 1,
+    /// <summary>Randomized in the wrong stratum: the sex or the site recorded at randomization was wrong.</summary>
+    WrongStratum = 2,
+}
+
 /// <summary>Who did something, as the record keeps it: the user or client, and the role they acted in.</summary>
 public sealed record Actor(string Subject, string Role);
 
@@ -77,6 +86,19 @@ public sealed class Participant
     /// <summary>Set once, by an investigator's emergency unblinding (Phase II).</summary>
     public DateTimeOffset? EmergencyUnblindedAt { get; private set; }
     public string? EmergencyUnblindedBy { get; private set; }
+
+    /// <summary>When an investigator marked the participant randomized in error (signed); null when never marked.</summary>
+    public DateTimeOffset? RandomizedInErrorAt { get; private set; }
+    /// <summary>What the error was: found ineligible, or randomized in the wrong stratum.</summary>
+    public RandomizedInErrorType? RandomizedInErrorType { get; private set; }
+    /// <summary>The investigator's reason for the mark, as signed.</summary>
+    public string? RandomizedInErrorReason { get; private set; }
+    /// <summary>Wrong stratum: the participant's true sex, when the sex recorded at randomization was wrong.</summary>
+    public Sex? CorrectSex { get; private set; }
+    /// <summary>Wrong stratum: the site the participant truly belongs to, when the site recorded at randomization was wrong.</summary>
+    public string? CorrectSiteCode { get; private set; }
+    /// <summary>The investigator who marked (and signed) the error.</summary>
+    public string? RandomizedInErrorBy { get; private set; }
 
     /// <summary>A new Phase I participant in <paramref name="cohort"/>, at <paramref name="place"/>.</summary>
     public static Participant EnrolInCohort(string participantId, Admitted person, int cohort, int place, string productCode, DateTimeOffset at, Actor by) =>
@@ -165,6 +187,53 @@ public sealed class Participant
         var freed = Phase == TrialPhase.DoseEscalation && InfusedAt is null && replaceWithdrawnBeforeInfusion;
         if (freed) Place = null;
         return freed;
+    }
+
+    /// <summary>
+    /// Marks a Phase II participant randomized in error (DOMAIN.md, "Errors and corrections"): the participant stays
+    /// randomized, keeps the schedule entry and stays in every listing; the record gains the error, the correct values
+    /// and the reason. Nothing of the allocation changes, and the schedule is not shifted. Refused for a Phase I
+    /// participant (placed in an open-label cohort, never randomized: withdraw them instead), when marked already,
+    /// and for correct values that do not fit the error: an ineligible participant carries none; a wrong stratum names
+    /// the true sex, the true site (one of <paramref name="trialSites"/>), or both, each different from the one recorded.
+    /// </summary>
+    public void MarkRandomizedInError(RandomizedInErrorType? type, Sex? correctSex, string? correctSiteCode, string reason,
+        IReadOnlyCollection<string> trialSites, DateTimeOffset at, string by)
+    {
+        if (Phase != TrialPhase.Randomized)
+            throw new TrialRuleException(RefusalReason.ParticipantNotRandomized,
+                $"Participant {ParticipantId} was placed in an open-label Phase I cohort, not randomized, so cannot be marked randomized in error. Record a withdrawal instead if they cannot go on.");
+        if (RandomizedInErrorAt is not null)
+            throw new TrialRuleException(RefusalReason.RandomizedInErrorAlreadyMarked,
+                $"Participant {ParticipantId} was marked randomized in error on {RandomizedInErrorAt:yyyy-MM-dd}; a signed mark is not replaced.");
+        var violations = new List<FieldViolation>();
+        switch (type)
+        {
+            case null:
+            case { } t when !Enum.IsDefined(t):
+                violations.Add(new("type", "type is required: ineligible, or wrong stratum (wrong sex or site recorded)."));
+                break;
+            case Domain.RandomizedInErrorType.Ineligible:
+                if (correctSex is not null) violations.Add(new("correct_sex", "An ineligible participant carries no correct sex; mark a wrong stratum for a wrong sex."));
+                if (!string.IsNullOrEmpty(correctSiteCode)) violations.Add(new("correct_site_code", "An ineligible participant carries no correct site; mark a wrong stratum for a wrong site."));
+                break;
+            case Domain.RandomizedInErrorType.WrongStratum:
+                if (correctSex is null && string.IsNullOrEmpty(correctSiteCode))
+                    violations.Add(new("correct_sex", "A wrong stratum names the true sex, the true site, or both."));
+                if (correctSex is { } sex && (!Enum.IsDefined(sex) || sex == Sex))
+                    violations.Add(new("correct_sex", $"correct_sex must be the participant's true sex, not the one recorded ({Sex.ToString().ToLowerInvariant()})."));
+                if (!string.IsNullOrEmpty(correctSiteCode) && (correctSiteCode == SiteCode || !trialSites.Contains(correctSiteCode, StringComparer.Ordinal)))
+                    violations.Add(new("correct_site_code", $"correct_site_code must be another site of this trial than the one recorded ({SiteCode})."));
+                break;
+        }
+        if (violations.Count > 0)
+            throw new TrialRuleException(RefusalReason.RequestInvalid, string.Join(" ", violations.Select(v => v.Description)), violations);
+        RandomizedInErrorReason = Reasons.Require(reason);
+        RandomizedInErrorType = type;
+        CorrectSex = correctSex;
+        CorrectSiteCode = string.IsNullOrEmpty(correctSiteCode) ? null : correctSiteCode;
+        RandomizedInErrorAt = at;
+        RandomizedInErrorBy = by;
     }
 
     /// <summary>Records the first emergency unblinding of this participant; later ones are audited but change nothing here.</summary>

@@ -95,6 +95,10 @@ public enum RefusalReason
     ClockControlOff,
     /// <summary>The unblinding request reveals counts only (DSMB aggregate): no participant-level unblinded export.</summary>
     UnblindingScopeNotExportable,
+    /// <summary>The participant was not randomized (Phase I is open label, placed in a cohort): nothing to mark randomized in error.</summary>
+    ParticipantNotRandomized,
+    /// <summary>The participant is marked randomized in error already; the mark, once signed, is not replaced.</summary>
+    RandomizedInErrorAlreadyMarked,
 
     // NOT_FOUND
     /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>

@@ -164,6 +164,7 @@ public static class HostingExtensions
         app.MapGrpcService<ScheduleGrpcService>();
         app.MapGrpcService<UnblindingGrpcService>();
         app.MapGrpcService<DoseEscalationGrpcService>();
+        app.MapGrpcService<ParticipantGrpcService>();
         app.MapGrpcService<AuditGrpcService>();
         app.MapGrpcService<AdministrationGrpcService>();
         app.MapGrpcService<SignatureGrpcService>();

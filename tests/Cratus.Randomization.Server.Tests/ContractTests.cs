@@ -142,7 +142,7 @@ public abstract class ContractTests : OnEachDatabase
         var participant = (await site.EnrollInCohortAsync(new EnrollInCohortRequest { SiteCode = "UM", ScreeningId = "PH1-1", Eligibility = Requests.Eligible() }))
             .Assignment.ParticipantId;
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => site.RecordInfusionAsync(new RecordInfusionRequest
+        var error = await Assert.ThrowsAsync<RpcException>(() => new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM")).RecordInfusionAsync(new RecordInfusionRequest
             { ParticipantId = participant, InfusedAt = new Timestamp { Seconds = seconds, Nanos = nanos } }).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);

@@ -11,6 +11,9 @@ public abstract class DoseEscalationTests : OnEachDatabase
     private static DoseEscalationService.DoseEscalationServiceClient Escalation(TrialServer server, TrialRole role = TrialRole.SiteCoordinator, string site = "UM") =>
         new(server.Channel(role, site));
 
+    private static ParticipantService.ParticipantServiceClient Participants(TrialServer server, TrialRole role = TrialRole.SiteCoordinator, string site = "UM") =>
+        new(server.Channel(role, site));
+
     private static EnrollInCohortRequest Enrol(string screeningId) => new()
     {
         RequestId = Guid.NewGuid().ToString(), SiteCode = "UM", ScreeningId = screeningId, Eligibility = Requests.Eligible(),
@@ -20,7 +23,7 @@ public abstract class DoseEscalationTests : OnEachDatabase
     {
         var site = Escalation(server);
         var assignment = (await site.EnrollInCohortAsync(Enrol(screeningId))).Assignment;
-        await site.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
+        await Participants(server).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
         return assignment;
     }
 
@@ -88,7 +91,7 @@ public abstract class DoseEscalationTests : OnEachDatabase
         for (var i = 2; i <= 4; i++) await EnrolAndInfuseAsync(server, $"P{i}");
         server.Clock.Advance(TimeSpan.FromDays(12));
 
-        var report = await Escalation(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
+        var report = await Participants(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
         {
             ParticipantId = first.ParticipantId, Type = SafetyEventType.Stroke, Serious = true,
             OnsetDate = new CalendarDate { Year = 2026, Month = 12, Day = 4 },
@@ -121,11 +124,11 @@ public abstract class DoseEscalationTests : OnEachDatabase
         var first = await EnrolAndInfuseAsync(server, "P1");
         server.Clock.Advance(TimeSpan.FromDays(40));
 
-        var late = await Escalation(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
+        var late = await Participants(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
         {
             ParticipantId = first.ParticipantId, Type = SafetyEventType.Death, Serious = true, OnsetDate = new CalendarDate { Year = 2026, Month = 12, Day = 30 },
         });
-        var other = await Escalation(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
+        var other = await Participants(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
         {
             ParticipantId = first.ParticipantId, Type = SafetyEventType.OtherSeriousAdverseEvent, Serious = true, OnsetDate = new CalendarDate { Year = 2026, Month = 11, Day = 25 },
         });
@@ -194,11 +197,11 @@ public abstract class DoseEscalationTests : OnEachDatabase
         var notInfused = (await site.EnrollInCohortAsync(Enrol("P2"))).Assignment;
         for (var i = 3; i <= 5; i++) await EnrolAndInfuseAsync(server, $"P{i}");
 
-        var freed = await site.RecordWithdrawalAsync(new RecordWithdrawalRequest { ParticipantId = notInfused.ParticipantId, Reason = "changed their mind" });
-        var kept = await site.RecordWithdrawalAsync(new RecordWithdrawalRequest { ParticipantId = infused.ParticipantId, Reason = "moved away" });
+        var freed = await Participants(server).RecordWithdrawalAsync(new RecordWithdrawalRequest { ParticipantId = notInfused.ParticipantId, Reason = "changed their mind" });
+        var kept = await Participants(server).RecordWithdrawalAsync(new RecordWithdrawalRequest { ParticipantId = infused.ParticipantId, Reason = "moved away" });
         var replacement = await site.EnrollInCohortAsync(Enrol("P6"));
         var noMore = await Assert.ThrowsAsync<RpcException>(() => site.EnrollInCohortAsync(Enrol("P7")).ResponseAsync);
-        var infuseWithdrawn = await Assert.ThrowsAsync<RpcException>(() => site.RecordInfusionAsync(new RecordInfusionRequest
+        var infuseWithdrawn = await Assert.ThrowsAsync<RpcException>(() => Participants(server).RecordInfusionAsync(new RecordInfusionRequest
         {
             ParticipantId = notInfused.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()),
         }).ResponseAsync);
@@ -221,7 +224,7 @@ public abstract class DoseEscalationTests : OnEachDatabase
         var sentinel = (await site.EnrollInCohortAsync(Enrol("S1"))).Assignment;
 
         var beforeInfusion = await Assert.ThrowsAsync<RpcException>(() => site.EnrollInCohortAsync(Enrol("S2")).ResponseAsync);
-        await site.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = sentinel.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
+        await Participants(server).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = sentinel.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
         server.Clock.Advance(TimeSpan.FromDays(6));
         var tooSoon = await Assert.ThrowsAsync<RpcException>(() => Escalation(server).EnrollInCohortAsync(Enrol("S2")).ResponseAsync);
         server.Clock.Advance(TimeSpan.FromDays(1));
@@ -271,13 +274,12 @@ public abstract class DoseEscalationTests : OnEachDatabase
             ("{ \"code\": \"UM\", \"name\": \"University of Miami, Interdisciplinary Stem Cell Institute\" }",
              "{ \"code\": \"UM\", \"name\": \"University of Miami\" }, { \"code\": \"JH\", \"name\": \"Second site\" }"));
         var assignment = (await Escalation(server).EnrollInCohortAsync(Enrol("P1"))).Assignment;
-        var otherSite = Escalation(server, TrialRole.SiteCoordinator, "JH");
 
-        var infusion = await Assert.ThrowsAsync<RpcException>(() => otherSite.RecordInfusionAsync(new RecordInfusionRequest
+        var infusion = await Assert.ThrowsAsync<RpcException>(() => Participants(server, TrialRole.SiteCoordinator, "JH").RecordInfusionAsync(new RecordInfusionRequest
         {
             ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()),
         }).ResponseAsync);
-        var pharmacist = await server.As(TrialRole.Pharmacist).DoseEscalation.RecordInfusionAsync(new RecordInfusionRequest
+        var pharmacist = await server.As(TrialRole.Pharmacist).Participants.RecordInfusionAsync(new RecordInfusionRequest
         {
             ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()),
         });

@@ -21,6 +21,8 @@ public sealed class ErrorReasonTests
     private static readonly Dictionary<string, string> CheckedElsewhere = new()
     {
         ["DATABASE_UNAVAILABLE"] = "OutageTests: the database locked or cut off",
+        ["PARTICIPANT_NOT_RANDOMIZED"] = "ParticipantServiceTests.MarkRandomizedInError_Refusals_NameTheReason_AndWriteNothing",
+        ["RANDOMIZED_IN_ERROR_ALREADY_MARKED"] = "ParticipantServiceTests.MarkRandomizedInError_Refusals_NameTheReason_AndWriteNothing",
         ["RATE_LIMITED"] = "HostileInputTests.RateLimit_*",
         ["REQUEST_TOO_LARGE"] = "HostileInputTests.RawFrame_Malformed_GetsAClearStatus (oversized frame)",
         ["MALFORMED_MESSAGE"] = "HostileInputTests.RawFrame_Malformed_GetsAClearStatus",
@@ -54,6 +56,9 @@ public sealed class ErrorReasonTests
     }
 
     private static DoseEscalationService.DoseEscalationServiceClient Escalation(TrialServer server, TrialRole role = TrialRole.SiteCoordinator) =>
+        new(server.Channel(role, "UM"));
+
+    private static ParticipantService.ParticipantServiceClient Participants(TrialServer server, TrialRole role = TrialRole.SiteCoordinator) =>
         new(server.Channel(role, "UM"));
 
     private static UnblindingService.UnblindingServiceClient Unblinding(TrialServer server, string subject) =>
@@ -159,9 +164,9 @@ public sealed class ErrorReasonTests
         {
             var first = (await Escalation(s).EnrollInCohortAsync(Enrol("PH1-1"))).Assignment.ParticipantId;
             s.Clock.Advance(TimeSpan.FromHours(1));
-            await Escalation(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = first, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) });
+            await Participants(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = first, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) });
             s.Clock.Advance(TimeSpan.FromDays(2));
-            await Escalation(s).ReportSafetyEventAsync(new ReportSafetyEventRequest
+            await Participants(s).ReportSafetyEventAsync(new ReportSafetyEventRequest
                 { ParticipantId = first, Type = SafetyEventType.Stroke, Serious = true, OnsetDate = new CalendarDate { Year = 2026, Month = 11, Day = 23 } });
             return await Refused(Escalation(s).EnrollInCohortAsync(Enrol("PH1-2")));
         }));
@@ -175,16 +180,16 @@ public sealed class ErrorReasonTests
         yield return new("PARTICIPANT_WITHDRAWN", StatusCode.FailedPrecondition, () => On(async s =>
         {
             var participant = (await Escalation(s).EnrollInCohortAsync(Enrol("PH1-1"))).Assignment.ParticipantId;
-            await Escalation(s).RecordWithdrawalAsync(new RecordWithdrawalRequest { ParticipantId = participant, Reason = "withdrew consent" });
+            await Participants(s).RecordWithdrawalAsync(new RecordWithdrawalRequest { ParticipantId = participant, Reason = "withdrew consent" });
             s.Clock.Advance(TimeSpan.FromHours(1));
-            return await Refused(Escalation(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) }));
+            return await Refused(Participants(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) }));
         }));
         yield return new("INFUSION_ALREADY_RECORDED", StatusCode.FailedPrecondition, () => On(async s =>
         {
             var participant = (await Escalation(s).EnrollInCohortAsync(Enrol("PH1-1"))).Assignment.ParticipantId;
             s.Clock.Advance(TimeSpan.FromHours(1));
-            await Escalation(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) });
-            return await Refused(Escalation(s).RecordInfusionAsync(new RecordInfusionRequest
+            await Participants(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) });
+            return await Refused(Participants(s).RecordInfusionAsync(new RecordInfusionRequest
                 { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow().AddMinutes(-20)) }));
         }));
         yield return new("UNBLINDING_NOT_APPROVED", StatusCode.FailedPrecondition, () => OnScheduled(async s =>

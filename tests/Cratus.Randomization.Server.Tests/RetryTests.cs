@@ -54,13 +54,13 @@ public abstract class RetryTests : OnEachDatabase
             var participant = await EnrolAsync(server);
             server.Clock.Advance(TimeSpan.FromHours(1));
             var now = server.Clock.GetUtcNow();
-            return (id, other) => Call(Escalation(server).RecordInfusionAsync(new RecordInfusionRequest
+            return (id, other) => Call(Participants(server).RecordInfusionAsync(new RecordInfusionRequest
                 { RequestId = id, ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(now.AddMinutes(other ? -30 : -10)) }));
         }),
         new("ReportSafetyEvent", async server =>
         {
             var participant = await EnrolAsync(server);
-            return (id, other) => Call(Escalation(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
+            return (id, other) => Call(Participants(server).ReportSafetyEventAsync(new ReportSafetyEventRequest
             {
                 RequestId = id, ParticipantId = participant, Type = SafetyEventType.OtherSeriousAdverseEvent, Serious = !other,
                 OnsetDate = new CalendarDate { Year = 2026, Month = 11, Day = 22 },
@@ -69,7 +69,7 @@ public abstract class RetryTests : OnEachDatabase
         new("RecordWithdrawal", async server =>
         {
             var participant = await EnrolAsync(server);
-            return (id, other) => Call(Escalation(server).RecordWithdrawalAsync(new RecordWithdrawalRequest
+            return (id, other) => Call(Participants(server).RecordWithdrawalAsync(new RecordWithdrawalRequest
                 { RequestId = id, ParticipantId = participant, Reason = other ? "moved away" : "withdrew consent" }));
         }),
         new("RecordDsmbDecision", server => Ready((id, other) => Call(Escalation(server, TrialRole.DsmbMember).RecordDsmbDecisionAsync(new RecordDsmbDecisionRequest
@@ -94,6 +94,12 @@ public abstract class RetryTests : OnEachDatabase
             return (id, other) => Call(new UnblindingService.UnblindingServiceClient(server.Channel(TrialRole.Investigator, "UM")).EmergencyUnblindAsync(
                 new EmergencyUnblindRequest { RequestId = id, ParticipantId = participant, Reason = other ? "overdose" : "anaphylaxis" }));
         }),
+        new("MarkRandomizedInError", async server =>
+        {
+            var participant = await RandomizeAsync(server);
+            return (id, other) => Call(new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.Investigator, "UM")).MarkRandomizedInErrorAsync(
+                new MarkRandomizedInErrorRequest { RequestId = id, ParticipantId = participant, Type = RandomizedInErrorType.Ineligible, Reason = other ? "MMSE 22" : "MMSE 23" }));
+        }),
         new("GenerateSchedule", server => Ready((id, other) => Call(server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest
             { RequestId = id, Reason = other ? "protocol v4" : "protocol v3" })))),
         new("ImportSchedule", server => Ready((id, other) => Call(server.Statistician().ImportScheduleAsync(new ImportScheduleRequest
@@ -112,6 +118,9 @@ public abstract class RetryTests : OnEachDatabase
     private static AdministrationService.AdministrationServiceClient Admin(TrialServer server) => new(server.Channel(TrialRole.Administrator));
 
     private static DoseEscalationService.DoseEscalationServiceClient Escalation(TrialServer server, TrialRole role = TrialRole.SiteCoordinator) =>
+        new(server.Channel(role, "UM"));
+
+    private static ParticipantService.ParticipantServiceClient Participants(TrialServer server, TrialRole role = TrialRole.SiteCoordinator) =>
         new(server.Channel(role, "UM"));
 
     private static UnblindingService.UnblindingServiceClient Unblinding(TrialServer server, string subject) =>

@@ -26,18 +26,26 @@ public abstract class SiteScopeTests : OnEachDatabase
         {
             var channel = server.Channel(role, "JH");
             var randomization = new RandomizationService.RandomizationServiceClient(channel);
-            var escalation = new DoseEscalationService.DoseEscalationServiceClient(channel);
+            var participants = new ParticipantService.ParticipantServiceClient(channel);
             var calls = new List<(string Operation, Func<string, Task> Call, string Participant)>
             {
                 ("GetAssignment", id => randomization.GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = id }).ResponseAsync, randomized),
-                ("RecordInfusion", id => escalation.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = id, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) }).ResponseAsync, enrolled),
-                ("ReportSafetyEvent", id => escalation.ReportSafetyEventAsync(new ReportSafetyEventRequest
+            };
+            // Both phases' participants, through the one ParticipantService.
+            foreach (var target in new[] { enrolled, randomized })
+            {
+                calls.Add(("GetParticipant", id => participants.GetParticipantAsync(new GetParticipantRequest { ParticipantId = id }).ResponseAsync, target));
+                calls.Add(("RecordInfusion", id => participants.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = id, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) }).ResponseAsync, target));
+                calls.Add(("ReportSafetyEvent", id => participants.ReportSafetyEventAsync(new ReportSafetyEventRequest
                 {
                     ParticipantId = id, Type = SafetyEventType.Stroke, Serious = true,
                     OnsetDate = new CalendarDate { Year = TrialServer.Now.Year, Month = TrialServer.Now.Month, Day = TrialServer.Now.Day },
-                }).ResponseAsync, enrolled),
-                ("RecordWithdrawal", id => escalation.RecordWithdrawalAsync(new RecordWithdrawalRequest { ParticipantId = id, Reason = "moved away" }).ResponseAsync, enrolled),
-            };
+                }).ResponseAsync, target));
+                calls.Add(("RecordWithdrawal", id => participants.RecordWithdrawalAsync(new RecordWithdrawalRequest { ParticipantId = id, Reason = "moved away" }).ResponseAsync, target));
+            }
+            if (role == TrialRole.Investigator)
+                calls.Add(("MarkRandomizedInError", id => participants.MarkRandomizedInErrorAsync(new MarkRandomizedInErrorRequest
+                    { ParticipantId = id, Type = RandomizedInErrorType.WrongStratum, CorrectSex = Sex.Male, Reason = "recorded female, is male" }).ResponseAsync, randomized));
             if (role == TrialRole.Investigator)
                 calls.Add(("EmergencyUnblind", id => new UnblindingService.UnblindingServiceClient(channel)
                     .EmergencyUnblindAsync(new EmergencyUnblindRequest { ParticipantId = id, Reason = "allergic reaction" }).ResponseAsync, randomized));
@@ -56,6 +64,14 @@ public abstract class SiteScopeTests : OnEachDatabase
         Assert.Equal((1, 0, 0), (status.Cohorts[0].Enrolled, status.Cohorts[0].Infused, status.Cohorts[0].Withdrawn));
         Assert.Empty(status.SafetyEvents);
         Assert.False((await server.Site().GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = randomized })).Assignment.EmergencyUnblinded);
+        var phaseTwo = (await server.As(TrialRole.SiteCoordinator, "UM").Participants.GetParticipantAsync(new GetParticipantRequest { ParticipantId = randomized })).Participant;
+        Assert.Equal((ParticipantStatus.Randomized, RandomizedInErrorType.Unspecified), (phaseTwo.Summary.Status, phaseTwo.Summary.RandomizedInErrorType));
+        Assert.Empty((await server.As(TrialRole.Monitor).Participants.ListSafetyEventsAsync(new ListSafetyEventsRequest())).Events);
+        // A listing of another site's participants shows nothing, as if the site had no one.
+        var listed = await server.As(TrialRole.SiteCoordinator, "JH").Participants.ListParticipantsAsync(new ListParticipantsRequest { SiteCode = "UM" });
+        Assert.Equal(0, listed.TotalSize);
+        Assert.Empty(listed.Participants);
+        Assert.Equal(2, (await server.As(TrialRole.SiteCoordinator, "UM").Participants.ListParticipantsAsync(new ListParticipantsRequest())).TotalSize);
     }
 }
 

@@ -22,7 +22,7 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
             {
                 RequestId = Guid.NewGuid().ToString(), SiteCode = "UM", ScreeningId = $"C1-{i}", Eligibility = Requests.Eligible(),
             })).Assignment;
-            await Site().RecordInfusionAsync(new RecordInfusionRequest
+            await trial.Server.As(TrialRole.SiteCoordinator, "UM").Participants.RecordInfusionAsync(new RecordInfusionRequest
             {
                 ParticipantId = enrolled.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(trial.Server.Clock.GetUtcNow()),
             });

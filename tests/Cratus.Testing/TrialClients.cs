@@ -24,5 +24,6 @@ public sealed class TrialClients(CallInvoker channel)
     public AdministrationService.AdministrationServiceClient Administration => new(Channel);
     public DoseEscalationService.DoseEscalationServiceClient DoseEscalation => new(Channel);
     public RehearsalService.RehearsalServiceClient Rehearsal => new(Channel);
+    public ParticipantService.ParticipantServiceClient Participants => new(Channel);
     public Health.HealthClient Health => new(Channel);
 }

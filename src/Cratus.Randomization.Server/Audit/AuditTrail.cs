@@ -24,6 +24,7 @@ public static class AuditActions
     public const string Infused = "participant.infused";
     public const string Withdrawn = "participant.withdrawn";
     public const string SafetyEventReported = "safety_event.reported";
+    public const string RandomizedInError = "participant.randomized_in_error";
     public const string DsmbDecision = "dsmb.decision";
     public const string ScheduleGenerated = "schedule.generated";
     public const string ScheduleImported = "schedule.imported";

@@ -11,8 +11,7 @@ using Proto = Cratus.Randomization.Protos.V1;
 namespace Cratus.Randomization.Server.Grpc;
 
 public sealed class DoseEscalationGrpcService(
-    EnrolInCohort enrol, RecordInfusion recordInfusion, ReportSafetyEvent reportSafetyEvent, RecordWithdrawal recordWithdrawal,
-    RecordDsmbDecision recordDecision, GetEscalationStatus getStatus) : Proto.DoseEscalationService.DoseEscalationServiceBase
+    EnrolInCohort enrol, RecordDsmbDecision recordDecision, GetEscalationStatus getStatus) : Proto.DoseEscalationService.DoseEscalationServiceBase
 {
     [Runs(typeof(EnrolInCohort))]
     public override async Task<EnrollInCohortResponse> EnrollInCohort(EnrollInCohortRequest request, ServerCallContext context)
@@ -28,31 +27,6 @@ public sealed class DoseEscalationGrpcService(
             },
         };
     }
-
-    [Runs(typeof(RecordInfusion))]
-    public override async Task<RecordInfusionResponse> RecordInfusion(RecordInfusionRequest request, ServerCallContext context)
-    {
-        var infusion = await recordInfusion.RunAsync(AccessInterceptor.CallerOf(context),
-            new InfusionCommand(request.ParticipantId, request.InfusedAt.ToInput()), context.CancellationToken);
-        return new RecordInfusionResponse
-        {
-            ParticipantId = request.ParticipantId,
-            InfusedAt = Timestamp.FromDateTimeOffset(infusion.InfusedAt),
-            SafetyWindowClosesAt = Timestamp.FromDateTimeOffset(infusion.SafetyWindowClosesAt),
-        };
-    }
-
-    [Runs(typeof(ReportSafetyEvent))]
-    public override async Task<ReportSafetyEventResponse> ReportSafetyEvent(ReportSafetyEventRequest request, ServerCallContext context)
-    {
-        var report = await reportSafetyEvent.RunAsync(AccessInterceptor.CallerOf(context),
-            new SafetyEventCommand(request.ParticipantId, ToDomain(request.Type), ProtoMapping.ToDate(request.OnsetDate), request.Serious), context.CancellationToken);
-        return new ReportSafetyEventResponse { TreatmentEmergent = report.TreatmentEmergent, EnrolmentOnHold = report.EnrolmentOnHold, Message = report.Message };
-    }
-
-    [Runs(typeof(RecordWithdrawal))]
-    public override async Task<RecordWithdrawalResponse> RecordWithdrawal(RecordWithdrawalRequest request, ServerCallContext context) =>
-        new() { PlaceFreed = await recordWithdrawal.RunAsync(AccessInterceptor.CallerOf(context), new WithdrawalCommand(request.ParticipantId, request.Reason), context.CancellationToken) };
 
     [Runs(typeof(RecordDsmbDecision))]
     public override async Task<RecordDsmbDecisionResponse> RecordDsmbDecision(RecordDsmbDecisionRequest request, ServerCallContext context)
@@ -124,8 +98,8 @@ public sealed class DoseEscalationGrpcService(
         };
     }
 
-    private static Domain.SafetyEventType? ToDomain(Proto.SafetyEventType type) =>
+    internal static Domain.SafetyEventType? ToDomain(Proto.SafetyEventType type) =>
         type == Proto.SafetyEventType.Unspecified || !System.Enum.IsDefined(type) ? null : (Domain.SafetyEventType)((int)type - 1);
 
-    private static Proto.SafetyEventType ToProto(Domain.SafetyEventType type) => (Proto.SafetyEventType)((int)type + 1);
+    internal static Proto.SafetyEventType ToProto(Domain.SafetyEventType type) => (Proto.SafetyEventType)((int)type + 1);
 }

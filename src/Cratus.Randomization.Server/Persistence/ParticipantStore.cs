@@ -51,7 +51,9 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
         if (trial.DoseEscalation is not { } definition) return null;
         var participants = await db.Participants.AsNoTracking().Where(p => p.Phase == TrialPhase.DoseEscalation)
             .Select(p => new CohortParticipant(p.ParticipantId, p.SiteCode, p.Cohort!.Value, p.EnrolledAt, p.InfusedAt, p.WithdrawnAt)).ToListAsync(ct);
-        var events = await db.SafetyEvents.AsNoTracking().OrderBy(e => e.Id)
+        // Phase I's events only: a Phase II event is the DSMB's to review and holds no cohort.
+        var events = await db.SafetyEvents.AsNoTracking()
+            .Where(e => db.Participants.Any(p => p.ParticipantId == e.ParticipantId && p.Phase == TrialPhase.DoseEscalation)).OrderBy(e => e.Id)
             .Select(e => new SafetyEvent(e.ParticipantId, e.Type, e.Onset, e.Serious, e.TreatmentEmergent, e.ReportedAt)).ToListAsync(ct);
         var decisions = await db.DsmbDecisions.AsNoTracking().OrderBy(d => d.Id)
             .Select(d => new DsmbDecision(d.Kind, d.Cohort, d.DecidedAt, d.DecidedBy, d.Reason)).ToListAsync(ct);

@@ -310,6 +310,11 @@ internal sealed class ParticipantConfiguration : IEntityTypeConfiguration<Partic
         b.Property(p => p.InfusionRecordedBy).HasMaxLength(128);
         b.Property(p => p.WithdrawalReason).HasMaxLength(1000);
         b.Property(p => p.EmergencyUnblindedBy).HasMaxLength(128);
+        b.Property(p => p.RandomizedInErrorType).HasConversion<string>().HasMaxLength(16);
+        b.Property(p => p.RandomizedInErrorReason).HasMaxLength(1000);
+        b.Property(p => p.CorrectSex).HasConversion<string>().HasMaxLength(8);
+        b.Property(p => p.CorrectSiteCode).HasMaxLength(16);
+        b.Property(p => p.RandomizedInErrorBy).HasMaxLength(128);
     }
 }
 

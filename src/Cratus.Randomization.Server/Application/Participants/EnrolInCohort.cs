@@ -52,14 +52,4 @@ internal static class DoseEscalationPhase
 {
     public static DoseEscalationDefinition Of(TrialDefinition trial) => trial.DoseEscalation
         ?? throw new TrialRuleException(RefusalReason.NoDoseEscalationPhase, "This trial has no dose-escalation phase.");
-
-    /// <summary>A Phase I participant the caller may see, tracked for a change; NOT_FOUND otherwise (another site's looks the same as none).</summary>
-    public static async Task<Participant> VisibleAsync(ParticipantStore participants, Caller caller, string participantId, CancellationToken ct)
-    {
-        if (!Identifiers.IsValidParticipantId(participantId))
-            throw TrialRuleException.Invalid("participant_id", "participant_id is required: the id EnrollInCohort returned.");
-        var participant = await participants.FindAsync(participantId, ct);
-        return participant is { Phase: TrialPhase.DoseEscalation } && caller.MaySee(participant.SiteCode) ? participant
-            : throw new TrialRuleException(RefusalReason.ParticipantNotFound, $"No dose-escalation participant {participantId} is visible to you. Check the participant id.");
-    }
 }

@@ -13,7 +13,11 @@ public sealed record ParticipantDetail(
     string ParticipantId, string SiteCode, string ScreeningId, TrialPhase Phase, ParticipantStatus Status,
     string RandomizationNumber, int? Cohort, string? CohortDose, string ProductCode,
     DateTimeOffset EnrolledAt, string EnrolledBy, DateTimeOffset? InfusedAt, DateTimeOffset? WithdrawnAt, string? WithdrawalReason,
-    bool EmergencyUnblinded);
+    bool EmergencyUnblinded, Sex Sex = default, DateTimeOffset? EmergencyUnblindedAt = null, RandomizedInErrorView? RandomizedInError = null);
+
+/// <summary>A participant's randomized-in-error mark as every reader of the record sees it, with the investigator's signature (21 CFR 11.50).</summary>
+public sealed record RandomizedInErrorView(RandomizedInErrorType Type, Sex? CorrectSex, string? CorrectSiteCode, string Reason,
+    DateTimeOffset MarkedAt, string MarkedBy, Signatures.SignatureView? Signature);
 
 /// <summary>
 /// One participant's blinded record, for the participant page and its printable confirmation. The same readers as the
@@ -21,7 +25,7 @@ public sealed record ParticipantDetail(
 /// answers the same NOT_FOUND as one that does not exist. The allocation is checked against its seal before it is shown.
 /// </summary>
 [Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.SiteSystem, TrialRole.Monitor, TrialRole.Statistician)]
-public sealed class GetParticipant(TrialDbContext db, ParticipantStore participants) : UseCase<string, ParticipantDetail>
+public sealed class GetParticipant(TrialDbContext db, ParticipantStore participants, Signatures.ElectronicSigning signing) : UseCase<string, ParticipantDetail>
 {
     protected override async Task<ParticipantDetail> ExecuteAsync(Caller caller, string participantId, CancellationToken ct)
     {
@@ -41,7 +45,15 @@ public sealed class GetParticipant(TrialDbContext db, ParticipantStore participa
             if (!blinded || EscalationState.DosesShown(blinded, await participants.RandomizedPhaseBegunAsync((await participants.EscalationAsync(ct))!.State, ct)))
                 dose = placement.Dose;
         }
+        RandomizedInErrorView? mark = null;
+        if (p is { RandomizedInErrorAt: { } markedAt, RandomizedInErrorType: { } type })
+        {
+            var signatures = await signing.ForRecordsAsync(SignedAction.RandomizedInError, [p.ParticipantId], ct);
+            mark = new RandomizedInErrorView(type, p.CorrectSex, p.CorrectSiteCode, p.RandomizedInErrorReason ?? "", markedAt, p.RandomizedInErrorBy ?? "",
+                signatures.TryGetValue(p.ParticipantId, out var signature) ? signature : null);
+        }
         return new ParticipantDetail(p.ParticipantId, p.SiteCode, p.ScreeningId, p.Phase, p.Status, number, p.Cohort, dose, p.ProductCode,
-            p.EnrolledAt, p.EnrolledBy, p.InfusedAt, p.WithdrawnAt, p.WithdrawalReason, p.EmergencyUnblindedAt is not null);
+            p.EnrolledAt, p.EnrolledBy, p.InfusedAt, p.WithdrawnAt, p.WithdrawalReason, p.EmergencyUnblindedAt is not null,
+            p.Sex, p.EmergencyUnblindedAt, mark);
     }
 }

@@ -7,7 +7,7 @@ namespace Cratus.Randomization.Server.Application.Participants;
 
 /// <summary>Which participants to list: any of the filters, one page of them.</summary>
 public sealed record ParticipantQuery(string? SiteCode = null, TrialPhase? Phase = null, ParticipantStatus? Status = null, string? Search = null,
-    int Page = 1, int PageSize = 25)
+    int Page = 1, int PageSize = 25, bool? RandomizedInError = null)
 {
     public const int MaxPageSize = 100;
 }
@@ -17,7 +17,8 @@ public sealed record ParticipantQuery(string? SiteCode = null, TrialPhase? Phase
 /// cohort (open label). Never an arm, a dose of Phase II, or anything that tells the arms apart.
 /// </summary>
 public sealed record ParticipantRow(string ParticipantId, string SiteCode, string ScreeningId, TrialPhase Phase, ParticipantStatus Status,
-    string RandomizationNumber, int? Cohort, string ProductCode, DateTimeOffset EnrolledAt, DateTimeOffset? InfusedAt, bool EmergencyUnblinded);
+    string RandomizationNumber, int? Cohort, string ProductCode, DateTimeOffset EnrolledAt, DateTimeOffset? InfusedAt, bool EmergencyUnblinded,
+    DateTimeOffset? WithdrawnAt = null, DateTimeOffset? EmergencyUnblindedAt = null, RandomizedInErrorType? RandomizedInError = null);
 
 public sealed record ParticipantPage(IReadOnlyList<ParticipantRow> Rows, int Total, int Page, int PageSize);
 
@@ -42,6 +43,7 @@ public sealed class ListParticipants(TrialDbContext db) : UseCase<ParticipantQue
         if (!string.IsNullOrWhiteSpace(query.SiteCode)) participants = participants.Where(p => p.SiteCode == query.SiteCode);
         if (query.Phase is { } phase) participants = participants.Where(p => p.Phase == phase);
         if (query.Status is { } status) participants = participants.Where(p => p.Status == status);
+        if (query.RandomizedInError is { } marked) participants = participants.Where(p => (p.RandomizedInErrorAt != null) == marked);
         if (!string.IsNullOrWhiteSpace(query.Search))
         {
             var search = query.Search.Trim();
@@ -55,7 +57,8 @@ public sealed class ListParticipants(TrialDbContext db) : UseCase<ParticipantQue
                 from e in entries.DefaultIfEmpty()
                 orderby p.Id descending
                 select new ParticipantRow(p.ParticipantId, p.SiteCode, p.ScreeningId, p.Phase, p.Status, e == null ? "" : e.RandomizationNumber,
-                    p.Cohort, p.ProductCode, p.EnrolledAt, p.InfusedAt, p.EmergencyUnblindedAt != null))
+                    p.Cohort, p.ProductCode, p.EnrolledAt, p.InfusedAt, p.EmergencyUnblindedAt != null, p.WithdrawnAt, p.EmergencyUnblindedAt,
+                    p.RandomizedInErrorType))
             .Skip((query.Page - 1) * query.PageSize).Take(query.PageSize).ToListAsync(ct);
         return new ParticipantPage(rows, total, query.Page, query.PageSize);
     }

@@ -47,6 +47,14 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                     b.Property<DateOnly>("ConsentDate")
                         .HasColumnType("date");
 
+                    b.Property<string>("CorrectSex")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)");
+
+                    b.Property<string>("CorrectSiteCode")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
                     b.Property<DateTimeOffset?>("EmergencyUnblindedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -94,6 +102,21 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                         .IsRequired()
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
+
+                    b.Property<DateTimeOffset?>("RandomizedInErrorAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("RandomizedInErrorBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("RandomizedInErrorReason")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<string>("RandomizedInErrorType")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
 
                     b.Property<string>("RequestId")
                         .IsRequired()

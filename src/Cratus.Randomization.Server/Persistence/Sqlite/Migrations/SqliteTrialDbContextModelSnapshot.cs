@@ -40,6 +40,14 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.Property<DateOnly>("ConsentDate")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("CorrectSex")
+                        .HasMaxLength(8)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CorrectSiteCode")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTimeOffset?>("EmergencyUnblindedAt")
                         .HasColumnType("TEXT");
 
@@ -86,6 +94,21 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.Property<string>("ProductCode")
                         .IsRequired()
                         .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("RandomizedInErrorAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RandomizedInErrorBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RandomizedInErrorReason")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RandomizedInErrorType")
+                        .HasMaxLength(16)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("RequestId")
