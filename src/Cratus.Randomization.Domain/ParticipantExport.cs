@@ -36,7 +36,9 @@ public enum ExportColumnType
 public sealed record ExportRow(
     string ParticipantId, string SiteCode, string ScreeningId, TrialPhase Phase, ParticipantStatus Status, string RandomizationNumber,
     int? Cohort, string? CohortDose, string ProductCode, DateTimeOffset EnrolledAt, DateOnly ConsentDate, int AgeAtConsent, Sex Sex, string? Stratum,
-    DateTimeOffset? InfusedAt, DateTimeOffset? WithdrawnAt, string? WithdrawalReason, DateTimeOffset? EmergencyUnblindedAt, ArmDefinition? Arm);
+    DateTimeOffset? InfusedAt, DateTimeOffset? WithdrawnAt, string? WithdrawalReason, DateTimeOffset? EmergencyUnblindedAt, ArmDefinition? Arm,
+    DateTimeOffset? RandomizedInErrorAt = null, RandomizedInErrorType? RandomizedInErrorType = null, string? RandomizedInErrorReason = null,
+    Sex? CorrectSex = null, string? CorrectSiteCode = null);
 
 /// <summary>What every row of one export shares: the study, the mode it runs in, and the time zone of its dates.</summary>
 public sealed record ExportContext(string StudyId, TrialMode Mode, TimeZoneInfo TimeZone);
@@ -74,7 +76,7 @@ public static class ParticipantExport
     private const string Site = "Collected at enrolment or randomization";
     private const string Service = "Assigned by the service";
 
-    /// <summary>Every column, in file order. The randomized-in-error columns (RIEFL ...) are added with the corrections work.</summary>
+    /// <summary>Every column, in file order.</summary>
     public static readonly IReadOnlyList<ExportColumn> Columns =
     [
         new("trial_mode", "TRIALMOD", "Trial mode (PRODUCTION, UAT or TRAINING)", ExportColumnType.Text, "Server start-up option Trial:Mode", "Always", (c, _) => ModeCode(c.Mode)),
@@ -104,6 +106,14 @@ public static class ParticipantExport
         new("withdrawal_reason", "DCSREAS", "Reason for withdrawal", ExportColumnType.Text, "Recorded by the site", "Once withdrawn", (_, r) => r.WithdrawalReason),
         new("emergency_unblinded", "EMUNBLFL", "Emergency unblinding flag", ExportColumnType.Flag, "Derived from the emergency unblinding", "Always", (_, r) => r.EmergencyUnblindedAt is not null),
         new("emergency_unblinded_at", "EMUNBLDT", "Date of emergency unblinding", ExportColumnType.Date, "Recorded by the emergency unblinding", "Once unblinded in an emergency", (_, r) => r.EmergencyUnblindedAt),
+        new("randomized_in_error", "RIEFL", "Randomized in error flag", ExportColumnType.Flag, "Recorded by the investigator (signed)", "Always", (_, r) => r.RandomizedInErrorAt is not null),
+        new("randomized_in_error_type", "RIETYPE", "Type of error (INELIGIBLE, WRONG STRATUM)", ExportColumnType.Text, "Recorded by the investigator", "Once marked",
+            (_, r) => r.RandomizedInErrorType switch { Domain.RandomizedInErrorType.Ineligible => "INELIGIBLE", Domain.RandomizedInErrorType.WrongStratum => "WRONG STRATUM", _ => null }),
+        new("randomized_in_error_reason", "RIEREAS", "Reason given", ExportColumnType.Text, "Recorded by the investigator", "Once marked", (_, r) => r.RandomizedInErrorReason),
+        new("randomized_in_error_at", "RIEDTM", "Date/time marked in error", ExportColumnType.DateTime, Service, "Once marked", (_, r) => r.RandomizedInErrorAt),
+        new("correct_sex", "RIESEX", "Correct sex (mis-stratified participants)", ExportColumnType.Text, "Recorded by the investigator", "Once marked with a wrong sex",
+            (_, r) => r.CorrectSex switch { Sex.Female => "F", Sex.Male => "M", _ => null }),
+        new("correct_site_id", "RIESITE", "Correct site (mis-stratified participants)", ExportColumnType.Text, "Recorded by the investigator", "Once marked with a wrong site", (_, r) => r.CorrectSiteCode),
         new("arm_code", "ARMCD", "Planned arm code", ExportColumnType.Text, "Opened from the sealed schedule", "Unblinded export, Phase II", (_, r) => r.Arm?.Code, Unblinded: true),
         new("arm", "ARM", "Description of planned arm", ExportColumnType.Text, "Trial definition (the arm's treatment)", "Unblinded export, Phase II", (_, r) => r.Arm?.Treatment, Unblinded: true),
     ];

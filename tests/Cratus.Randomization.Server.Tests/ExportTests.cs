@@ -75,6 +75,11 @@ public abstract class ExportTests : OnEachDatabase
         var assignments = await RandomizeTwelveAsync(server);
         await new UnblindingService.UnblindingServiceClient(server.Channel(server.Token(TrialRole.Investigator, "dr-jones", ["UM"])))
             .EmergencyUnblindAsync(new EmergencyUnblindRequest { ParticipantId = assignments[0].ParticipantId, Reason = "anaphylaxis" });
+        await new ParticipantService.ParticipantServiceClient(server.Channel(server.Token(TrialRole.Investigator, "dr-jones", ["UM"])))
+            .MarkRandomizedInErrorAsync(new MarkRandomizedInErrorRequest
+            {
+                ParticipantId = assignments[1].ParticipantId, Type = RandomizedInErrorType.WrongStratum, CorrectSex = Sex.Female, Reason = "sex recorded wrongly",
+            });
 
         var csv = await Exports(server, TrialRole.Monitor, "monitor-1").ExportParticipantsAsync(Blinded(ExportFormat.Csv));
         var cdisc = await Exports(server, TrialRole.Monitor, "monitor-1").ExportParticipantsAsync(Blinded(ExportFormat.Cdisc));
@@ -106,6 +111,9 @@ public abstract class ExportTests : OnEachDatabase
         Assert.Equal("UM/F", adsl[0]["STRATAR"]);
         Assert.Equal("2026-11-22", adsl[0]["RANDDT"]);
         Assert.Equal("Y", adsl[0]["EMUNBLFL"]);
+        Assert.Equal(["N", "Y", .. Enumerable.Repeat("N", 10)], rows.Select(r => r["randomized_in_error"]));
+        Assert.Equal(("Y", "WRONG STRATUM", "F", "UM/M"), (adsl[1]["RIEFL"], adsl[1]["RIETYPE"], adsl[1]["RIESEX"], adsl[1]["STRATAR"]));
+        Assert.Equal("sex recorded wrongly", adsl[1]["RIEREAS"]);
         var events = (await server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "export.participants" })).Events;
         Assert.Equal(2, events.Count);
         Assert.All(events, e => Assert.Equal("monitor-1", e.User));

@@ -156,10 +156,11 @@ public abstract class NotificationTests : OnEachDatabase
         {
             RequestId = Guid.NewGuid().ToString(), SiteCode = "UM", ScreeningId = "P1", Eligibility = Requests.Eligible(),
         })).Assignment;
-        await site.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = enrolled.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
+        await new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM"))
+            .RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = enrolled.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
         server.Clock.Advance(TimeSpan.FromDays(12));
         site = new DoseEscalationService.DoseEscalationServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM")); // a token valid now
-        var report = await site.ReportSafetyEventAsync(new ReportSafetyEventRequest
+        var report = await new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM")).ReportSafetyEventAsync(new ReportSafetyEventRequest
         {
             ParticipantId = enrolled.ParticipantId, Type = SafetyEventType.Stroke, Serious = true, OnsetDate = new CalendarDate { Year = 2026, Month = 12, Day = 4 },
         });

@@ -29,6 +29,7 @@ public sealed class RehearsalWholePathTests(ITestOutputHelper output)
         }, ("", "")); // the shipped definition: Phase I first
         var administrator = server.As(server.Token(TrialRole.Administrator, "uat-admin")).Rehearsal;
         var site = server.As(TrialRole.SiteCoordinator, "UM").DoseEscalation;
+        var siteRecords = server.As(TrialRole.SiteCoordinator, "UM").Participants;
         var dsmb = server.As(TrialRole.DsmbMember).DoseEscalation;
         async Task<Timestamp> TrialNowAsync() => (await administrator.GetTrialClockAsync(new GetTrialClockRequest())).Clock.TrialTime;
         async Task MoveAsync(TimeSpan by, string reason) => await administrator.AdvanceTrialClockAsync(
@@ -46,7 +47,7 @@ public sealed class RehearsalWholePathTests(ITestOutputHelper output)
                     SiteCode = "UM", ScreeningId = $"UAT-C{cohort}-{i}", Eligibility = Requests.Eligible(i % 2 == 0 ? Sex.Female : Sex.Male),
                 })).Assignment;
                 Assert.Equal(cohort, assignment.Cohort);
-                await site.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = assignment.ParticipantId, InfusedAt = await TrialNowAsync() });
+                await siteRecords.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = assignment.ParticipantId, InfusedAt = await TrialNowAsync() });
             }
             var tooSoon = await Assert.ThrowsAsync<RpcException>(() => dsmb.RecordDsmbDecisionAsync(new RecordDsmbDecisionRequest
             {

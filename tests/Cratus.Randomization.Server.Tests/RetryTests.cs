@@ -14,8 +14,17 @@ namespace Cratus.Randomization.Server.Tests;
 /// </summary>
 public abstract class RetryTests : OnEachDatabase
 {
-    /// <summary>One write: what must be in place first, then the call with a given request id, in two versions of its body.</summary>
-    public sealed record Write(string Method, Func<TrialServer, Task<Func<string, bool, Task<IMessage>>>> Prepare);
+    /// <summary>
+    /// One write: what must be in place first, then the call with a given request id, in two versions of its body; and
+    /// the server settings it needs, if any (a rehearsal's clock moves only in UAT or training).
+    /// </summary>
+    public sealed record Write(string Method, Func<TrialServer, Task<Func<string, bool, Task<IMessage>>>> Prepare,
+        IReadOnlyDictionary<string, string>? Settings = null);
+
+    private static readonly Dictionary<string, string> Uat = new()
+    {
+        ["Trial:Mode"] = "Uat", ["Rehearsal:ClockControl"] = "true", [TrialServer.ClockSetting] = TrialServer.RealTrialClock,
+    };
 
     private static async Task<IMessage> Call<T>(AsyncUnaryCall<T> call) where T : IMessage => await call.ResponseAsync;
 
@@ -100,6 +109,15 @@ public abstract class RetryTests : OnEachDatabase
             return (id, other) => Call(new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.Investigator, "UM")).MarkRandomizedInErrorAsync(
                 new MarkRandomizedInErrorRequest { RequestId = id, ParticipantId = participant, Type = RandomizedInErrorType.Ineligible, Reason = other ? "MMSE 22" : "MMSE 23" }));
         }),
+        new("AmendSchedule", async server =>
+        {
+            await RandomizeAsync(server);
+            return (id, other) => Call(server.Statistician().AmendScheduleAsync(new AmendScheduleRequest
+                { RequestId = id, SiteCode = "NEW", SiteName = "New Site Hospital", Reason = other ? "amendment 3" : "amendment 2" }));
+        }),
+        new("AdvanceTrialClock", server => Ready((id, other) => Call(new RehearsalService.RehearsalServiceClient(server.Channel(TrialRole.Administrator))
+            .AdvanceTrialClockAsync(new AdvanceTrialClockRequest { RequestId = id, AdvanceBy = Duration.FromTimeSpan(TimeSpan.FromDays(other ? 2 : 1)), Reason = "UAT: next window" }))),
+            Uat),
         new("GenerateSchedule", server => Ready((id, other) => Call(server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest
             { RequestId = id, Reason = other ? "protocol v4" : "protocol v3" })))),
         new("ImportSchedule", server => Ready((id, other) => Call(server.Statistician().ImportScheduleAsync(new ImportScheduleRequest
@@ -157,8 +175,9 @@ public abstract class RetryTests : OnEachDatabase
     [MemberData(nameof(WriteNames))]
     public async Task Write_SameRequestIdTwice_WritesOnceAndAnswersTheSame_AnotherBodyIsRefused(string method)
     {
-        await using var server = NewServer();
-        var call = await Writes.Single(w => w.Method == method).Prepare(server);
+        var write = Writes.Single(w => w.Method == method);
+        await using var server = write.Settings is null ? NewServer() : NewServer(false, write.Settings);
+        var call = await write.Prepare(server);
         var requestId = Guid.NewGuid().ToString();
         var before = await AuditEventsAsync(server);
 

@@ -104,7 +104,8 @@ public sealed class ParticipantExporter(
             p.Phase == TrialPhase.Randomized ? numbers.GetValueOrDefault(p.ParticipantId) ?? throw new InvalidOperationException("a randomized participant without a schedule entry") : "",
             p.Cohort, p.Phase == TrialPhase.DoseEscalation && dosesShown ? participants.Placement(p).Dose : CheckedCohort(p),
             p.ProductCode, p.EnrolledAt, p.ConsentDate, p.AgeAtConsent, p.Sex, p.Stratum,
-            p.InfusedAt, p.WithdrawnAt, p.WithdrawalReason, p.EmergencyUnblindedAt, arms.GetValueOrDefault(p.ParticipantId)))];
+            p.InfusedAt, p.WithdrawnAt, p.WithdrawalReason, p.EmergencyUnblindedAt, arms.GetValueOrDefault(p.ParticipantId),
+            p.RandomizedInErrorAt, p.RandomizedInErrorType, p.RandomizedInErrorReason, p.CorrectSex, p.CorrectSiteCode))];
     }
 
     /// <summary>A Phase I placement is checked against its seal even when its dose is not shown; no dose is answered.</summary>
