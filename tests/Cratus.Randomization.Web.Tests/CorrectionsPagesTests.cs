@@ -50,6 +50,11 @@ public sealed class CorrectionsPagesTests(BrowserFixture browser)
         var everything = await EverythingAsync(page);
         Assert.DoesNotMatch(Blind.Treatment(), everything);
         Assert.DoesNotContain($"Arm {armOfA}", everything, StringComparison.Ordinal);
+        await page.GotoAsync(trial.Address + $"/participants/{a.ParticipantId}/confirmation");
+        var printed = await page.GetByTestId("confirmation-randomized-in-error").InnerTextAsync();
+        Assert.Contains(Signing.FullNameOf("investigator-um"), printed, StringComparison.Ordinal);
+        Assert.Contains("Wrong stratum", printed, StringComparison.Ordinal);
+        Assert.DoesNotMatch(Blind.Treatment(), await EverythingAsync(page));
         var stored = (await trial.Server.As(TrialRole.Monitor).Participants.GetParticipantAsync(new GetParticipantRequest { ParticipantId = a.ParticipantId })).Participant;
         Assert.Equal((RandomizedInErrorType.WrongStratum, Sex.Male, ParticipantStatus.Infused), (stored.RandomizedInError.Type, stored.RandomizedInError.CorrectSex, stored.Summary.Status));
 
