@@ -114,4 +114,38 @@ public sealed class SchedulePagesTests(BrowserFixture browser)
         Assert.Equal(403, response!.Status);
         Assert.Equal(0, await page.GetByTestId("schedule-state").CountAsync());
     }
+
+    [Fact]
+    public async Task After_randomization_began_a_statistician_adds_a_site_with_a_new_seed_signed_and_the_chain_shows_on_the_page()
+    {
+        await using var trial = new WebTrial();
+        await trial.Server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "Phase II schedule" });
+        var first = (await trial.Server.Site().RandomizeAsync(Requests.Randomize("SCR-1"))).Assignment;
+        var original = await trial.Server.Trial(TrialRole.SiteCoordinator).GetScheduleCommitmentAsync(new GetScheduleCommitmentRequest());
+        var page = await trial.SignInAsync(browser.Browser, TrialRole.Statistician, "stat-amend");
+        await page.GotoAsync(trial.Address + "/schedule");
+
+        await FillAsync(page, "amend-site-code", "NEW");
+        await FillAsync(page, "amend-site-name", "New Site Hospital");
+        await page.GetByTestId("amend-preview").ClickAsync();
+        Assert.Contains("NEW/F", await page.GetByTestId("amend-preview-summary").InnerTextAsync());
+        Assert.Empty(await page.GetByTestId("amend-problem").AllInnerTextsAsync());
+        await FillAsync(page, "amend-reason", "Protocol amendment 2: a second site");
+        await page.GetByTestId("amend-sign").ClickAsync();
+        await SignAsync(page);
+        Assert.Matches("[0-9a-f]{64}", await page.GetByTestId("amend-seed").InnerTextAsync());
+
+        var latest = await trial.Server.Trial(TrialRole.SiteCoordinator).GetScheduleCommitmentAsync(new GetScheduleCommitmentRequest());
+        Assert.Equal(2, latest.Chain.Count);
+        Assert.Equal(original.Sha256Hex, latest.Chain[1].PreviousSha256Hex);
+        Assert.Contains(latest.Sha256Hex, await page.GetByTestId("amend-receipt").InnerTextAsync());
+        Assert.Contains("site NEW", await page.GetByTestId("chain-link").First.InnerTextAsync());
+        var amended = Assert.Single((await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "schedule.amended" })).Events);
+        Assert.Equal(Signing.FullNameOf("stat-amend"), amended.Signature.FullName);
+        // Nothing already allocated moved: the first participant keeps the number, and the new site randomizes.
+        Assert.Equal(first.RandomizationNumber,
+            (await trial.Server.Site().GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = first.ParticipantId })).Assignment.RandomizationNumber);
+        Assert.Equal("NEW", (await trial.Server.Site("NEW").RandomizeAsync(Requests.Randomize("NEW-1", site: "NEW"))).Assignment.SiteCode);
+        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("schedule-amendment"), FullPage = true });
+    }
 }
