@@ -23,8 +23,11 @@ namespace Cratus.Randomization.Server.Grpc;
 /// racing with one id are serialized by the database (and its primary key on the id), so only one writes.
 /// A refused call stores nothing, so its retry is judged afresh.
 /// </summary>
-public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider clock, IOptions<LimitOptions> limits) : Interceptor
+public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider trialClock, IOptions<LimitOptions> limits) : Interceptor
 {
+    // A client's retry happens in real time: a rehearsal's moved trial clock must not expire the answers it keeps.
+    private readonly TimeProvider clock = Rehearsal.TrialClock.WallOf(trialClock);
+
     private static readonly ConcurrentDictionary<Type, FieldDescriptor?> RequestIdFields = new();
 
     /// <summary>The request_id field of a request message, or null when the RPC is not a write.</summary>
@@ -118,9 +121,11 @@ public sealed class WriteAnswerExpiredException(DateTimeOffset recordedAt)
     : Exception($"This request was carried out on {recordedAt:yyyy-MM-dd HH:mm} UTC, longer ago than its answer is kept, so it is not carried out again. Read the current state instead (for example GetAssignment).");
 
 /// <summary>Erases expired write answers at start and every hour (see <see cref="RetrySafeWrites.EraseExpiredAnswersAsync"/>).</summary>
-public sealed partial class WriteAnswerEraser(IServiceScopeFactory scopes, TimeProvider clock, IOptions<LimitOptions> limits, ILogger<WriteAnswerEraser> logger)
+public sealed partial class WriteAnswerEraser(IServiceScopeFactory scopes, TimeProvider trialClock, IOptions<LimitOptions> limits, ILogger<WriteAnswerEraser> logger)
     : BackgroundService
 {
+    private readonly TimeProvider clock = Rehearsal.TrialClock.WallOf(trialClock);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromHours(1), clock);
