@@ -57,7 +57,18 @@ public sealed class CrashTests : IAsyncLifetime
             // After a restart, every request that got no answer is retried with its request id: the first answer, or a first allocation.
             foreach (var (id, request) in unacknowledged)
             {
-                var reply = await site.RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(20));
+                // DEADLINE_EXCEEDED says the outcome is unknown and to retry with the same request id (a loaded machine).
+                RandomizeResponse? reply = null;
+                for (var attempt = 1; reply is null; attempt++)
+                {
+                    try
+                    {
+                        reply = await site.RandomizeAsync(request, deadline: DateTime.UtcNow.AddSeconds(20));
+                    }
+                    catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded && attempt < 5)
+                    {
+                    }
+                }
                 Assert.True(acknowledged.TryAdd(id, reply.Assignment));
                 unacknowledged.TryRemove(id, out _);
             }

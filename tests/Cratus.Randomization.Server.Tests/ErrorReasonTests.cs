@@ -23,6 +23,7 @@ public sealed class ErrorReasonTests
         ["DATABASE_UNAVAILABLE"] = "OutageTests: the database locked or cut off",
         ["PARTICIPANT_NOT_RANDOMIZED"] = "ParticipantServiceTests.MarkRandomizedInError_Refusals_NameTheReason_AndWriteNothing",
         ["RANDOMIZED_IN_ERROR_ALREADY_MARKED"] = "ParticipantServiceTests.MarkRandomizedInError_Refusals_NameTheReason_AndWriteNothing",
+        ["SCHEDULE_AMENDMENT_NOT_APPLICABLE"] = "AmendmentTests.AmendSchedule_NotStratifiedBySite_IsRefusedWithTheReason",
         ["RATE_LIMITED"] = "HostileInputTests.RateLimit_*",
         ["REQUEST_TOO_LARGE"] = "HostileInputTests.RawFrame_Malformed_GetsAClearStatus (oversized frame)",
         ["MALFORMED_MESSAGE"] = "HostileInputTests.RawFrame_Malformed_GetsAClearStatus",

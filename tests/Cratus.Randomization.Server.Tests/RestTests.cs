@@ -41,6 +41,9 @@ public abstract class RestTests : OnEachDatabase
         public async Task<Reply> SendAsync(HttpRequestMessage request)
         {
             if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            // As a well-behaved client sends a large body: the server may refuse it (413) before it is sent, and the
+            // client must then not be still writing it into a closed connection.
+            if (request.Content?.Headers.ContentLength > 64 * 1024) request.Headers.ExpectContinue = true;
             using var reply = await _http.SendAsync(request);
             var body = await reply.Content.ReadAsStringAsync();
             return new Reply(reply.StatusCode, body.Length == 0 ? default : JsonDocument.Parse(body).RootElement.Clone(), body, reply.Headers,
