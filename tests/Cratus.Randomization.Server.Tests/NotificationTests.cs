@@ -192,6 +192,32 @@ public abstract class NotificationTests : OnEachDatabase
     }
 
     [ProviderFact]
+    public async Task PhaseTwo_TreatmentEmergentSafetyEvent_IsAnnouncedButNoHold()
+    {
+        using var smtp = new SmtpReceiver();
+        using var hooks = new WebhookReceiver(Secret);
+        await using var server = new TrialServer(Database, false, Settings(smtp, hooks), TwoSites);
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "Phase II schedule" });
+        var randomized = (await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"))).Assignment;
+        await new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM"))
+            .RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = randomized.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
+        server.Clock.Advance(TimeSpan.FromDays(12));
+        var report = await new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM")).ReportSafetyEventAsync(new ReportSafetyEventRequest
+        {
+            ParticipantId = randomized.ParticipantId, Type = SafetyEventType.Stroke, Serious = true, OnsetDate = new CalendarDate { Year = 2026, Month = 12, Day = 4 },
+        });
+        await AllSentAsync(server);
+
+        // Phase II holds nothing by itself (ReportSafetyEvent): the event is announced, a hold is not.
+        Assert.True(report.TreatmentEmergent);
+        Assert.False(report.EnrolmentOnHold);
+        Assert.Contains(NotificationEvents.SafetyEventReported, Events(smtp, "sponsor@example.org"));
+        Assert.DoesNotContain(smtp.Messages, m => EventOf(m) == NotificationEvents.SafetyHold);
+        Assert.DoesNotContain(hooks.Received, d => d.Event == NotificationEvents.SafetyHold);
+        NoMessageStatesATreatment(smtp, hooks);
+    }
+
+    [ProviderFact]
     public async Task ReceiversThatFail_AreRetriedWithADoublingDelay_UntilTheyRecover()
     {
         using var smtp = new SmtpReceiver(start: false); // the mail server is down

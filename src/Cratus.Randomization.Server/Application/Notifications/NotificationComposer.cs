@@ -46,8 +46,10 @@ public sealed class NotificationComposer(TrialDbContext db, TrialDefinition tria
             case AuditActions.ParticipantRandomized:
             {
                 var participant = Added<Participant>().SingleOrDefault(p => p.ParticipantId == e.Target);
+                // The entry is usually tracked already (the randomization claimed it); else one read of its number, never its arm.
                 var number = participant?.ScheduleEntryId is { } entryId
-                    ? await db.ScheduleEntries.AsNoTracking().Where(x => x.Id == entryId).Select(x => x.RandomizationNumber).SingleOrDefaultAsync(ct)
+                    ? db.ScheduleEntries.Local.FirstOrDefault(x => x.Id == entryId)?.RandomizationNumber
+                      ?? await db.ScheduleEntries.AsNoTracking().Where(x => x.Id == entryId).Select(x => x.RandomizationNumber).SingleOrDefaultAsync(ct)
                     : null;
                 return [new(NotificationEvents.ParticipantRandomized, key, e.Site, $"Participant {e.Target} randomized at site {e.Site}",
                     [("Participant", e.Target), ("Site", e.Site), ("Randomization number", number ?? ""), ("Randomized at", Time(e.At)), ("Randomized by", e.Actor.User)])];
@@ -67,7 +69,8 @@ public sealed class NotificationComposer(TrialDbContext db, TrialDefinition tria
                     ("Treatment-emergent", safety.TreatmentEmergent ? "yes" : "no"), ("Reported at", Time(e.At)), ("Reported by", e.Actor.User),
                 };
                 var reported = new Announcement(NotificationEvents.SafetyEventReported, key, e.Site, $"Serious adverse event reported for participant {e.Target}", facts);
-                return safety.TreatmentEmergent
+                // The automatic hold is Phase I's rule (ReportSafetyEvent): a Phase II event holds nothing, so announces no hold.
+                return safety.TreatmentEmergent && await PhaseOfAsync(e.Target, ct) == TrialPhase.DoseEscalation
                     ? [reported, new(NotificationEvents.SafetyHold, key, "", "Enrolment on hold: treatment-emergent serious adverse event",
                         [.. facts, ("Enrolment", "All enrolment is on hold until the DSMB records a decision (continue, hold or stop).")])]
                     : [reported];
@@ -207,6 +210,11 @@ public sealed class NotificationComposer(TrialDbContext db, TrialDefinition tria
     }));
 
     private static string Clip(string text) => text.Length <= 8000 ? text : text[..8000];
+
+    /// <summary>The phase of <paramref name="participantId"/>: from the participant this unit of work holds, else one read.</summary>
+    private async Task<TrialPhase> PhaseOfAsync(string participantId, CancellationToken ct) =>
+        db.Participants.Local.FirstOrDefault(p => p.ParticipantId == participantId)?.Phase
+        ?? await db.Participants.AsNoTracking().Where(p => p.ParticipantId == participantId).Select(p => p.Phase).SingleAsync(ct);
 
     private IEnumerable<T> Added<T>() where T : class =>
         db.ChangeTracker.Entries<T>().Where(x => x.State == EntityState.Added).Select(x => x.Entity);
