@@ -49,7 +49,9 @@ public sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger, C
                 LogIntegrityFailure(logger, context.Method, ex);
                 return RichStatus.Exception(StatusCode.DataLoss, ErrorReason.AllocationIntegrityFailed,
                     "A stored allocation failed its integrity check (it was altered, or its encryption key is missing). Nothing was changed; tell the trial's data manager.");
-            case DbException { SqlState: "22021" or "22P05" or "22001" } or DbUpdateException { InnerException: DbException { SqlState: "22021" or "22P05" or "22001" } }:
+            case DbException { SqlState: "22021" or "22P05" or "22001" } or DbUpdateException { InnerException: DbException { SqlState: "22021" or "22P05" or "22001" } }
+                // SQL Server: "string or binary data would be truncated" (2628 names the value, so it is never logged).
+                or Microsoft.Data.SqlClient.SqlException { Number: 2628 or 8152 } or DbUpdateException { InnerException: Microsoft.Data.SqlClient.SqlException { Number: 2628 or 8152 } }:
                 // A text the database cannot store (PostgreSQL refuses a NUL, or a value too long): the caller's input, not an outage.
                 return RichStatus.Exception(StatusCode.InvalidArgument, ErrorReason.RequestInvalid,
                     "A text field is too long or holds a character that cannot be stored (such as a NUL). Shorten it or remove control characters and send it again; nothing was stored.");

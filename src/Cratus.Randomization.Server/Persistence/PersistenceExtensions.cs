@@ -1,5 +1,6 @@
 using Cratus.Randomization.Server.Persistence.PostgreSql;
 using Cratus.Randomization.Server.Persistence.Sqlite;
+using Cratus.Randomization.Server.Persistence.SqlServer;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -12,6 +13,8 @@ public enum DatabaseProvider
     Sqlite,
     /// <summary>A PostgreSQL server, shared by any number of nodes.</summary>
     PostgreSql,
+    /// <summary>A Microsoft SQL Server database, shared by any number of nodes.</summary>
+    SqlServer,
 }
 
 /// <summary>Where the trial's data lives. Bound from the "Database" section.</summary>
@@ -24,7 +27,8 @@ public sealed class DatabaseOptions
     /// <summary>SQLite: path of the file; relative paths are under the content root.</summary>
     public string SqlitePath { get; set; } = "data/cratus.db";
 
-    /// <summary>PostgreSQL: the Npgsql connection string (keep its password in a secret store or the environment).</summary>
+    /// <summary>PostgreSQL: the Npgsql connection string; SQL Server: the SqlClient one (keep its password in a secret
+    /// store or the environment).</summary>
     public string ConnectionString { get; set; } = "";
 }
 
@@ -36,11 +40,14 @@ public static class PersistenceExtensions
             .Validate(o => o.Provider != DatabaseProvider.Sqlite || !string.IsNullOrWhiteSpace(o.SqlitePath), "Database:SqlitePath is required for SQLite.")
             .Validate(o => o.Provider != DatabaseProvider.PostgreSql || !string.IsNullOrWhiteSpace(o.ConnectionString),
                 "Database:ConnectionString is required when Database:Provider is PostgreSql.")
+            .Validate(o => o.Provider != DatabaseProvider.SqlServer || !string.IsNullOrWhiteSpace(o.ConnectionString),
+                "Database:ConnectionString is required when Database:Provider is SqlServer.")
             .Validate(o => builder.Environment.IsDevelopment() || !UsesRepositoryPassword(o.ConnectionString),
                 "Database:ConnectionString uses a sample password from the repository. Outside the Development environment set your own.")
             .ValidateOnStart();
         var provider = builder.Configuration.GetValue(DatabaseOptions.Section + ":" + nameof(DatabaseOptions.Provider), DatabaseProvider.Sqlite);
         if (provider == DatabaseProvider.PostgreSql) builder.AddPostgreSqlPersistence();
+        else if (provider == DatabaseProvider.SqlServer) builder.AddSqlServerPersistence();
         else builder.AddSqlitePersistence();
         builder.Services.AddHostedService<DatabaseMigrator>();
         builder.AddDatabaseHealth();
@@ -84,7 +91,9 @@ public static class PersistenceExtensions
     private static bool UsesRepositoryPassword(string connectionString)
     {
         var parts = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
-        return parts.TryGetValue("Password", out var password) && Security.DevelopmentSecrets.Passwords.Contains(password?.ToString() ?? "");
+        // "Pwd" is SQL Server's other spelling of the key.
+        return (parts.TryGetValue("Password", out var password) && Security.DevelopmentSecrets.Passwords.Contains(password?.ToString() ?? ""))
+            || (parts.TryGetValue("Pwd", out var pwd) && Security.DevelopmentSecrets.Passwords.Contains(pwd?.ToString() ?? ""));
     }
 }
 

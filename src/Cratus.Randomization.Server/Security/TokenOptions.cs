@@ -101,12 +101,14 @@ public static class DevelopmentSecrets
     public const string SampleEncryptionKey = "c2FtcGxlLXNlYWxpbmcta2V5LVJFUExBQ0UtTUUtMDA=";
     public const string SampleBootstrapSecret = "sample-bootstrap-secret-REPLACE-ME";
     public const string SampleDatabasePassword = "sample-database-password-REPLACE-ME";
+    /// <summary>The SQL Server sample of .env.example (MSSQL_SA_PASSWORD): it meets SQL Server's password policy, so the engine starts with it and the node refuses it.</summary>
+    public const string SampleSqlServerPassword = "Sample-SqlServer-Password-REPLACE-ME-1";
     public const string SampleHeadSigningKey = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg0oF1b1tJz3mz1U8foaFhE5vzaxXQXdeL8a2agxiBs2OhRANCAAQz6U86tq4S+jn9KwcxSUEjb4/lvfzIx+5hu8H+BY/IQtRrvWKxrKhGi1qQKnjkqrqg7BRfypGqKlRbI+cQfESM";
 
     public static IReadOnlySet<string> EncryptionKeys { get; } = new HashSet<string>(StringComparer.Ordinal) { EncryptionKey, SampleEncryptionKey };
     public static IReadOnlySet<string> BootstrapSecrets { get; } = new HashSet<string>(StringComparer.Ordinal) { BootstrapSecret, SampleBootstrapSecret };
     public static IReadOnlySet<string> HeadSigningKeys { get; } = new HashSet<string>(StringComparer.Ordinal) { HeadSigningKey, SampleHeadSigningKey };
-    public static IReadOnlySet<string> Passwords { get; } = new HashSet<string>(StringComparer.Ordinal) { DemoPassword, SampleDatabasePassword };
+    public static IReadOnlySet<string> Passwords { get; } = new HashSet<string>(StringComparer.Ordinal) { DemoPassword, SampleDatabasePassword, SampleSqlServerPassword };
 
     // Notifications: the webhook secret of appsettings.Development.json and the placeholders of the README's example.
     public const string WebhookSecret = "cratus-development-webhook-secret-NOT-FOR-PRODUCTION";

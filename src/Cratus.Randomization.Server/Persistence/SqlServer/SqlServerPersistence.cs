@@ -1,0 +1,200 @@
+using System.Data;
+using System.Data.Common;
+using Microsoft.Data.SqlClient;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Cratus.Randomization.Server.Persistence.SqlServer;
+
+/// <summary>
+/// The model on Microsoft SQL Server, with the migrations in this folder. Every text column compares ordinally
+/// (<see cref="OrdinalCollation"/>), as on SQLite and PostgreSQL: SQL Server's usual default collation ignores case,
+/// so "scr-1" and "SCR-1" would be one screening id to a unique index and to every lookup.
+/// </summary>
+public sealed class SqlServerTrialDbContext(DbContextOptions<SqlServerTrialDbContext> options) : TrialDbContext(options)
+{
+    /// <summary>Binary code-point order: case- and accent-sensitive, the same whatever the server's or database's collation.</summary>
+    public const string OrdinalCollation = "Latin1_General_100_BIN2";
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        foreach (var entity in builder.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                if ((property.GetProviderClrType() ?? property.GetValueConverter()?.ProviderClrType ?? property.ClrType) == typeof(string)) property.SetCollation(OrdinalCollation);
+            }
+        }
+    }
+}
+
+internal static class SqlServerPersistence
+{
+    public static void AddSqlServerPersistence(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<SqlServerSerializedWritesInterceptor>();
+        builder.Services.AddSingleton<IStartupLock, SqlServerStartupLock>();
+        // Pooled contexts: the options are built once, not on every call.
+        builder.Services.AddDbContextPool<TrialDbContext, SqlServerTrialDbContext>((services, options) =>
+            options.UseSqlServer(WithHangLimits(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString))
+                .AddInterceptors(services.GetRequiredService<SqlServerSerializedWritesInterceptor>()).QuietExpectedConflicts());
+    }
+
+    /// <summary>
+    /// Bounds what an unreachable server can cost a call, unless the connection string says otherwise: opening a
+    /// connection gives up after 5 s (SqlClient's default is 15 s; a SQL Server on the same network opens in
+    /// milliseconds, TLS included). A call's cancellation reaches a running command as an attention signal on its own
+    /// connection; a server that does not acknowledge it costs at most SqlClient's fixed attention timeout (5 s), after
+    /// which the connection is dropped and never returned to the pool. The application name lets a DBA see the
+    /// service's sessions (sys.dm_exec_sessions.program_name).
+    /// </summary>
+    internal static string WithHangLimits(string connectionString)
+    {
+        var settings = new SqlConnectionStringBuilder(connectionString);
+        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (!given.ContainsKey("Connect Timeout") && !given.ContainsKey("Connection Timeout") && !given.ContainsKey("Timeout")) settings.ConnectTimeout = 5;
+        if (!given.ContainsKey("Application Name") && !given.ContainsKey("App")) settings.ApplicationName = "Cratus.Randomization";
+        return settings.ConnectionString;
+    }
+}
+
+/// <summary>
+/// The application locks (sp_getapplock) the service takes on SQL Server, in one place. A lock's resource is derived
+/// from its name by <see cref="Resource"/> alone, so that serializing finer (one lock per stratum instead of one for
+/// all writes) changes only the names asked for.
+/// </summary>
+internal static class SqlServerLocks
+{
+    /// <summary>The application-lock resource that stands for the CRATUS lock called <paramref name="name"/> in this database.</summary>
+    internal static string Resource(string name) => "cratus/" + name;
+
+    /// <summary>The write lock's name: every write transaction takes it first (see <see cref="SqlServerSerializedWritesInterceptor"/>).</summary>
+    internal const string Writes = "writes";
+
+    /// <summary>The start-up lock's name: one node at a time migrates and seeds (see <see cref="SqlServerStartupLock"/>).</summary>
+    internal const string Startup = "startup";
+
+    /// <summary>
+    /// Takes an exclusive application lock and waits for it as long as the command may run (no lock timeout of its
+    /// own: the command timeout, or the call's cancellation, ends the wait, as a PostgreSQL advisory lock's). The
+    /// return code of sp_getapplock is 0 (granted at once) or 1 (granted after waiting); a negative one (-1 timed out,
+    /// -2 cancelled, -3 chosen as deadlock victim, -999 bad parameters) means the lock is NOT held, and must never be
+    /// taken for success: the batch then raises error 51000, which fails the transaction. A transaction-owned lock is
+    /// released by the commit or rollback; a session-owned one when the session ends or releases it.
+    /// </summary>
+    internal const string TakeLock = """
+        DECLARE @granted int;
+        EXEC @granted = sys.sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = @owner, @LockTimeout = -1;
+        IF @granted < 0
+        BEGIN
+            DECLARE @message nvarchar(2048) = CONCAT(N'The application lock ', @resource, N' was not granted: sp_getapplock returned ', @granted, N'.');
+            THROW 51000, @message, 1;
+        END;
+        """;
+
+    /// <summary>A command that takes the lock called <paramref name="name"/> for <paramref name="owner"/> ("Transaction" or "Session").</summary>
+    internal static DbCommand TakeCommand(DbConnection connection, DbTransaction? transaction, string name, string owner)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = TakeLock;
+        var resource = command.CreateParameter();
+        resource.ParameterName = "@resource";
+        resource.DbType = DbType.String;
+        resource.Size = 255;
+        resource.Value = Resource(name);
+        command.Parameters.Add(resource);
+        var lockOwner = command.CreateParameter();
+        lockOwner.ParameterName = "@owner";
+        lockOwner.DbType = DbType.AnsiString;
+        lockOwner.Size = 32;
+        lockOwner.Value = owner;
+        command.Parameters.Add(lockOwner);
+        return command;
+    }
+}
+
+/// <summary>
+/// Every write transaction, on every node, first takes one transaction-owned application lock (sp_getapplock), so
+/// writes run one at a time as they do on SQLite and PostgreSQL: "the next entry of the stratum", "the next place of
+/// the cohort", "the next audit sequence number" and "fewer than the target" are then decided on a settled state, and
+/// audit appends from all nodes form one chain. The lock is released by the commit or rollback (or when a crashed
+/// node's session ends). Reads take no application lock.
+/// </summary>
+internal sealed class SqlServerSerializedWritesInterceptor : DbTransactionInterceptor
+{
+    public override DbTransaction TransactionStarted(DbConnection connection, TransactionEndEventData eventData, DbTransaction result)
+    {
+        using var command = SqlServerLocks.TakeCommand(connection, result, SqlServerLocks.Writes, "Transaction");
+        command.ExecuteNonQuery();
+        return result;
+    }
+
+    public override async ValueTask<DbTransaction> TransactionStartedAsync(
+        DbConnection connection, TransactionEndEventData eventData, DbTransaction result, CancellationToken cancellationToken = default)
+    {
+        await using var command = SqlServerLocks.TakeCommand(connection, result, SqlServerLocks.Writes, "Transaction");
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return result;
+    }
+}
+
+/// <summary>
+/// The start-up lock on SQL Server: a session-owned application lock, held on a connection of its own for as long as
+/// the node migrates and seeds (migrations run their own transactions, so a transaction-owned lock cannot span them).
+/// A node that dies holding it loses its session, and the lock with it. An application lock lives in a database, so
+/// the database is created first when it does not exist yet (several nodes may race to create it: the losers find it
+/// there, SQL Server error 1801).
+/// </summary>
+internal sealed class SqlServerStartupLock(IOptions<DatabaseOptions> options) : IStartupLock
+{
+    public async Task<IAsyncDisposable> AcquireAsync(CancellationToken ct)
+    {
+        await CreateDatabaseIfMissingAsync(options.Value.ConnectionString, ct);
+        // Not pooled (closing it ends the session, releasing the lock), and the operator's own timeouts: waiting for
+        // another node's migration may take a while.
+        var connection = new SqlConnection(new SqlConnectionStringBuilder(options.Value.ConnectionString) { Pooling = false }.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(ct);
+            await using var take = SqlServerLocks.TakeCommand(connection, null, SqlServerLocks.Startup, "Session");
+            take.CommandTimeout = 0;
+            await take.ExecuteNonQueryAsync(ct);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>EF Core's own creator (which connects to master); a database a DBA created is left as it is.</summary>
+    private static async Task CreateDatabaseIfMissingAsync(string connectionString, CancellationToken ct)
+    {
+        var unpooled = new SqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString;
+        await using var context = new SqlServerTrialDbContext(new DbContextOptionsBuilder<SqlServerTrialDbContext>().UseSqlServer(unpooled).Options);
+        var creator = context.GetService<IRelationalDatabaseCreator>();
+        if (await creator.ExistsAsync(ct)) return;
+        try
+        {
+            await creator.CreateAsync(ct);
+        }
+        catch (SqlException ex) when (ex.Number == 1801)
+        {
+            // Another node created it a moment ago.
+        }
+    }
+}
+
+/// <summary>Lets `dotnet ef migrations add ... --context SqlServerTrialDbContext` build the model without a server.</summary>
+internal sealed class DesignTimeSqlServerFactory : IDesignTimeDbContextFactory<SqlServerTrialDbContext>
+{
+    public SqlServerTrialDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<SqlServerTrialDbContext>().UseSqlServer("Server=localhost;Database=cratus_design_time;Integrated Security=false").Options);
+}
