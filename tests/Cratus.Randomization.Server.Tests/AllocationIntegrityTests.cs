@@ -82,6 +82,14 @@ public abstract class AllocationIntegrityTests : OnEachDatabase
             "move" => $"""UPDATE "Participants" SET "ScheduleEntryId" = {free} WHERE "ScreeningId" = 'SCR-3'""",
             "edit stratum" => """UPDATE "Participants" SET "Stratum" = 'UM/M' WHERE "ScreeningId" = 'SCR-2'""",
             "edit number" => $"""UPDATE "ScheduleEntries" SET "RandomizationNumber" = 'R99-999' WHERE "Id" = {await EntryOfAsync(server, "SCR-0")}""",
+            // SQL Server: "Id" is an identity column, which a copy leaves out and the insert numbers anew.
+            "copy a row" when server.Database == TestDatabase.SqlServer => $"""
+                SELECT * INTO #copy FROM "Participants" WHERE "ScreeningId" = 'SCR-0';
+                ALTER TABLE #copy DROP COLUMN "Id";
+                UPDATE #copy SET "ParticipantId" = 'P-COPY0COPY0', "ScreeningId" = 'COPY',
+                    "RequestId" = 'copied-request', "ProductCode" = 'K-COPY0COPY0', "StratumSequence" = 5, "ScheduleEntryId" = {free};
+                INSERT INTO "Participants" SELECT * FROM #copy
+                """,
             "copy a row" => $"""
                 CREATE TEMPORARY TABLE "copy" AS SELECT * FROM "Participants" WHERE "ScreeningId" = 'SCR-0';
                 UPDATE "copy" SET "Id" = (SELECT MAX("Id") + 1 FROM "Participants"), "ParticipantId" = 'P-COPY0COPY0', "ScreeningId" = 'COPY',
@@ -217,4 +225,9 @@ public sealed class AllocationIntegrityTestsOnSqlite : AllocationIntegrityTests
 public sealed class AllocationIntegrityTestsOnPostgreSql : AllocationIntegrityTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
+}
+
+public sealed class AllocationIntegrityTestsOnSqlServer : AllocationIntegrityTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
 }

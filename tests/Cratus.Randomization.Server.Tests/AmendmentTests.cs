@@ -275,3 +275,8 @@ public sealed class AmendmentTestsOnPostgreSql : AmendmentTests, IRunsOnPostgreS
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class AmendmentTestsOnSqlServer : AmendmentTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

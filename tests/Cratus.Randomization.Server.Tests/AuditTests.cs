@@ -228,3 +228,8 @@ public sealed class AuditTestsOnPostgreSql : AuditTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class AuditTestsOnSqlServer : AuditTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

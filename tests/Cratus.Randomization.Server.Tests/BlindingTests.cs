@@ -110,7 +110,9 @@ public abstract partial class BlindingTests : OnEachDatabase
         await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"));
 
         var sealedArms = await QueryAsync(server, """SELECT "ArmSealed" FROM "ScheduleEntries" """);
-        var schedule = await QueryAsync(server, """SELECT coalesce("SeedSealed", '') || ' ' || "BlockSizesSealed" FROM "Schedules" """);
+        var schedule = await QueryAsync(server, server.Database == TestDatabase.SqlServer
+            ? """SELECT CONCAT(coalesce("SeedSealed", ''), ' ', "BlockSizesSealed") FROM "Schedules" """
+            : """SELECT coalesce("SeedSealed", '') || ' ' || "BlockSizesSealed" FROM "Schedules" """);
         // Everything a person reading the database sees: every text column of every table.
         var everything = string.Join("\n", (await server.QueryAsync("""SELECT * FROM "Schedules" """))
             .Concat(await server.QueryAsync("""SELECT * FROM "ScheduleEntries" """))
@@ -248,6 +250,11 @@ public sealed class BlindingTestsOnPostgreSql : BlindingTests, IRunsOnPostgreSql
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
 
+public sealed class BlindingTestsOnSqlServer : BlindingTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}
+
 public sealed class KeyRotationTestsOnSqlite : KeyRotationTests
 {
     protected override TestDatabase Database => TestDatabase.Sqlite;
@@ -256,4 +263,9 @@ public sealed class KeyRotationTestsOnSqlite : KeyRotationTests
 public sealed class KeyRotationTestsOnPostgreSql : KeyRotationTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
+}
+
+public sealed class KeyRotationTestsOnSqlServer : KeyRotationTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
 }

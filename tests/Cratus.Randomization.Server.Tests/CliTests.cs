@@ -286,3 +286,8 @@ public sealed class CliTestsOnPostgreSql : CliTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class CliTestsOnSqlServer : CliTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

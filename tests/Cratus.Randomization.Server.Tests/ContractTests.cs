@@ -238,3 +238,8 @@ public sealed class ContractTestsOnPostgreSql : ContractTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class ContractTestsOnSqlServer : ContractTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

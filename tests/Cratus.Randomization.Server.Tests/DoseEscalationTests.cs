@@ -298,3 +298,8 @@ public sealed class DoseEscalationTestsOnPostgreSql : DoseEscalationTests, IRuns
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class DoseEscalationTestsOnSqlServer : DoseEscalationTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

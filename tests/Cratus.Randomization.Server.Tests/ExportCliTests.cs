@@ -74,3 +74,8 @@ public sealed class ExportCliTestsOnPostgreSql : ExportCliTests, IRunsOnPostgreS
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class ExportCliTestsOnSqlServer : ExportCliTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

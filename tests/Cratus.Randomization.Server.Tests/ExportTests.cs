@@ -323,3 +323,8 @@ public sealed class ExportTestsOnPostgreSql : ExportTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class ExportTestsOnSqlServer : ExportTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

@@ -225,3 +225,8 @@ public sealed class ExternalIssuerTestsOnPostgreSql : ExternalIssuerTests, IRuns
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class ExternalIssuerTestsOnSqlServer : ExternalIssuerTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

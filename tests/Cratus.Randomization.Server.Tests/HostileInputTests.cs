@@ -249,3 +249,8 @@ public sealed class HostileInputTestsOnPostgreSql : HostileInputTests, IRunsOnPo
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class HostileInputTestsOnSqlServer : HostileInputTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

@@ -269,6 +269,8 @@ public abstract class IdentityTests : OnEachDatabase
         { "Audit:HeadSigningKey", DevelopmentSecrets.SampleHeadSigningKey, "development or sample key" },
         { "Audit:HeadSigningKey", "", "Audit:HeadSigningKey (an ECDSA P-256 private key" },
         { "Database:ConnectionString", $"Host=db;Password={DevelopmentSecrets.SampleDatabasePassword}", "sample password" },
+        { "Database:ConnectionString", $"Server=sqlserver;Database=cratus;User ID=sa;Password={DevelopmentSecrets.SampleSqlServerPassword};TrustServerCertificate=True", "sample password" },
+        { "Database:ConnectionString", $"Server=sqlserver;Database=cratus;UID=sa;PWD={DevelopmentSecrets.SampleSqlServerPassword}", "sample password" },
     };
 
     /// <summary>Every value of .env.example is one the server refuses outside Development.</summary>
@@ -283,6 +285,7 @@ public abstract class IdentityTests : OnEachDatabase
         Assert.Contains(example["CRATUS_SEALING_KEY"], DevelopmentSecrets.EncryptionKeys);
         Assert.Contains(example["CRATUS_BOOTSTRAP_SECRET"], DevelopmentSecrets.BootstrapSecrets);
         Assert.Contains(example["POSTGRES_PASSWORD"], DevelopmentSecrets.Passwords);
+        Assert.Contains(example["MSSQL_SA_PASSWORD"], DevelopmentSecrets.Passwords);
         Assert.Contains(example["CRATUS_HEAD_SIGNING_KEY"], DevelopmentSecrets.HeadSigningKeys);
     }
 
@@ -353,4 +356,9 @@ public sealed class IdentityTestsOnSqlite : IdentityTests
 public sealed class IdentityTestsOnPostgreSql : IdentityTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
+}
+
+public sealed class IdentityTestsOnSqlServer : IdentityTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
 }

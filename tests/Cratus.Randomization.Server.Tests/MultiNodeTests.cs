@@ -8,26 +8,41 @@ namespace Cratus.Randomization.Server.Tests;
 
 /// <summary>Two server processes on different ports sharing one PostgreSQL database: one truth.</summary>
 [Trait("Category", "Slow")]
-public sealed class MultiNodeTests : IRunsOnPostgreSql, IAsyncLifetime
+public sealed class MultiNodeTests : MultiNodeCases, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
+}
+
+/// <summary>Two server processes on different ports sharing one SQL Server database: one truth.</summary>
+[Trait("Category", "Slow")]
+public sealed class MultiNodeTestsOnSqlServer : MultiNodeCases, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}
+
+/// <summary>Two server processes on different ports sharing one database server's database (see the subclasses).</summary>
+public abstract class MultiNodeCases : IAsyncLifetime
 {
     private string _database = "";
     private ServerProcess.Deployment _deployment = null!;
 
+    protected abstract TestDatabase Database { get; }
+
     public async Task InitializeAsync()
     {
-        if (TestDatabases.PostgreSqlServer is null) return;
-        _database = await TestDatabases.CreatePostgreSqlDatabaseAsync();
+        if ((Database == TestDatabase.SqlServer ? TestDatabases.SqlServerServer : TestDatabases.PostgreSqlServer) is null) return;
+        _database = await TestDatabases.CreateDatabaseAsync(Database);
         _deployment = new ServerProcess.Deployment(Directory.CreateTempSubdirectory("cratus-nodes-").FullName, targetParticipants: 300);
     }
 
     public async Task DisposeAsync()
     {
-        if (_database.Length > 0) await TestDatabases.DropPostgreSqlDatabaseAsync(_database);
+        if (_database.Length > 0) await TestDatabases.DropDatabaseAsync(Database, _database);
     }
 
     private Dictionary<string, string> Settings(string node) => _deployment.Settings(node, new Dictionary<string, string>
     {
-        ["Database:Provider"] = "PostgreSql",
+        ["Database:Provider"] = Database.ToString(),
         ["Database:ConnectionString"] = _database,
     });
 

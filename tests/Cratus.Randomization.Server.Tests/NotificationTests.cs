@@ -310,6 +310,11 @@ public sealed class NotificationTestsOnPostgreSql : NotificationTests, IRunsOnPo
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
 
+public sealed class NotificationTestsOnSqlServer : NotificationTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}
+
 /// <summary>Configuration the notifications refuse at start: repository secrets outside Development, unusable recipients.</summary>
 public sealed class NotificationSettingsTests
 {

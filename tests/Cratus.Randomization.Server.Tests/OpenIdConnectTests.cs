@@ -298,3 +298,8 @@ public sealed class OpenIdConnectTestsOnPostgreSql : OpenIdConnectTests, IRunsOn
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class OpenIdConnectTestsOnSqlServer : OpenIdConnectTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

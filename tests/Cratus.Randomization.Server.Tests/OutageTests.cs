@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Cratus.Randomization.Protos.V1;
 using Grpc.Core;
 using Grpc.Health.V1;
+using Microsoft.Data.SqlClient;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -88,10 +89,14 @@ public abstract class OutageTests : OnEachDatabase
             return;
         }
 
-        // PostgreSQL behind a proxy the test can cut: the database's address stops answering, as when it is stopped.
-        await using var proxy = new TcpProxy(new NpgsqlConnectionStringBuilder(TestDatabases.PostgreSqlServer!));
-        var database = await TestDatabases.CreatePostgreSqlDatabaseAsync();
-        var viaProxy = new NpgsqlConnectionStringBuilder(database) { Host = "127.0.0.1", Port = proxy.Port, Timeout = 3, CommandTimeout = 5 }.ConnectionString;
+        // PostgreSQL (or SQL Server) behind a proxy the test can cut: the database's address stops answering, as when it is stopped.
+        await using var proxy = Database == TestDatabase.SqlServer
+            ? TcpProxy.ToSqlServer(new SqlConnectionStringBuilder(TestDatabases.SqlServerServer!))
+            : new TcpProxy(new NpgsqlConnectionStringBuilder(TestDatabases.PostgreSqlServer!));
+        var database = await TestDatabases.CreateDatabaseAsync(Database);
+        var viaProxy = Database == TestDatabase.SqlServer
+            ? new SqlConnectionStringBuilder(database) { DataSource = $"tcp:127.0.0.1,{proxy.Port}", ConnectTimeout = 3, CommandTimeout = 5 }.ConnectionString
+            : new NpgsqlConnectionStringBuilder(database) { Host = "127.0.0.1", Port = proxy.Port, Timeout = 3, CommandTimeout = 5 }.ConnectionString;
         await using (var pg = NewServer(false, new Dictionary<string, string> { ["Database:Reuse"] = viaProxy }))
         {
             await pg.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "outage test" });
@@ -107,7 +112,7 @@ public abstract class OutageTests : OnEachDatabase
             Assert.Equal("R01-002", after.Assignment.RandomizationNumber);
             Assert.Equal(2, await ParticipantsAsync(pg));
         }
-        await TestDatabases.DropPostgreSqlDatabaseAsync(database);
+        await TestDatabases.DropDatabaseAsync(Database, database);
     }
 }
 
@@ -121,7 +126,12 @@ public sealed class OutageTestsOnPostgreSql : OutageTests, IRunsOnPostgreSql
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
 
-/// <summary>A loopback TCP proxy to the PostgreSQL server that can be cut (connections dropped, new ones refused) and restored.</summary>
+public sealed class OutageTestsOnSqlServer : OutageTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}
+
+/// <summary>A loopback TCP proxy to the PostgreSQL or SQL Server that can be cut (connections dropped, new ones refused) and restored.</summary>
 internal sealed class TcpProxy : IAsyncDisposable
 {
     private readonly string _targetHost;
@@ -132,10 +142,26 @@ internal sealed class TcpProxy : IAsyncDisposable
 
     public int Port { get; }
 
-    public TcpProxy(NpgsqlConnectionStringBuilder target)
+    public TcpProxy(NpgsqlConnectionStringBuilder target) : this(target.Host ?? "127.0.0.1", target.Port)
     {
-        _targetHost = target.Host ?? "127.0.0.1";
-        _targetPort = target.Port;
+    }
+
+    /// <summary>To the SQL Server of a connection string whose data source is "host", "host,port" or "tcp:host,port"
+    /// (a named instance is found through the SQL Browser over UDP, which this proxy does not carry).</summary>
+    public static TcpProxy ToSqlServer(SqlConnectionStringBuilder target)
+    {
+        var source = target.DataSource.StartsWith("tcp:", StringComparison.OrdinalIgnoreCase) ? target.DataSource[4..] : target.DataSource;
+        if (source.Contains('\\', StringComparison.Ordinal))
+            throw new InvalidOperationException($"give {TestDatabases.SqlServerVariable} the SQL Server's host and port (host,port), not an instance name");
+        var parts = source.Split(',', 2);
+        return new TcpProxy(parts[0] is "." or "(local)" or "localhost" ? "127.0.0.1" : parts[0],
+            parts.Length == 2 ? int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : 1433);
+    }
+
+    private TcpProxy(string host, int port)
+    {
+        _targetHost = host;
+        _targetPort = port;
         var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
         Port = ((IPEndPoint)probe.LocalEndpoint).Port;

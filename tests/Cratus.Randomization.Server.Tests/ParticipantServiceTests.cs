@@ -247,3 +247,8 @@ public sealed class ParticipantServiceTestsOnPostgreSql : ParticipantServiceTest
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class ParticipantServiceTestsOnSqlServer : ParticipantServiceTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

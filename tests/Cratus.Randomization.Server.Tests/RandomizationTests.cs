@@ -295,3 +295,8 @@ public sealed class RandomizationTestsOnPostgreSql : RandomizationTests, IRunsOn
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class RandomizationTestsOnSqlServer : RandomizationTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

@@ -80,3 +80,8 @@ public sealed class RequestLogTestsOnPostgreSql : RequestLogTests, IRunsOnPostgr
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class RequestLogTestsOnSqlServer : RequestLogTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

@@ -271,3 +271,8 @@ public sealed class RestTestsOnPostgreSql : RestTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class RestTestsOnSqlServer : RestTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

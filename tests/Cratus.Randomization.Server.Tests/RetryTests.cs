@@ -264,3 +264,8 @@ public sealed class RetryTestsOnPostgreSql : RetryTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class RetryTestsOnSqlServer : RetryTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

@@ -59,3 +59,8 @@ public sealed class ScheduleAmendCliTestsOnPostgreSql : ScheduleAmendCliTests, I
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class ScheduleAmendCliTestsOnSqlServer : ScheduleAmendCliTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

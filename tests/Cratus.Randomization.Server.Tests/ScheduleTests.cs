@@ -146,3 +146,8 @@ public sealed class ScheduleTestsOnPostgreSql : ScheduleTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class ScheduleTestsOnSqlServer : ScheduleTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

@@ -195,3 +195,8 @@ public sealed class SecurityTestsOnPostgreSql : SecurityTests, IRunsOnPostgreSql
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class SecurityTestsOnSqlServer : SecurityTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

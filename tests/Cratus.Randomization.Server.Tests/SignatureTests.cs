@@ -301,3 +301,8 @@ public sealed class SignatureTestsOnPostgreSql : SignatureTests, IRunsOnPostgreS
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class SignatureTestsOnSqlServer : SignatureTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

@@ -84,3 +84,8 @@ public sealed class SiteScopeTestsOnPostgreSql : SiteScopeTests, IRunsOnPostgreS
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class SiteScopeTestsOnSqlServer : SiteScopeTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

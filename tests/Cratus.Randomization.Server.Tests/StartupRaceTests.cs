@@ -9,10 +9,26 @@ namespace Cratus.Randomization.Server.Tests;
 /// </summary>
 [Trait("Category", "Slow")]
 [Collection(OneServerProcessTestAtATime.Name)]
-public sealed class StartupRaceTests : IRunsOnPostgreSql
+public sealed class StartupRaceTests : StartupRaceCases, IRunsOnPostgreSql
+{
+    protected override TestDatabase Database => TestDatabase.PostgreSql;
+}
+
+/// <summary>The start-up race on SQL Server: its start-up lock (a session-owned sp_getapplock) and its database creation.</summary>
+[Trait("Category", "Slow")]
+[Collection(OneServerProcessTestAtATime.Name)]
+public sealed class StartupRaceTestsOnSqlServer : StartupRaceCases, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}
+
+/// <summary>The start-up race on one database server (see the subclasses).</summary>
+public abstract class StartupRaceCases
 {
     private const int Rounds = 10;
     private const int Nodes = 3;
+
+    protected abstract TestDatabase Database { get; }
 
     [ProviderFact]
     public async Task Start_ThreeNodesAtOnceOnAnEmptyDatabase_AllServeEveryRound()
@@ -21,8 +37,11 @@ public sealed class StartupRaceTests : IRunsOnPostgreSql
         for (var round = 1; round <= Rounds; round++)
         {
             // Arrange
-            var database = await TestDatabases.CreatePostgreSqlDatabaseAsync();
-            var settings = new Dictionary<string, string> { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = database };
+            // SQL Server: a database that does not exist yet, so that the nodes race to create it too (the losers get error 1801).
+            var database = Database == TestDatabase.SqlServer
+                ? new Microsoft.Data.SqlClient.SqlConnectionStringBuilder(TestDatabases.SqlServerServer) { InitialCatalog = "cratus_test_" + Guid.NewGuid().ToString("N") }.ConnectionString
+                : await TestDatabases.CreateDatabaseAsync(Database);
+            var settings = new Dictionary<string, string> { ["Database:Provider"] = Database.ToString(), ["Database:ConnectionString"] = database };
             var starting = Enumerable.Range(0, Nodes).Select(n => ServerProcess.StartAsync(deployment.Settings($"r{round}n{n}", settings),
                 // Three processes start at once on a small machine: the limit is for a node that never comes up, not a slow one.
                 startLimit: TimeSpan.FromSeconds(180))).ToList();
@@ -56,7 +75,7 @@ public sealed class StartupRaceTests : IRunsOnPostgreSql
                         // It did not come up, and ServerProcess.StartAsync has stopped it.
                     }
                 }
-                await TestDatabases.DropPostgreSqlDatabaseAsync(database);
+                await TestDatabases.DropDatabaseAsync(Database, database);
             }
         }
     }

@@ -61,6 +61,8 @@ public sealed class StartupTests : IDisposable
         { "Production", new Dictionary<string, string> { ["Token:SigningKeys:0"] = "sample-signing-key-REPLACE-with-a-base64-PKCS8-RSA-key" }, 2, "does not parse" },
         { "Development", new Dictionary<string, string> { ["Trial:DefinitionPath"] = "/nonexistent/trial.json" }, 3, "Trial:DefinitionPath" },
         { "Development", new Dictionary<string, string> { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=nobody;Timeout=2" }, 4, "Database:ConnectionString" },
+        // SQL Server, nothing listening: the same exit code and line (no engine needed).
+        { "Development", new Dictionary<string, string> { ["Database:Provider"] = "SqlServer", ["Database:ConnectionString"] = "Server=tcp:127.0.0.1,1;Database=cratus;User ID=nobody;Password=unused-password;Connect Timeout=2" }, 4, "Database:ConnectionString" },
         { "Development", new Dictionary<string, string> { ["Limits:CallTimeout"] = "00:00:00" }, 2, "CallTimeout" },
         // A production trial never runs on a movable clock (README, "Rehearsal: UAT and training").
         { "Development", new Dictionary<string, string> { ["Trial:Mode"] = "Production", ["Rehearsal:ClockControl"] = "true" }, 2, "Rehearsal:ClockControl" },

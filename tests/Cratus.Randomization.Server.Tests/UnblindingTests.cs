@@ -179,3 +179,8 @@ public sealed class UnblindingTestsOnPostgreSql : UnblindingTests, IRunsOnPostgr
 {
     protected override TestDatabase Database => TestDatabase.PostgreSql;
 }
+
+public sealed class UnblindingTestsOnSqlServer : UnblindingTests, IRunsOnSqlServer
+{
+    protected override TestDatabase Database => TestDatabase.SqlServer;
+}

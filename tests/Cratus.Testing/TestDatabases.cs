@@ -1,4 +1,5 @@
 using Cratus.Randomization.Server.Persistence.PostgreSql;
+using Microsoft.Data.SqlClient;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using Xunit.Abstractions;
@@ -10,10 +11,14 @@ public enum TestDatabase
 {
     Sqlite,
     PostgreSql,
+    SqlServer,
 }
 
 /// <summary>Marks a test class whose tests run on PostgreSQL: they are skipped, with the reason, without a server.</summary>
 public interface IRunsOnPostgreSql;
+
+/// <summary>Marks a test class whose tests run on SQL Server: they are skipped, with the reason, without a server.</summary>
+public interface IRunsOnSqlServer;
 
 /// <summary>
 /// The PostgreSQL server the tests may use: its connection string comes from CRATUS_TEST_POSTGRES (`.ci/run` starts a
@@ -25,10 +30,68 @@ public static class TestDatabases
 
     public static string? PostgreSqlServer => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value ? value : null;
 
+    /// <summary>The SQL Server the tests may use: a connection string (to master, or any database) with the right to create databases.</summary>
+    public const string SqlServerVariable = "CRATUS_TEST_SQLSERVER";
+
+    public static string? SqlServerServer => Environment.GetEnvironmentVariable(SqlServerVariable) is { Length: > 0 } value ? value : null;
+
     public static string? SkipReason(ITypeInfo testClass) =>
         PostgreSqlServer is null && testClass.Interfaces.Any(i => i.Name == typeof(IRunsOnPostgreSql).FullName)
             ? $"PostgreSQL case: set {Variable} to a PostgreSQL connection string (as .ci/run does) to run it"
-            : null;
+            : SqlServerServer is null && testClass.Interfaces.Any(i => i.Name == typeof(IRunsOnSqlServer).FullName)
+                ? $"SQL Server case: no SQL Server engine runs here; set {SqlServerVariable} to a SQL Server connection string with the right to create databases (README, \"SQL Server\") to run it"
+                : null;
+
+    /// <summary>A new, empty database on the configured server of <paramref name="database"/> (PostgreSQL or SQL Server): its connection string.</summary>
+    public static Task<string> CreateDatabaseAsync(TestDatabase database) => database switch
+    {
+        TestDatabase.PostgreSql => CreatePostgreSqlDatabaseAsync(),
+        TestDatabase.SqlServer => CreateSqlServerDatabaseAsync(),
+        _ => throw new ArgumentOutOfRangeException(nameof(database), database, "a SQLite database is a file"),
+    };
+
+    /// <summary>Drops a database made by <see cref="CreateDatabaseAsync"/>.</summary>
+    public static Task DropDatabaseAsync(TestDatabase database, string connectionString) => database switch
+    {
+        TestDatabase.PostgreSql => DropPostgreSqlDatabaseAsync(connectionString),
+        TestDatabase.SqlServer => DropSqlServerDatabaseAsync(connectionString),
+        _ => throw new ArgumentOutOfRangeException(nameof(database), database, "a SQLite database is a file"),
+    };
+
+    /// <summary>An unpooled connection (not yet open) to a test database: a SQLite file's path or a server's connection string.</summary>
+    public static System.Data.Common.DbConnection Connection(TestDatabase database, string location) => database switch
+    {
+        TestDatabase.Sqlite => new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={location};Pooling=False"),
+        TestDatabase.PostgreSql => new NpgsqlConnection(new NpgsqlConnectionStringBuilder(location) { Pooling = false }.ConnectionString),
+        _ => new SqlConnection(new SqlConnectionStringBuilder(location) { Pooling = false }.ConnectionString),
+    };
+
+    /// <summary>
+    /// A new, empty database on the configured SQL Server (<see cref="SqlServerVariable"/>): its connection string. The
+    /// test server migrates it when it starts (SQL Server has no CREATE DATABASE ... TEMPLATE to copy a migrated one).
+    /// </summary>
+    public static async Task<string> CreateSqlServerDatabaseAsync()
+    {
+        var server = SqlServerServer ?? throw new InvalidOperationException($"{SqlServerVariable} is not set");
+        var name = "cratus_test_" + Guid.NewGuid().ToString("N");
+        await using var connection = new SqlConnection(new SqlConnectionStringBuilder(server) { InitialCatalog = "master", Pooling = false }.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new SqlCommand($"CREATE DATABASE [{name}]", connection);
+        await command.ExecuteNonQueryAsync();
+        // Connect timeout of 5 s, as for PostgreSQL: the first connections of a run on a loaded machine may be slow.
+        return new SqlConnectionStringBuilder(server) { InitialCatalog = name, ConnectTimeout = 5 }.ConnectionString;
+    }
+
+    /// <summary>Drops a database made by <see cref="CreateSqlServerDatabaseAsync"/>, its open sessions first.</summary>
+    public static async Task DropSqlServerDatabaseAsync(string connectionString)
+    {
+        SqlConnection.ClearAllPools();
+        var name = new SqlConnectionStringBuilder(connectionString).InitialCatalog;
+        await using var connection = new SqlConnection(new SqlConnectionStringBuilder(SqlServerServer) { InitialCatalog = "master", Pooling = false }.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new SqlCommand($"IF DB_ID(N'{name}') IS NOT NULL BEGIN ALTER DATABASE [{name}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE [{name}]; END", connection);
+        await command.ExecuteNonQueryAsync();
+    }
 
     /// <summary>A new, empty database on the configured PostgreSQL server (<see cref="Variable"/>): its connection string.</summary>
     public static Task<string> CreatePostgreSqlDatabaseAsync() =>
@@ -84,11 +147,10 @@ public static class TestDatabases
     /// :ConnectionString), as a person with database access would.</summary>
     public static async Task ExecuteAsync(IReadOnlyDictionary<string, string> settings, string sql)
     {
-        var postgres = settings.TryGetValue("Database:Provider", out var provider) && provider == "PostgreSql";
-        await using System.Data.Common.DbConnection connection = postgres
-            ? new NpgsqlConnection(new NpgsqlConnectionStringBuilder(settings["Database:ConnectionString"]) { Pooling = false }.ConnectionString)
-            : new Microsoft.Data.Sqlite.SqliteConnection(
-                $"Data Source={Path.GetFullPath(settings.TryGetValue("Database:SqlitePath", out var path) ? path : "data/cratus.db", AppContext.BaseDirectory)};Pooling=False");
+        var database = settings.TryGetValue("Database:Provider", out var provider) && Enum.TryParse<TestDatabase>(provider, out var named) ? named : TestDatabase.Sqlite;
+        await using var connection = Connection(database, database == TestDatabase.Sqlite
+            ? Path.GetFullPath(settings.TryGetValue("Database:SqlitePath", out var path) ? path : "data/cratus.db", AppContext.BaseDirectory)
+            : settings["Database:ConnectionString"]);
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = sql;

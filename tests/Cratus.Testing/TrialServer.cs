@@ -99,6 +99,7 @@ public sealed class TrialServer : IAsyncDisposable
         settings ??= new Dictionary<string, string>();
         DatabaseLocation = settings.TryGetValue("Database:Reuse", out var reuse) ? reuse
             : database == TestDatabase.Sqlite ? Path.Combine(Folder, "cratus.db")
+            : database == TestDatabase.SqlServer ? Task.Run(TestDatabases.CreateSqlServerDatabaseAsync).GetAwaiter().GetResult()
             : Task.Run(TestDatabases.CreateMigratedPostgreSqlDatabaseAsync).GetAwaiter().GetResult(); // off xUnit's two-thread context
         _ownsDatabase = !settings.ContainsKey("Database:Reuse");
         definitionEdits = definitionEdits is [("", ""), .. var rest] ? rest : [WithoutPhaseOneGate, .. definitionEdits];
@@ -231,10 +232,8 @@ public sealed class TrialServer : IAsyncDisposable
         return rows;
     }
 
-    private System.Data.Common.DbConnection OpenConnection() => Database == TestDatabase.Sqlite
-        ? new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabaseLocation};Pooling=False")
-        // Unpooled, as for SQLite: a connection the test opened must not outlive an outage the test makes.
-        : new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(DatabaseLocation) { Pooling = false }.ConnectionString);
+    // Unpooled: a connection the test opened must not outlive an outage the test makes.
+    private System.Data.Common.DbConnection OpenConnection() => TestDatabases.Connection(Database, DatabaseLocation);
 
     /// <summary>Stops the server but keeps its database, for a restart on the same data.</summary>
     public async Task StopAsync()
@@ -242,13 +241,14 @@ public sealed class TrialServer : IAsyncDisposable
         await _factory.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Npgsql.NpgsqlConnection.ClearAllPools();
+        Microsoft.Data.SqlClient.SqlConnection.ClearAllPools();
     }
 
     public async ValueTask DisposeAsync()
     {
         await _factory.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (Database == TestDatabase.PostgreSql && _ownsDatabase) await TestDatabases.DropPostgreSqlDatabaseAsync(DatabaseLocation);
+        if (Database != TestDatabase.Sqlite && _ownsDatabase) await TestDatabases.DropDatabaseAsync(Database, DatabaseLocation);
         try
         {
             Directory.Delete(Folder, recursive: true);

@@ -161,7 +161,7 @@ internal sealed class SqlServerStartupLock(IOptions<DatabaseOptions> options) : 
         var connection = new SqlConnection(new SqlConnectionStringBuilder(options.Value.ConnectionString) { Pooling = false }.ConnectionString);
         try
         {
-            await connection.OpenAsync(ct);
+            await OpenAsync(connection, ct);
             await using var take = SqlServerLocks.TakeCommand(connection, null, SqlServerLocks.Startup, "Session");
             take.CommandTimeout = 0;
             await take.ExecuteNonQueryAsync(ct);
@@ -171,6 +171,27 @@ internal sealed class SqlServerStartupLock(IOptions<DatabaseOptions> options) : 
         {
             await connection.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens the connection; a database that another node has only just created may refuse logins for a moment
+    /// (error 4060, "cannot open database"), so that is retried for up to 10 s before it counts as a failure.
+    /// </summary>
+    private static async Task OpenAsync(SqlConnection connection, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await connection.OpenAsync(ct);
+                return;
+            }
+            catch (SqlException ex) when (ex.Number == 4060 && attempt < 20)
+            {
+                SqlConnection.ClearPool(connection);
+                await Task.Delay(500, ct);
+            }
         }
     }
 
