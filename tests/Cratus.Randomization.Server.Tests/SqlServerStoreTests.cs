@@ -17,7 +17,7 @@ namespace Cratus.Randomization.Server.Tests;
 public sealed class SqlServerStoreTests
 {
     private static SqlServerTrialDbContext NewContext() =>
-        new(new DbContextOptionsBuilder<SqlServerTrialDbContext>().UseSqlServer("Server=unused;Database=cratus").Options);
+        new((DbContextOptions<SqlServerTrialDbContext>)new DbContextOptionsBuilder<SqlServerTrialDbContext>().UseSqlServerStore("Server=unused;Database=cratus").Options);
 
     /// <summary>The model with its design-time metadata (index filters, collations) as the migrations see it.</summary>
     private static IModel DesignTimeModel(DbContext context) => context.GetService<IDesignTimeModel>().Model;
@@ -108,6 +108,20 @@ public sealed class SqlServerStoreTests
         // A resource is at most 255 characters; the write and start-up locks are distinct.
         Assert.InRange(SqlServerLocks.Resource(SqlServerLocks.Writes).Length, 1, 255);
         Assert.NotEqual(SqlServerLocks.Resource(SqlServerLocks.Writes), SqlServerLocks.Resource(SqlServerLocks.Startup));
+    }
+
+    /// <summary>SQL Server takes at most 2,100 parameters in a statement; a list of thousands of request ids (the
+    /// hourly erasure of kept answers) must still go, as one JSON parameter.</summary>
+    [Fact]
+    public void Query_WithAListOfThousandsOfValues_GoesAsOneParameter()
+    {
+        using var context = NewContext();
+        var ids = Enumerable.Range(0, 5000).Select(i => $"00000000-0000-4000-8000-{i:D12}").ToList();
+
+        var sql = context.WriteRequests.Where(r => ids.Contains(r.RequestId)).ToQueryString();
+
+        Assert.Contains("OPENJSON", sql, StringComparison.Ordinal);
+        Assert.Empty(ParseErrors(sql));
     }
 
     [Theory]

@@ -76,7 +76,8 @@ public static class TestDatabases
         var name = "cratus_test_" + Guid.NewGuid().ToString("N");
         await using var connection = new SqlConnection(new SqlConnectionStringBuilder(server) { InitialCatalog = "master", Pooling = false }.ConnectionString);
         await connection.OpenAsync();
-        await using var command = new SqlCommand($"CREATE DATABASE [{name}]", connection);
+        // In the collation the service requires of its database (it refuses any other at start-up).
+        await using var command = new SqlCommand($"CREATE DATABASE [{name}] COLLATE {Cratus.Randomization.Server.Persistence.SqlServer.SqlServerTrialDbContext.OrdinalCollation}", connection);
         await command.ExecuteNonQueryAsync();
         // Connect timeout of 5 s, as for PostgreSQL: the first connections of a run on a loaded machine may be slow.
         return new SqlConnectionStringBuilder(server) { InitialCatalog = name, ConnectTimeout = 5 }.ConnectionString;

@@ -4,8 +4,6 @@ using Microsoft.Data.SqlClient;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Microsoft.EntityFrameworkCore.Diagnostics;
-using Microsoft.EntityFrameworkCore.Infrastructure;
-using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Cratus.Randomization.Server.Persistence.SqlServer;
@@ -13,7 +11,9 @@ namespace Cratus.Randomization.Server.Persistence.SqlServer;
 /// <summary>
 /// The model on Microsoft SQL Server, with the migrations in this folder. Every text column compares ordinally
 /// (<see cref="OrdinalCollation"/>), as on SQLite and PostgreSQL: SQL Server's usual default collation ignores case,
-/// so "scr-1" and "SCR-1" would be one screening id to a unique index and to every lookup.
+/// so "scr-1" and "SCR-1" would be one screening id to a unique index and to every lookup. The database's own
+/// collation must be the same (see <see cref="SqlServerStartupLock"/>): a list in a query goes through OPENJSON,
+/// whose values take the database's collation, and SQL Server refuses to compare two different ones.
 /// </summary>
 public sealed class SqlServerTrialDbContext(DbContextOptions<SqlServerTrialDbContext> options) : TrialDbContext(options)
 {
@@ -41,9 +41,18 @@ internal static class SqlServerPersistence
         builder.Services.AddSingleton<IStartupLock, SqlServerStartupLock>();
         // Pooled contexts: the options are built once, not on every call.
         builder.Services.AddDbContextPool<TrialDbContext, SqlServerTrialDbContext>((services, options) =>
-            options.UseSqlServer(WithHangLimits(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString))
+            options.UseSqlServerStore(WithHangLimits(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString))
                 .AddInterceptors(services.GetRequiredService<SqlServerSerializedWritesInterceptor>()).QuietExpectedConflicts());
     }
+
+    /// <summary>
+    /// The provider's own options. A list in a query (<c>ids.Contains(x.Id)</c>) goes as one JSON parameter
+    /// (OPENJSON, SQL Server 2016 and later), one query plan whatever its length: EF Core 10's default, one parameter
+    /// per value, has a plan per length and turns to OPENJSON anyway beyond SQL Server's 2,100 parameters (a trial
+    /// erases thousands of kept answers in one statement, RetrySafeWrites).
+    /// </summary>
+    internal static DbContextOptionsBuilder UseSqlServerStore(this DbContextOptionsBuilder options, string connectionString) =>
+        options.UseSqlServer(connectionString, sql => sql.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter));
 
     /// <summary>
     /// Bounds what an unreachable server can cost a call, unless the connection string says otherwise: opening a
@@ -148,20 +157,21 @@ internal sealed class SqlServerSerializedWritesInterceptor : DbTransactionInterc
 /// The start-up lock on SQL Server: a session-owned application lock, held on a connection of its own for as long as
 /// the node migrates and seeds (migrations run their own transactions, so a transaction-owned lock cannot span them).
 /// A node that dies holding it loses its session, and the lock with it. An application lock lives in a database, so
-/// the database is created first when it does not exist yet (several nodes may race to create it: the losers find it
-/// there, SQL Server error 1801).
+/// the database is created first when it does not exist yet, in <see cref="SqlServerTrialDbContext.OrdinalCollation"/>
+/// (several nodes may race to create it: the losers find it there, SQL Server error 1801); a database in another
+/// collation is refused before anything is written to it.
 /// </summary>
 internal sealed class SqlServerStartupLock(IOptions<DatabaseOptions> options) : IStartupLock
 {
     public async Task<IAsyncDisposable> AcquireAsync(CancellationToken ct)
     {
-        await CreateDatabaseIfMissingAsync(options.Value.ConnectionString, ct);
         // Not pooled (closing it ends the session, releasing the lock), and the operator's own timeouts: waiting for
         // another node's migration may take a while.
         var connection = new SqlConnection(new SqlConnectionStringBuilder(options.Value.ConnectionString) { Pooling = false }.ConnectionString);
         try
         {
-            await OpenAsync(connection, ct);
+            await OpenCreatingTheDatabaseAsync(connection, ct);
+            await RequireOrdinalCollationAsync(connection, ct);
             await using var take = SqlServerLocks.TakeCommand(connection, null, SqlServerLocks.Startup, "Session");
             take.CommandTimeout = 0;
             await take.ExecuteNonQueryAsync(ct);
@@ -175,10 +185,11 @@ internal sealed class SqlServerStartupLock(IOptions<DatabaseOptions> options) : 
     }
 
     /// <summary>
-    /// Opens the connection; a database that another node has only just created may refuse logins for a moment
-    /// (error 4060, "cannot open database"), so that is retried for up to 10 s before it counts as a failure.
+    /// Opens the connection to the database, creating the database (through master) only if it cannot be opened
+    /// because it does not exist (error 4060): a login given an existing database needs no right on master. A database
+    /// that another node has only just created may refuse logins for a moment, so 4060 is retried for up to 10 s.
     /// </summary>
-    private static async Task OpenAsync(SqlConnection connection, CancellationToken ct)
+    private static async Task OpenCreatingTheDatabaseAsync(SqlConnection connection, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -189,27 +200,49 @@ internal sealed class SqlServerStartupLock(IOptions<DatabaseOptions> options) : 
             }
             catch (SqlException ex) when (ex.Number == 4060 && attempt < 20)
             {
-                SqlConnection.ClearPool(connection);
-                await Task.Delay(500, ct);
+                if (attempt == 1) await CreateDatabaseIfMissingAsync(connection.ConnectionString, ct);
+                else await Task.Delay(500, ct);
             }
         }
     }
 
-    /// <summary>EF Core's own creator (which connects to master); a database a DBA created is left as it is.</summary>
     private static async Task CreateDatabaseIfMissingAsync(string connectionString, CancellationToken ct)
     {
-        var unpooled = new SqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString;
-        await using var context = new SqlServerTrialDbContext(new DbContextOptionsBuilder<SqlServerTrialDbContext>().UseSqlServer(unpooled).Options);
-        var creator = context.GetService<IRelationalDatabaseCreator>();
-        if (await creator.ExistsAsync(ct)) return;
+        var name = new SqlConnectionStringBuilder(connectionString).InitialCatalog;
+        if (string.IsNullOrEmpty(name)) throw new InvalidOperationException("Database:ConnectionString must name the database (Database=...).");
+        await using var master = new SqlConnection(new SqlConnectionStringBuilder(connectionString) { InitialCatalog = "master", Pooling = false }.ConnectionString);
+        await master.OpenAsync(ct);
+        await using var create = master.CreateCommand();
+        create.CommandText = $"""
+            IF DB_ID(@name) IS NULL
+            BEGIN
+                DECLARE @create nvarchar(max) = N'CREATE DATABASE ' + QUOTENAME(@name) + N' COLLATE {SqlServerTrialDbContext.OrdinalCollation}';
+                EXEC (@create);
+            END;
+            """;
+        create.Parameters.Add(new SqlParameter("@name", SqlDbType.NVarChar, 128) { Value = name });
         try
         {
-            await creator.CreateAsync(ct);
+            await create.ExecuteNonQueryAsync(ct);
         }
         catch (SqlException ex) when (ex.Number == 1801)
         {
             // Another node created it a moment ago.
         }
+    }
+
+    /// <summary>SQL Server refuses to compare two text values of different collations (error 468): the database's own
+    /// collation, which a list in a query takes (OPENJSON), must be that of every column.</summary>
+    private static async Task RequireOrdinalCollationAsync(SqlConnection connection, CancellationToken ct)
+    {
+        await using var ask = connection.CreateCommand();
+        ask.CommandText = "SELECT CONVERT(nvarchar(128), DATABASEPROPERTYEX(DB_NAME(), 'Collation'))";
+        var collation = await ask.ExecuteScalarAsync(ct) as string;
+        if (!string.Equals(collation, SqlServerTrialDbContext.OrdinalCollation, StringComparison.Ordinal))
+            throw new InvalidOperationException(
+                $"The SQL Server database '{connection.Database}' has the collation {collation}; the service needs {SqlServerTrialDbContext.OrdinalCollation}, " +
+                $"in which identifiers compare exactly. Create it with CREATE DATABASE ... COLLATE {SqlServerTrialDbContext.OrdinalCollation}, or let the service create it " +
+                $"(omit it, and give the login the right to create databases); an empty database can be changed with ALTER DATABASE ... COLLATE {SqlServerTrialDbContext.OrdinalCollation}.");
     }
 }
 
@@ -217,5 +250,5 @@ internal sealed class SqlServerStartupLock(IOptions<DatabaseOptions> options) : 
 internal sealed class DesignTimeSqlServerFactory : IDesignTimeDbContextFactory<SqlServerTrialDbContext>
 {
     public SqlServerTrialDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<SqlServerTrialDbContext>().UseSqlServer("Server=localhost;Database=cratus_design_time;Integrated Security=false").Options);
+        new((DbContextOptions<SqlServerTrialDbContext>)new DbContextOptionsBuilder<SqlServerTrialDbContext>().UseSqlServerStore("Server=localhost;Database=cratus_design_time;Integrated Security=false").Options);
 }
