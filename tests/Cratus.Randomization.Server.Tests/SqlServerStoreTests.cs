@@ -24,7 +24,8 @@ public sealed class SqlServerStoreTests
 
     private static List<string> ParseErrors(string sql)
     {
-        new TSql160Parser(initialQuotedIdentifiers: true).Parse(new StringReader(sql), out var errors);
+        using var reader = new StringReader(sql);
+        new TSql160Parser(initialQuotedIdentifiers: true).Parse(reader, out var errors);
         return [.. errors.Select(e => $"line {e.Line}, column {e.Column}: {e.Message}")];
     }
 
@@ -37,7 +38,10 @@ public sealed class SqlServerStoreTests
 
         Assert.Empty(ParseErrors(script));
         var created = new TablesCreated();
-        new TSql160Parser(initialQuotedIdentifiers: true).Parse(new StringReader(script), out _).Accept(created);
+        using (var reader = new StringReader(script))
+        {
+            new TSql160Parser(initialQuotedIdentifiers: true).Parse(reader, out _).Accept(created);
+        }
         var tables = DesignTimeModel(context).GetEntityTypes().Select(e => e.GetTableName()).OfType<string>().Distinct().ToList();
         Assert.Contains("Participants", tables);
         Assert.Contains("AuditEvents", tables);
