@@ -1,4 +1,5 @@
 using Cratus.Randomization.Server.Persistence.SqlServer;
+using Cratus.Randomization.Server.Security;
 using Microsoft.Data.SqlClient;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
@@ -126,6 +127,19 @@ public sealed class SqlServerStoreTests
 
         Assert.Contains("OPENJSON", sql, StringComparison.Ordinal);
         Assert.Empty(ParseErrors(sql));
+    }
+
+    /// <summary>The T-SQL the SQL Server test cases send of their own (the accounts their tokens name) parses too, so
+    /// that a run where an engine exists does not stop at a syntax error.</summary>
+    [Theory]
+    [InlineData(TrialRole.SiteCoordinator)]
+    [InlineData(TrialRole.SiteSystem)]
+    public void TestAccounts_ForSqlServer_AreValidTSql(TrialRole role)
+    {
+        var sql = TestSecrets.AccountSql(role, "o'brien", ["UM", "JH"], TestDatabase.SqlServer);
+
+        Assert.Empty(ParseErrors(sql));
+        Assert.DoesNotContain("ON CONFLICT", sql, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -166,7 +166,8 @@ public sealed class ServerProcess : IAsyncDisposable
         if (!_settings.TryGetValue("Token:SigningKeys:0", out var key))
             throw new InvalidOperationException("this server was started without Token:SigningKeys:0 in its settings: pass a token to As(token)");
         var subject = TrialServer.DefaultSubject(role, sites);
-        Task.Run(() => TestDatabases.ExecuteAsync(_settings, TestSecrets.AccountSql(role, subject, sites))).GetAwaiter().GetResult();
+        Task.Run(() => TestDatabases.ExecuteAsync(_settings, TestSecrets.AccountSql(role, subject, sites,
+            _settings.TryGetValue("Database:Provider", out var provider) && provider == nameof(TestDatabase.SqlServer) ? TestDatabase.SqlServer : TestDatabase.Sqlite))).GetAwaiter().GetResult();
         var issuer = _settings.TryGetValue("Token:Issuer", out var configured) ? configured : TestSecrets.Issuer;
         return TestSecrets.Sign(key, role, subject, sites, DateTimeOffset.UtcNow, issuer: issuer);
     }

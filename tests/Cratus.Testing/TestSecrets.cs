@@ -90,29 +90,38 @@ public sealed class TestSecrets
         return new SigningCredentials(new RsaSecurityKey(rsa), SecurityAlgorithms.RsaSha256);
     }
 
-    /// <summary>SQL (for SQLite and PostgreSQL alike) that makes <paramref name="subject"/> an account in
-    /// <paramref name="role"/> at <paramref name="sites"/>: a person with <see cref="Signing.Password"/> and a full name
-    /// (so that the subject can sign), or for the site-system role a registered site system.</summary>
-    public static string AccountSql(TrialRole role, string subject, IEnumerable<string>? sites)
+    /// <summary>SQL (for SQLite and PostgreSQL alike, or in T-SQL for <see cref="TestDatabase.SqlServer"/>) that makes
+    /// <paramref name="subject"/> an account in <paramref name="role"/> at <paramref name="sites"/>: a person with
+    /// <see cref="Signing.Password"/> and a full name (so that the subject can sign), or for the site-system role a
+    /// registered site system.</summary>
+    public static string AccountSql(TrialRole role, string subject, IEnumerable<string>? sites, TestDatabase database = TestDatabase.Sqlite)
     {
         static string Quote(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
         var siteList = Quote(string.Join(',', (sites ?? []).Distinct()));
         var roleValue = Quote(TrialRoles.ClaimValue(role));
+        var sqlServer = database == TestDatabase.SqlServer;
+        // SQL Server has neither ON CONFLICT nor TRUE and FALSE: a duplicate key (2601, 2627) is ignored there instead.
+        string InsertOnce(string insert) => sqlServer
+            ? $"BEGIN TRY {insert}; END TRY BEGIN CATCH IF ERROR_NUMBER() NOT IN (2601, 2627) BEGIN THROW; END; END CATCH;"
+            : insert + " ON CONFLICT DO NOTHING;";
+        var (yes, no) = sqlServer ? ("1", "0") : ("TRUE", "FALSE");
         if (role == TrialRole.SiteSystem)
-            return $"""
+            return InsertOnce($"""
                 INSERT INTO "SiteSystems" ("ClientId", "DisplayName", "Sites", "RegisteredAt", "RegisteredBy", "SecretIssuedAt")
                 VALUES ({Quote(subject)}, 'test system', {siteList}, '2026-11-01 00:00:00+00:00', 'tests', '2026-11-01 00:00:00+00:00')
-                ON CONFLICT DO NOTHING;
+                """) + $"""
+
                 UPDATE "SiteSystems" SET "Sites" = {siteList}, "RevokedAt" = NULL WHERE "ClientId" = {Quote(subject)};
                 """;
         var id = Quote(Guid.NewGuid().ToString());
-        return $"""
+        return InsertOnce($"""
             INSERT INTO "AspNetUsers" ("Id", "UserName", "NormalizedUserName", "EmailConfirmed", "PhoneNumberConfirmed", "TwoFactorEnabled",
                 "LockoutEnabled", "AccessFailedCount", "Role", "Sites", "Active", "MustChangePassword", "SecurityStamp", "ConcurrencyStamp",
                 "PasswordHash", "FullName")
-            VALUES ({id}, {Quote(subject)}, {Quote(subject.ToUpperInvariant())}, FALSE, FALSE, FALSE, TRUE, 0, {roleValue}, {siteList}, TRUE, FALSE, {id}, {id},
+            VALUES ({id}, {Quote(subject)}, {Quote(subject.ToUpperInvariant())}, {no}, {no}, {no}, {yes}, 0, {roleValue}, {siteList}, {yes}, {no}, {id}, {id},
                 {Quote(Signing.PasswordHash)}, {Quote(Signing.FullNameOf(subject))})
-            ON CONFLICT DO NOTHING;
+            """) + $"""
+
             UPDATE "AspNetUsers" SET "Role" = {roleValue}, "Sites" = {siteList} WHERE "NormalizedUserName" = {Quote(subject.ToUpperInvariant())};
             """;
     }

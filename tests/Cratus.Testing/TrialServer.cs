@@ -165,7 +165,7 @@ public sealed class TrialServer : IAsyncDisposable
     {
         var shape = TrialRoles.ClaimValue(role) + "|" + string.Join(',', sites);
         if (_accounts.TryGetValue(subject, out var known) && known == shape) return;
-        Task.Run(() => ExecuteSqlAsync(TestSecrets.AccountSql(role, subject, sites))).GetAwaiter().GetResult();
+        Task.Run(() => ExecuteSqlAsync(TestSecrets.AccountSql(role, subject, sites, Database))).GetAwaiter().GetResult();
         _accounts[subject] = shape;
     }
 
