@@ -17,11 +17,17 @@ internal static class CallScenarios
         ("GetDoseOrder / Randomize", "doseorder", "randomize"),
     ];
 
-    public static async Task RunAsync(string[] only, Window window, Report report)
+    public static async Task RunAsync(string[] only, Window window, Report report, BenchStore store)
     {
         CallScenario[] scenarios = [.. All.Where(s => only.Contains(s.Name))];
+        if (store.Kind == StoreKind.SqlServer && scenarios.Any(s => s is StorageCeilingScenario))
+        {
+            report.Line("SQL Server's commit ceiling is not measured: the benchmark holds no SQL Server client (Microsoft.Data.SqlClient is not among its dependencies).");
+            report.Line();
+            scenarios = [.. scenarios.Where(s => s is not StorageCeilingScenario)];
+        }
         if (scenarios.Length == 0) return;
-        await using var server = await BenchServer.StartAsync(scaleParticipants: 0);
+        await using var server = await BenchServer.StartAsync(scaleParticipants: 0, store);
         var shared = new SharedServer(server, await server.RandomizeOneAsync());
         foreach (var scenario in scenarios) await scenario.PrepareAsync(shared);
         // Generating the benchmark's long schedule is a one-off at start-up; the peak that matters is the one under calls.

@@ -20,8 +20,10 @@ internal static class ScaleScenario
     private static async Task<(Result Result, double PeakMemory)> MeasureOnFreshServerAsync(int participants, string trial, string screeningPrefix, Window window)
     {
         await using var server = await BenchServer.StartAsync(scaleParticipants: participants);
-        Console.WriteLine($"measuring scale ({trial}) on server process {server.ProcessId}");
+        Console.WriteLine($"measuring scale ({trial}) on server process {server.ProcessId}; peak after generating the schedule {server.GenerationPeakMegabytes:F0} MB, now {server.PeakMemoryMegabytes():F0} MB");
+        server.ResetPeakMemory();
         var result = await RandomizeScenario.MeasureAsync(server, 32, window, screeningPrefix);
+        Console.WriteLine($"peak under calls {server.PeakMemoryMegabytes():F0} MB");
         return (result, server.PeakMemoryMegabytes());
     }
 }
