@@ -44,11 +44,20 @@ internal sealed class BenchServer : IAsyncDisposable
     {
         if (scaleParticipants > 0 && store is { Kind: not StoreKind.Sqlite }) throw new ArgumentException("the large trial is pre-filled on SQLite only");
         var server = await LaunchAsync(await DeployAsync(scaleParticipants, store ?? BenchStore.Sqlite), removeDeploymentOnDispose: true);
-        await server.CreateAccountsAsync();
-        await server.GenerateScheduleAsync();
-        server.GenerationPeakMegabytes = server.PeakMemoryMegabytes();
-        if (scaleParticipants > 0) await server.PrefillAsync(scaleParticipants);
-        return server;
+        try
+        {
+            await server.CreateAccountsAsync();
+            await server.GenerateScheduleAsync();
+            server.GenerationPeakMegabytes = server.PeakMemoryMegabytes();
+            if (scaleParticipants > 0) await server.PrefillAsync(scaleParticipants);
+            return server;
+        }
+        catch
+        {
+            // No server process outlives a failed run.
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>A folder with a trial definition, and the settings (keys included) every server on it runs with. With
@@ -174,15 +183,30 @@ internal sealed class BenchServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Registers a site system at the deployment's first site, as an administrator does; its client secret.</summary>
+    public async Task<string> RegisterSiteSystemAsync(string clientId) =>
+        (await new AdministrationService.AdministrationServiceClient(Channel(Token("administrator"))).RegisterSiteSystemAsync(new RegisterSiteSystemRequest
+        {
+            ClientId = clientId, DisplayName = "Benchmark load generator", Sites = { Sites[0] }, Reason = "benchmark", RequestId = Guid.NewGuid().ToString(),
+        })).ClientSecret;
+
+    /// <summary>The server's gRPC address.</summary>
+    public string Address => _address;
+
     /// <summary>The store the server is on.</summary>
     public BenchStore Store => _deployment.Store;
 
     /// <summary>The sites the deployment's site coordinator serves (and its tokens name).</summary>
     public string[] Sites => _deployment.Sites;
 
+    /// <summary>The folder of the server build to run (<c>--server</c>), or null for this repository's Release build. A
+    /// baseline build of another commit is measured this way next to this one, in the same run.</summary>
+    public static string? ServerFolder { get; set; }
+
     private static string ServerDll()
     {
-        var dll = Path.Combine(Repository.Root(), "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
+        var dll = ServerFolder is not null ? Path.Combine(ServerFolder, "Cratus.Randomization.Server.dll")
+            : Path.Combine(Repository.Root(), "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
         return File.Exists(dll) ? dll : throw new InvalidOperationException($"build the server in Release first: dotnet build -c Release ({dll} is missing)");
     }
 
@@ -285,7 +309,8 @@ internal sealed class BenchServer : IAsyncDisposable
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = Issuer,
-            Audience = "cratus-randomization",
+            // A UAT or training server takes tokens for its mode's audience only (TrialModes.Audience).
+            Audience = _deployment.Settings.TryGetValue("Trial__Mode", out var mode) && mode != "Production" ? "cratus-randomization/" + mode.ToLowerInvariant() : "cratus-randomization",
             Subject = new ClaimsIdentity(claims),
             Expires = DateTime.UtcNow.AddHours(2),
             TokenType = "at+jwt",
@@ -325,7 +350,9 @@ internal sealed class BenchServer : IAsyncDisposable
     private async Task WaitForHealthAsync()
     {
         using var channel = GrpcChannel.ForAddress(_address);
-        for (var i = 0; i < 300; i++)
+        // Up to three minutes: a start on a machine loaded by other work (builds, other servers) takes more than one.
+        var until = DateTime.UtcNow.AddMinutes(3);
+        while (DateTime.UtcNow < until)
         {
             if (_process.HasExited)
             {
@@ -364,7 +391,8 @@ internal sealed class BenchServer : IAsyncDisposable
         try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
     }
 
-    private static int FreePort()
+    /// <summary>A free TCP port on loopback.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -22,6 +22,8 @@ catch (Exception ex) when (ex is ArgumentException or UriFormatException or Form
     Console.Error.WriteLine($"cratus-benchmark: {ex.Message}");
     return 2;
 }
+if (options.Has("--server")) BenchServer.ServerFolder = Path.GetFullPath(options.Text("--server", ""));
+var baselineServer = options.Has("--baseline-server") ? Path.GetFullPath(options.Text("--baseline-server", "")) : null;
 var window = new Window(options.Number("--seconds", 5), options.Number("--warmup", 2));
 var scale = options.Number("--scale", 100_000);
 var output = options.Text("--output", Path.Combine(Repository.Root(), "docs", "benchmarks.md"));
@@ -31,7 +33,7 @@ var only = options.Text("--only", store.Kind switch
 {
     StoreKind.Sqlite => "health,assignment,randomize,storage,doseorder,scale",
     StoreKind.PostgreSql => "health,assignment,randomize,storage,multinode",
-    _ => "health,assignment,randomize",
+    _ => "health,assignment,randomize,storage",
 }).Split(',', StringSplitOptions.TrimEntries);
 // A fresh server process needs several seconds of calls before tiered compilation has settled.
 var scaleWarmup = options.Number("--scale-warmup", 10);
@@ -56,9 +58,10 @@ try
         if (only.Contains("multinode")) await MultiNodeScenario.RunAsync(store, window, report);
         if (only.Contains("scale"))
         {
-            if (store.Kind == StoreKind.Sqlite) await ScaleScenario.RunAsync(scale, window with { Warmup = scaleWarmup }, report);
+            if (store.Kind == StoreKind.Sqlite) await ScaleScenario.RunAsync(scale, window with { Warmup = scaleWarmup }, report, baselineServer);
             else report.Line("Scale not run: the large trial is pre-filled on SQLite only.");
         }
+        if (only.Contains("deployment")) await DeploymentScenario.CheckAsync(window, report);
         if (only.Contains("crash")) await CrashCyclesScenario.RunAsync(options.Number("--crash-cycles", 100), report);
     }
 }

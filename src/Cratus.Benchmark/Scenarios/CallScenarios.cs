@@ -63,6 +63,13 @@ internal static class CallScenarios
                 report.Line($"| {c} | {string.Join(" | ", ratios.Select(r => $"{results[(r.Measured, c)].Rate / results[(r.Baseline, c)].Rate:F2}"))} |");
             report.Line();
         }
+        // The issue's measure for a shared store: Randomize over the store's own single-connection commit rate.
+        if (measured.Contains("randomize") && measured.Contains("storage"))
+        {
+            report.Line($"Randomize over the store's single-connection commit rate ({results[("storage", 1)].Rate:F0} commits/s): " +
+                        string.Join(", ", Concurrencies.Select(c => $"{results[("randomize", c)].Rate / results[("storage", 1)].Rate:F2} at {c} caller{(c == 1 ? "" : "s")}")) + ".");
+            report.Line();
+        }
         report.Line($"Server peak memory (VmHWM) under calls: {server.PeakMemoryMegabytes():F0} MB; at start-up, while generating the " +
                     $"{BenchServer.ScheduleLength(0):N0}-entry schedule, {startupPeak:F0} MB.");
         report.Line();

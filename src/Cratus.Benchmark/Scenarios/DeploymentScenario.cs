@@ -106,25 +106,58 @@ internal static class DeploymentScenario
     public static async Task<string?> TrialModeAsync(Target target)
     {
         using var call = new TrialService.TrialServiceClient(Channel(target, await target.TokenAsync())).GetTrialAsync(new GetTrialRequest());
-        Metadata headers;
+        // The header is on refusals too (a production server refuses a UAT token, and still says it is production).
+        string? mode = null;
         try
         {
-            headers = await call.ResponseHeadersAsync;
+            mode = (await call.ResponseHeadersAsync).GetValue(ModeHeader);
             await call.ResponseAsync;
         }
         catch (RpcException ex)
         {
-            headers = ex.Trailers;
-            if (ex.StatusCode is StatusCode.Unavailable or StatusCode.Unauthenticated)
-                throw new InvalidOperationException($"{target.Address} answered GetTrial with {ex.StatusCode}: {ex.Status.Detail}");
+            mode ??= ex.Trailers.GetValue(ModeHeader);
+            if (mode is not null && !string.Equals(mode.Trim(), "uat", StringComparison.OrdinalIgnoreCase)) return mode.Trim().ToLowerInvariant();
+            throw new InvalidOperationException($"{target.Address} answered GetTrial with {ex.StatusCode}: {ex.Status.Detail}");
         }
-        return headers.GetValue(ModeHeader)?.Trim().ToLowerInvariant();
+        return mode?.Trim().ToLowerInvariant();
     }
 
     private static async Task<string> RandomizeOnceAsync(Target target, string screening)
     {
         var client = new RandomizationService.RandomizationServiceClient(Channel(target, await target.TokenAsync()));
         return (await client.RandomizeAsync(BenchServer.Request(screening, target.Site))).Assignment.ParticipantId;
+    }
+
+    /// <summary>The deployment mode checked on this machine (<c>--only deployment</c>): a UAT server started here, a site
+    /// system registered on it, the schedule generated, then the same measurements as against a running deployment,
+    /// through its token endpoint; and a production server, which the mode must refuse to load.</summary>
+    public static async Task CheckAsync(Window window, Report report)
+    {
+        var uat = await BenchServer.DeployAsync(0, BenchStore.Sqlite);
+        var webPort = BenchServer.FreePort();
+        uat.Settings["Trial__Mode"] = "Uat";
+        uat.Settings["Kestrel__Endpoints__Web__Url"] = $"http://127.0.0.1:{webPort}";
+        await using (var server = await BenchServer.LaunchAsync(uat, removeDeploymentOnDispose: true))
+        {
+            await server.CreateAccountsAsync();
+            var secret = await server.RegisterSiteSystemAsync("bench-load");
+            await server.GenerateScheduleAsync();
+            await RunAsync(new Target(new Uri(server.Address), "UM", null, new Uri($"http://127.0.0.1:{webPort}/connect/token"), "bench-load", secret), window, report);
+        }
+        var production = await BenchServer.DeployAsync(0, BenchStore.Sqlite);
+        await using (var server = await BenchServer.LaunchAsync(production, removeDeploymentOnDispose: true))
+        {
+            try
+            {
+                await RunAsync(new Target(new Uri(server.Address), "UM", server.Token("site_coordinator", "UM"), null, null, null), window, report);
+                throw new InvalidOperationException("the benchmark did not refuse a production server");
+            }
+            catch (InvalidOperationException refused) when (refused.Message.StartsWith("refused:", StringComparison.Ordinal))
+            {
+                report.Line($"Against a production server started here, the benchmark stopped before any call but GetTrial: \"{refused.Message}\"");
+                report.Line();
+            }
+        }
     }
 
     private static GrpcChannel[] Channels(Target target, string? token) => [.. Enumerable.Range(0, 4).Select(_ => Channel(target, token))];
