@@ -15,7 +15,8 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace Cratus.Benchmark;
 
-/// <summary>The Release server as a process on a temporary SQLite file; optionally pre-filled with a large trial.</summary>
+/// <summary>The Release server as a process on a temporary SQLite file or a fresh database of another store; optionally
+/// pre-filled with a large trial (SQLite).</summary>
 internal sealed class BenchServer : IAsyncDisposable
 {
     private const string Issuer = "http://cratus-benchmark/";
@@ -25,38 +26,59 @@ internal sealed class BenchServer : IAsyncDisposable
     private readonly string _folder;
     private readonly string _signingKey;
     private readonly string _address;
+    private readonly BenchDeployment _deployment;
+    private readonly bool _removeDeploymentOnDispose;
 
-    private readonly bool _deleteFolderOnDispose;
-
-    private BenchServer(Process process, string folder, string signingKey, string address, bool deleteFolderOnDispose)
+    private BenchServer(Process process, BenchDeployment deployment, string address, bool removeDeploymentOnDispose)
     {
         _process = process;
-        _folder = folder;
-        _signingKey = signingKey;
+        _deployment = deployment;
+        _folder = deployment.Folder;
+        _signingKey = deployment.SigningKey;
         _address = address;
-        _deleteFolderOnDispose = deleteFolderOnDispose;
+        _removeDeploymentOnDispose = removeDeploymentOnDispose;
     }
 
-    public static async Task<BenchServer> StartAsync(int scaleParticipants)
+    /// <summary>A fresh deployment on <paramref name="store"/> with one server, its accounts and its schedule.</summary>
+    public static async Task<BenchServer> StartAsync(int scaleParticipants, BenchStore? store = null)
     {
-        var server = await LaunchAsync(Deploy(scaleParticipants), deleteFolderOnDispose: true);
-        await server.GenerateScheduleAsync();
-        if (scaleParticipants > 0) await server.PrefillAsync(scaleParticipants);
-        return server;
+        if (scaleParticipants > 0 && store is { Kind: not StoreKind.Sqlite }) throw new ArgumentException("the large trial is pre-filled on SQLite only");
+        var server = await LaunchAsync(await DeployAsync(scaleParticipants, store ?? BenchStore.Sqlite), removeDeploymentOnDispose: true);
+        try
+        {
+            await server.CreateAccountsAsync();
+            await server.GenerateScheduleAsync();
+            server.GenerationPeakMegabytes = server.PeakMemoryMegabytes();
+            if (scaleParticipants > 0) await server.PrefillAsync(scaleParticipants);
+            return server;
+        }
+        catch
+        {
+            // No server process outlives a failed run.
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
-    /// <summary>A folder with a trial definition, and the settings (keys included) every server on it runs with.</summary>
-    public static BenchDeployment Deploy(int scaleParticipants)
+    /// <summary>A folder with a trial definition, and the settings (keys included) every server on it runs with. With
+    /// <paramref name="secondSite"/>, the trial has a second site (four strata: two sites by two sexes) and a list of
+    /// <paramref name="target"/> entries per stratum.</summary>
+    public static async Task<BenchDeployment> DeployAsync(int scaleParticipants, BenchStore store, bool secondSite = false, int? target = null)
     {
         var folder = Directory.CreateTempSubdirectory("cratus-bench-").FullName;
-        File.WriteAllText(Path.Combine(folder, "trial.json"), File.ReadAllText(Path.Combine(Path.GetDirectoryName(ServerDll())!, "trial-definitions", "cratus-phase2-only.json"))
-            .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {Target(scaleParticipants)}", StringComparison.Ordinal));
+        var definition = File.ReadAllText(Path.Combine(Path.GetDirectoryName(ServerDll())!, "trial-definitions", "cratus-phase2-only.json"))
+            .Replace("\"targetParticipants\": 30", $"\"targetParticipants\": {target ?? Target(scaleParticipants)}", StringComparison.Ordinal);
+        string[] sites = secondSite ? ["UM", SecondSite] : ["UM"];
+        if (secondSite)
+            definition = definition.Replace("""{ "code": "UM", "name": "University of Miami, Interdisciplinary Stem Cell Institute" }""",
+                """{ "code": "UM", "name": "University of Miami, Interdisciplinary Stem Cell Institute" }, { "code": "BENCH2", "name": "Benchmark second site" }""", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(folder, "trial.json"), definition);
         using var rsa = RSA.Create(2048);
         var signingKey = rsa.ExportPkcs8PrivateKeyPem();
-        return new BenchDeployment(folder, signingKey, new Dictionary<string, string>
+        var (storeSettings, database) = await store.NewDatabaseAsync(folder);
+        var settings = new Dictionary<string, string>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Benchmark",
-            ["Database__SqlitePath"] = Path.Combine(folder, "cratus.db"),
             ["Token__Issuer"] = Issuer,
             ["Token__SigningKeys__0"] = signingKey,
             ["Token__RequireHttps"] = "false",
@@ -73,11 +95,16 @@ internal sealed class BenchServer : IAsyncDisposable
             ["Limits__Burst"] = "100000",
             // Generating a schedule of a quarter of a million entries takes longer than an ordinary call may.
             ["Limits__CallTimeout"] = "00:10:00",
-        });
+        };
+        foreach (var (k, v) in storeSettings) settings[k] = v;
+        return new BenchDeployment(folder, signingKey, settings, sites, store, database);
     }
 
+    /// <summary>The second site of a four-strata deployment.</summary>
+    public const string SecondSite = "BENCH2";
+
     /// <summary>Starts a server process on a deployment: the first time, or again after it was killed.</summary>
-    public static async Task<BenchServer> LaunchAsync(BenchDeployment deployment, bool deleteFolderOnDispose)
+    public static async Task<BenchServer> LaunchAsync(BenchDeployment deployment, bool removeDeploymentOnDispose)
     {
         var dll = ServerDll();
         var port = FreePort();
@@ -85,14 +112,34 @@ internal sealed class BenchServer : IAsyncDisposable
         foreach (var (k, v) in deployment.Settings) start.Environment[k] = v;
         start.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{port}";
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var server = new BenchServer(process, deployment, $"http://127.0.0.1:{port}", removeDeploymentOnDispose);
+        // The server's own line when it cannot start ("cratus-server: cannot start: ..."), to pass on.
+        process.OutputDataReceived += (_, e) => server.Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Remember(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new BenchServer(process, deployment.Folder, deployment.SigningKey, $"http://127.0.0.1:{port}", deleteFolderOnDispose);
-        await server.WaitForHealthAsync();
-        await server.CreateAccountsAsync();
+        try
+        {
+            await server.WaitForHealthAsync();
+        }
+        catch (InvalidOperationException) when (deployment.Store.Kind == StoreKind.SqlServer)
+        {
+            await server.DisposeAsync();
+            throw new InvalidOperationException($"this server does not start on SQL Server (Database:Provider=SqlServer): {server._failure ?? "it exited at start-up"}");
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
         return server;
+    }
+
+    private string? _failure;
+
+    private void Remember(string? line)
+    {
+        if (line is not null && line.Contains("cannot start", StringComparison.Ordinal)) _failure ??= line.Trim();
     }
 
     /// <summary>Generates the schedule as a statistician who signs it: re-authenticates, then signs as author.</summary>
@@ -109,36 +156,57 @@ internal sealed class BenchServer : IAsyncDisposable
         }, deadline: DateTime.UtcNow.AddMinutes(10));
     }
 
-    /// <summary>The accounts the benchmark's tokens name (the server refuses tokens of accounts it does not hold),
-    /// written into the fresh database: the statistician, with a password to sign with, and the site coordinator.</summary>
-    private async Task CreateAccountsAsync()
+    /// <summary>
+    /// The accounts the benchmark's tokens name (the server refuses tokens of accounts it does not hold), made the way
+    /// an operator makes them, over gRPC, so on every store alike: the first administrator with the deployment's
+    /// bootstrap secret; then, by that administrator, the statistician (who sets a password to sign with), the site
+    /// coordinator of the deployment's sites, the pharmacist and the monitor. Once per deployment, on its first server.
+    /// </summary>
+    public async Task CreateAccountsAsync()
     {
-        await using var db = new SqliteConnection($"Data Source={Path.Combine(_folder, "cratus.db")};Default Timeout=60");
-        await db.OpenAsync();
-        foreach (var (role, sites, password) in new[] { ("statistician", "", StatisticianPassword), ("site_coordinator", "UM", null) })
+        await new IdentityService.IdentityServiceClient(Channel(null)).BootstrapAdministratorAsync(new BootstrapAdministratorRequest
         {
-            var user = "bench-" + role;
-            await using var insert = db.CreateCommand();
-            insert.CommandText = """
-                INSERT INTO "AspNetUsers" ("Id", "UserName", "NormalizedUserName", "EmailConfirmed", "PhoneNumberConfirmed", "TwoFactorEnabled",
-                    "LockoutEnabled", "AccessFailedCount", "Role", "Sites", "Active", "MustChangePassword", "SecurityStamp", "ConcurrencyStamp", "PasswordHash", "FullName")
-                VALUES ($id, $user, $normalized, 0, 0, 0, 1, 0, $role, $sites, 1, 0, $id, $id, $hash, $user)
-                ON CONFLICT DO NOTHING
-                """;
-            var id = Guid.NewGuid().ToString();
-            insert.Parameters.AddWithValue("$id", id);
-            insert.Parameters.AddWithValue("$user", user);
-            insert.Parameters.AddWithValue("$normalized", user.ToUpperInvariant());
-            insert.Parameters.AddWithValue("$role", role);
-            insert.Parameters.AddWithValue("$sites", sites);
-            insert.Parameters.AddWithValue("$hash", password is null ? DBNull.Value : new Microsoft.AspNetCore.Identity.PasswordHasher<object>().HashPassword(user, password));
-            await insert.ExecuteNonQueryAsync();
+            BootstrapSecret = _deployment.Settings["Identity__BootstrapSecret"], UserName = "bench-administrator",
+            Password = StatisticianPassword + "-administrator", FullName = "Benchmark Administrator",
+        });
+        var administration = new AdministrationService.AdministrationServiceClient(Channel(Token("administrator")));
+        foreach (var (role, sites) in new[] { ("statistician", Array.Empty<string>()), ("site_coordinator", _deployment.Sites), ("pharmacist", []), ("monitor", []) })
+        {
+            var created = await administration.CreateUserAsync(new CreateUserRequest
+            {
+                UserName = "bench-" + role, Role = role, Sites = { sites }, Reason = "benchmark", RequestId = Guid.NewGuid().ToString(),
+                FullName = "Benchmark " + role.Replace('_', ' '),
+            });
+            if (role == "statistician")
+                await new IdentityService.IdentityServiceClient(Channel(Token(role))).ChangePasswordAsync(new ChangePasswordRequest
+                    { CurrentPassword = created.InitialPassword, NewPassword = StatisticianPassword });
         }
     }
 
+    /// <summary>Registers a site system at the deployment's first site, as an administrator does; its client secret.</summary>
+    public async Task<string> RegisterSiteSystemAsync(string clientId) =>
+        (await new AdministrationService.AdministrationServiceClient(Channel(Token("administrator"))).RegisterSiteSystemAsync(new RegisterSiteSystemRequest
+        {
+            ClientId = clientId, DisplayName = "Benchmark load generator", Sites = { Sites[0] }, Reason = "benchmark", RequestId = Guid.NewGuid().ToString(),
+        })).ClientSecret;
+
+    /// <summary>The server's gRPC address.</summary>
+    public string Address => _address;
+
+    /// <summary>The store the server is on.</summary>
+    public BenchStore Store => _deployment.Store;
+
+    /// <summary>The sites the deployment's site coordinator serves (and its tokens name).</summary>
+    public string[] Sites => _deployment.Sites;
+
+    /// <summary>The folder of the server build to run (<c>--server</c>), or null for this repository's Release build. A
+    /// baseline build of another commit is measured this way next to this one, in the same run.</summary>
+    public static string? ServerFolder { get; set; }
+
     private static string ServerDll()
     {
-        var dll = Path.Combine(Repository.Root(), "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
+        var dll = ServerFolder is not null ? Path.Combine(ServerFolder, "Cratus.Randomization.Server.dll")
+            : Path.Combine(Repository.Root(), "src", "Cratus.Randomization.Server", "bin", "Release", "net10.0", "Cratus.Randomization.Server.dll");
         return File.Exists(dll) ? dll : throw new InvalidOperationException($"build the server in Release first: dotnet build -c Release ({dll} is missing)");
     }
 
@@ -153,15 +221,18 @@ internal sealed class BenchServer : IAsyncDisposable
         insert.Transaction = transaction;
         insert.CommandText = """
             INSERT INTO "Participants" ("ParticipantId", "SiteCode", "ScreeningId", "RequestId", "Stratum", "StratumSequence", "ScheduleEntryId",
-                "ProductCode", "EnrolledAt", "EnrolledBy", "EnrolledByRole", "ConsentDate", "AgeAtConsent", "Sex", "ClinicalFrailtyScale", "MmseScore", "Phase", "Status")
+                "ProductCode", "EnrolledAt", "EnrolledBy", "EnrolledByRole", "ConsentDate", "AgeAtConsent", "Sex", "ClinicalFrailtyScale", "MmseScore", "Phase", "Status", "AllocationSeal")
             SELECT 'P-PRE' || printf('%07d', $n), 'UM', 'PRE' || $n, 'prefill-' || $n, e."Stratum", e."Sequence", e."Id",
-                'K-PRE' || printf('%07d', $n), '2026-01-01 00:00:00+00:00', 'prefill', 'site_coordinator', '2026-01-01', 70, $sex, 5, 28, 'Randomized', 'Randomized'
+                'K-PRE' || printf('%07d', $n), '2026-01-01 00:00:00+00:00', 'prefill', 'site_coordinator', '2026-01-01', 70, $sex, 5, 28, 'Randomized', 'Randomized', $seal
             FROM "ScheduleEntries" e WHERE e."Stratum" = $stratum AND e."Sequence" = $sequence
             """;
         var n = insert.Parameters.Add("$n", SqliteType.Integer);
         var sex = insert.Parameters.Add("$sex", SqliteType.Text);
         var stratum = insert.Parameters.Add("$stratum", SqliteType.Text);
         var sequence = insert.Parameters.Add("$sequence", SqliteType.Integer);
+        // A well-formed seal under the active key that does not verify: the prefilled rows stand for old randomizations
+        // the measured calls never read (a read of one would fail closed, DATA_LOSS, as for a row edited in the database).
+        insert.Parameters.AddWithValue("$seal", "k1:" + Convert.ToBase64String(new byte[32]));
         for (var i = 0; i < participants; i++)
         {
             n.Value = i;
@@ -184,17 +255,22 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>The server's peak memory (VmHWM, MB) from its start until its schedule was generated.</summary>
+    public double GenerationPeakMegabytes { get; private set; }
+
     public Task<string> RandomizeOneAsync() => RandomizeAsync("first");
 
     /// <summary>Randomizes one participant with this screening id at site UM and returns the participant id.</summary>
     public async Task<string> RandomizeAsync(string screening) =>
-        (await new RandomizationService.RandomizationServiceClient(Channel(Token("site_coordinator", "UM"))).RandomizeAsync(Request(screening))).Assignment.ParticipantId;
+        (await new RandomizationService.RandomizationServiceClient(Channel(Token("site_coordinator", Sites))).RandomizeAsync(Request(screening))).Assignment.ParticipantId;
 
-    public static RandomizeRequest Request(string screening) => new()
+    /// <summary>A Randomize request for a new participant with this screening id at <paramref name="site"/>: eligible,
+    /// female or male by the screening id, so a run of them fills both strata of the site.</summary>
+    public static RandomizeRequest Request(string screening, string site = "UM") => new()
     {
         // One request id (a UUID, as every write needs) per participant, the same on every retry of it.
-        RequestId = new Guid(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("bench-" + screening)).AsSpan(0, 16)).ToString(),
-        SiteCode = "UM",
+        RequestId = new Guid(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("bench-" + site + "-" + screening)).AsSpan(0, 16)).ToString(),
+        SiteCode = site,
         ScreeningId = screening,
         Eligibility = new EligibilityData
         {
@@ -213,12 +289,15 @@ internal sealed class BenchServer : IAsyncDisposable
         },
     };
 
-    public GrpcChannel[] Channels(bool anonymous = false) => Channels(anonymous ? null : Token("site_coordinator", "UM"));
+    public GrpcChannel[] Channels(bool anonymous = false) => Channels(anonymous ? null : Token("site_coordinator", Sites));
 
     /// <summary>Four channels (so four HTTP/2 connections) that send this token, or none.</summary>
     public GrpcChannel[] Channels(string? token) => [.. Enumerable.Range(0, 4).Select(_ => Channel(token))];
 
-    public GrpcChannel Channel(string? token) => GrpcChannel.ForAddress(_address, new GrpcChannelOptions
+    public GrpcChannel Channel(string? token) => Channel(_address, token);
+
+    /// <summary>A channel to <paramref name="address"/> (its own HTTP/2 connection) that sends this token, or none.</summary>
+    public static GrpcChannel Channel(string address, string? token) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
     {
         HttpHandler = token is null ? new SocketsHttpHandler() : new Bearer(token),
     });
@@ -230,7 +309,8 @@ internal sealed class BenchServer : IAsyncDisposable
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = Issuer,
-            Audience = "cratus-randomization",
+            // A UAT or training server takes tokens for its mode's audience only (TrialModes.Audience).
+            Audience = _deployment.Settings.TryGetValue("Trial__Mode", out var mode) && mode != "Production" ? "cratus-randomization/" + mode.ToLowerInvariant() : "cratus-randomization",
             Subject = new ClaimsIdentity(claims),
             Expires = DateTime.UtcNow.AddHours(2),
             TokenType = "at+jwt",
@@ -270,9 +350,15 @@ internal sealed class BenchServer : IAsyncDisposable
     private async Task WaitForHealthAsync()
     {
         using var channel = GrpcChannel.ForAddress(_address);
-        for (var i = 0; i < 300; i++)
+        // Up to three minutes: a start on a machine loaded by other work (builds, other servers) takes more than one.
+        var until = DateTime.UtcNow.AddMinutes(3);
+        while (DateTime.UtcNow < until)
         {
-            if (_process.HasExited) throw new InvalidOperationException("the server exited at start-up");
+            if (_process.HasExited)
+            {
+                _process.WaitForExit();
+                throw new InvalidOperationException(_failure ?? $"the server exited at start-up (exit code {_process.ExitCode})");
+            }
             try
             {
                 if ((await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2))).Status == HealthCheckResponse.Types.ServingStatus.Serving) return;
@@ -297,7 +383,7 @@ internal sealed class BenchServer : IAsyncDisposable
     {
         await KillAsync();
         _process.Dispose();
-        if (_deleteFolderOnDispose) DeleteFolder(_folder);
+        if (_removeDeploymentOnDispose) await _deployment.RemoveAsync();
     }
 
     public static void DeleteFolder(string folder)
@@ -305,7 +391,8 @@ internal sealed class BenchServer : IAsyncDisposable
         try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
     }
 
-    private static int FreePort()
+    /// <summary>A free TCP port on loopback.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

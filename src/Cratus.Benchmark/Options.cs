@@ -9,5 +9,8 @@ internal sealed class Options(string[] args)
 
     public string Text(string name, string fallback) => Value(name) ?? fallback;
 
+    /// <summary>Whether the option is given at all.</summary>
+    public bool Has(string name) => args.Contains(name);
+
     private string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 }

@@ -44,4 +44,20 @@ public sealed class ScheduleCommitmentTests
 
         Assert.NotEqual(ScheduleCommitment.Compute(trial, Salt, entries), ScheduleCommitment.Compute(trial, otherSalt, entries));
     }
+
+    [Fact]
+    public void Compute_HashedAsWritten_IsTheSha256OfTheCanonicalForm()
+    {
+        // Long enough for the streamed hash to cross many of its 4,096-character chunks, with a non-ASCII trial id
+        // (two-byte UTF-8) so a character split between chunks would show.
+        var trial = TestTrials.Cratus() with { TrialId = "CRATUS-é" };
+        var entries = ScheduleGenerator.Generate(trial, TestTrials.Seed, [3, 6]).Entries;
+        var many = Enumerable.Range(0, 40).SelectMany(n => entries.Select(e => e with { Sequence = e.Sequence + n * 1000, RandomizationNumber = e.RandomizationNumber + "ü" })).ToList();
+
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(ScheduleCommitment.CanonicalForm(trial, Salt, many))));
+
+        Assert.True(ScheduleCommitment.CanonicalForm(trial, Salt, many).Length > 10 * 4096);
+        Assert.Equal(expected, ScheduleCommitment.Compute(trial, Salt, many));
+    }
 }

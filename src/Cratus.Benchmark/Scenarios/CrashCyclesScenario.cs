@@ -23,7 +23,7 @@ internal static class CrashCyclesScenario
     // twice, every stratum used in order without gaps, and the audit trail intact. Throws (exit code non-zero) if not.
     private static async Task<string> CrashCyclesAsync(int cycles)
     {
-        var deployment = BenchServer.Deploy(0);
+        var deployment = await BenchServer.DeployAsync(0, BenchStore.Sqlite);
         var acknowledged = new ConcurrentDictionary<string, BlindedAssignment>();
         var unacknowledged = new ConcurrentDictionary<string, RandomizeRequest>();
         var random = new Random(20261122);
@@ -33,8 +33,12 @@ internal static class CrashCyclesScenario
         {
             for (var cycle = 0; ; cycle++)
             {
-                await using var server = await BenchServer.LaunchAsync(deployment, deleteFolderOnDispose: false);
-                if (cycle == 0) await server.GenerateScheduleAsync();
+                await using var server = await BenchServer.LaunchAsync(deployment, removeDeploymentOnDispose: false);
+                if (cycle == 0)
+                {
+                    await server.CreateAccountsAsync();
+                    await server.GenerateScheduleAsync();
+                }
                 var site = new RandomizationService.RandomizationServiceClient(server.Channel(server.Token("site_coordinator", "UM")));
                 foreach (var (id, request) in unacknowledged)
                 {

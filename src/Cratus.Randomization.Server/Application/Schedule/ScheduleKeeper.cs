@@ -181,8 +181,11 @@ public sealed partial class ScheduleKeeper(
     /// <summary>The entries of one part, each arm sealed and each entry bound by its MAC.</summary>
     private async Task AddEntriesAsync(long scheduleId, IReadOnlyList<ScheduleEntry> entries, CancellationToken t)
     {
-        // In batches, so that a long list never sits in the change tracker whole (peak memory stays flat).
-        foreach (var batch in entries.Chunk(5000))
+        // In batches, so that a long list never sits in the change tracker whole, and small ones: the tracked entities
+        // of a batch (and EF's snapshots of them) live until it is saved, and a batch of 5,000 outlived the collections
+        // of the young generation, so each batch was promoted to the old one and the heap's committed memory grew with
+        // the list (a 260,000-entry list: peak memory 460-490 MB; docs/benchmarks.md, "Memory").
+        foreach (var batch in entries.Chunk(500))
         {
             db.ScheduleEntries.AddRange(batch.Select(e =>
             {
