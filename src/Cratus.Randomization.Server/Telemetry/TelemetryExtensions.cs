@@ -79,6 +79,8 @@ public static class TelemetryExtensions
     public static WebApplication UseTrialMetricsEndpoint(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
+        // The instruments exist from the start (the outbox gauges among them), not from the first call.
+        app.Services.GetRequiredService<TrialMetrics>();
         if (options.ManagementPort is { } managementPort)
         {
             app.Use((http, next) => http.Connection.LocalPort == managementPort && !http.Request.Path.Equals(options.ScrapePath, StringComparison.Ordinal)
