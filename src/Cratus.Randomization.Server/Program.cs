@@ -2,6 +2,7 @@ using Cratus.Randomization.Server;
 using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Rest;
 using Cratus.Randomization.Server.Security;
+using Cratus.Randomization.Server.Telemetry;
 using Cratus.Randomization.Server.Web;
 
 try
@@ -15,8 +16,10 @@ try
     builder.AddTrialRest();
     builder.AddTrialWebApplication();
     builder.AddTrialNotifications();
+    builder.AddTrialTelemetry();
 
     var app = builder.Build();
+    app.UseTrialMetricsEndpoint();
     app.MapTrialServices();
     await app.RunAsync();
     return 0;

@@ -92,6 +92,13 @@ public sealed class TrialServer : IAsyncDisposable
     /// <param name="definitionEdits">Text replacements applied to the shipped CRATUS definition. Unless the first is
     /// ("", "") (see <see cref="OnEachDatabase"/>), the Phase I gate is lifted first, for tests of Phase II alone.</param>
     public TrialServer(TestDatabase database, bool onLoopback, IReadOnlyDictionary<string, string>? settings = null, params (string From, string To)[] definitionEdits)
+        : this(database, onLoopback, settings, configureServices: null, definitionEdits)
+    {
+    }
+
+    /// <param name="configureServices">Additions to the server's services, after its own (an in-memory exporter of its telemetry).</param>
+    public TrialServer(TestDatabase database, bool onLoopback, IReadOnlyDictionary<string, string>? settings, Action<IServiceCollection>? configureServices,
+        params (string From, string To)[] definitionEdits)
     {
         Folder = Path.Combine(Path.GetTempPath(), "cratus-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
@@ -128,13 +135,17 @@ public sealed class TrialServer : IAsyncDisposable
             builder.UseEnvironment("Testing");
             foreach (var (key, value) in configuration) builder.UseSetting(key, value);
             if (!OnTrialClock) builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
+            if (configureServices is not null) builder.ConfigureServices(configureServices);
         });
         if (onLoopback)
         {
             _factory.UseKestrel();
             _factory.StartServer();
+            // The gRPC endpoint's port is chosen by the system: it is the address that no setting names (web, management).
+            var named = configuration.Where(c => c.Key.StartsWith("Kestrel:Endpoints:", StringComparison.Ordinal) && c.Key.EndsWith(":Url", StringComparison.Ordinal))
+                .Select(c => c.Value.TrimEnd('/')).ToHashSet();
             Address = _factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
-                .Single(a => a.TrimEnd('/') != WebAddress);
+                .Single(a => a.TrimEnd('/') != WebAddress && !named.Contains(a.TrimEnd('/')));
         }
         else
         {

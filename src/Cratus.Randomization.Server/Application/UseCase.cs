@@ -56,10 +56,27 @@ public static class Permissions
 /// permission it declares, and then does its work — the transaction, the domain's rules and the audit append — in
 /// <see cref="ExecuteAsync"/>. Doors translate their messages to <typeparamref name="TCommand"/> and the result back.
 /// </summary>
-public abstract class UseCase<TCommand, TResult>
+public abstract class UseCase<TCommand, TResult> : Telemetry.IObservedUseCase
 {
-    public Task<TResult> RunAsync(Caller? caller, TCommand command, CancellationToken ct) =>
-        ExecuteAsync(Permissions.Demand(GetType(), caller), command, ct);
+    /// <summary>Where outcomes are counted (randomizations, unblindings, refusals by reason; README, "Telemetry"): set
+    /// when the use case is resolved, so that every door is counted here once.</summary>
+    Telemetry.TrialMetrics? Telemetry.IObservedUseCase.Metrics { get; set; }
+
+    public async Task<TResult> RunAsync(Caller? caller, TCommand command, CancellationToken ct)
+    {
+        var metrics = ((Telemetry.IObservedUseCase)this).Metrics;
+        try
+        {
+            var result = await ExecuteAsync(Permissions.Demand(GetType(), caller), command, ct);
+            metrics?.Completed(GetType());
+            return result;
+        }
+        catch (TrialRuleException refused) when (metrics is not null)
+        {
+            metrics.Refused(refused.Reason);
+            throw;
+        }
+    }
 
     protected abstract Task<TResult> ExecuteAsync(Caller caller, TCommand command, CancellationToken ct);
 }
@@ -68,9 +85,26 @@ public abstract class UseCase<TCommand, TResult>
 /// An operation anyone may run before signing in: signing in itself, and the first administrator's bootstrap. It
 /// proves who the caller is by what it is given (a password, a refresh token, the bootstrap secret).
 /// </summary>
-public abstract class PublicUseCase<TCommand, TResult>
+public abstract class PublicUseCase<TCommand, TResult> : Telemetry.IObservedUseCase
 {
-    public Task<TResult> RunAsync(TCommand command, CancellationToken ct) => ExecuteAsync(command, ct);
+    /// <summary>Where its refusals are counted by reason (README, "Telemetry"); set when the use case is resolved.</summary>
+    Telemetry.TrialMetrics? Telemetry.IObservedUseCase.Metrics { get; set; }
+
+    public async Task<TResult> RunAsync(TCommand command, CancellationToken ct)
+    {
+        var metrics = ((Telemetry.IObservedUseCase)this).Metrics;
+        try
+        {
+            var result = await ExecuteAsync(command, ct);
+            metrics?.Completed(GetType());
+            return result;
+        }
+        catch (TrialRuleException refused) when (metrics is not null)
+        {
+            metrics.Refused(refused.Reason);
+            throw;
+        }
+    }
 
     protected abstract Task<TResult> ExecuteAsync(TCommand command, CancellationToken ct);
 }
