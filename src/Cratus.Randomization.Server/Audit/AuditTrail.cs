@@ -67,16 +67,22 @@ public sealed record AuditFilter(string? Action, string? User, string? Target, D
 
 /// <summary>
 /// Appends to and reads the audit trail. An event is appended inside the transaction of the change it records,
-/// so the change and its event are stored together or not at all. Nothing here updates or deletes an event.
+/// so the change and its event are stored together or not at all. Nothing here updates or deletes an event. The chain
+/// is one chain for the whole trial, every node included: an append holds <see cref="WriteLock.AuditTail"/> from its
+/// read of the head to its commit, so appends link one after another.
 /// </summary>
 public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityKeys keys, Application.Notifications.NotificationComposer notifications)
 {
-    /// <summary>Appends one event in the current transaction and answers its sequence number.</summary>
+    /// <summary>Appends one event in the current transaction and answers its sequence number. Takes the audit tail
+    /// (<see cref="WriteLock.AuditTail"/>): append last in a unit, after the reads and locks its decision needs.</summary>
     public async Task<long> AppendAsync(AuditActor actor, string action, string target, CancellationToken ct,
         string site = "", string reason = "", string details = "")
     {
         if (db.Database.CurrentTransaction is null)
             throw new InvalidOperationException("audit events are appended inside the transaction of the change they record");
+        // The chain's head is settled for this unit from here to its commit: every appender of every node holds the
+        // audit tail while it reads the head and links to it (and takes it last, so that the wait is short).
+        await db.LockAsync(WriteLock.AuditTail, ct);
         // The last event is either one this unit already added, or the newest stored one.
         var pending = db.ChangeTracker.Entries<AuditEventRecord>().Where(e => e.State == EntityState.Added)
             .Select(e => e.Entity).MaxBy(e => e.Sequence);

@@ -24,7 +24,7 @@ public sealed class AuditedReads
         {
             foreach (var read in reads) await audit.AppendAsync(read.Actor, read.Action, read.Target, t, site: read.Site);
             return reads.Count;
-        }, CancellationToken.None);
+        }, CancellationToken.None, WriteSerialization.FinerLocks);
     });
 
     /// <summary>Completes when <paramref name="read"/>'s event is committed; fails (nothing is to be answered) if it could not be.</summary>

@@ -20,7 +20,9 @@ namespace Cratus.Randomization.Server.Grpc;
 /// transaction that also stores the sealed reply under that id, so:
 /// the same id with the same request (same method, same caller, same fields) returns the first reply and writes
 /// nothing, audit trail included; the same id with anything else is ALREADY_EXISTS (REQUEST_ID_REUSED); two calls
-/// racing with one id are serialized by the database (and its primary key on the id), so only one writes.
+/// racing with one id are serialized by the database (its primary key on the id: the loser runs again and finds the
+/// winner's answer), so only one writes. The transaction takes no trial lock of its own: the use case's unit takes the
+/// one it declares (<see cref="WriteSerialization"/>), so a randomization here still runs beside other strata.
 /// A refused call stores nothing, so its retry is judged afresh.
 /// </summary>
 public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider trialClock, IOptions<LimitOptions> limits) : Interceptor
@@ -78,7 +80,7 @@ public sealed class RetrySafeWrites(SecretBox secrets, TimeProvider trialClock, 
                 RecordedAt = clock.GetUtcNow(),
             });
             return reply;
-        }, context.CancellationToken);
+        }, context.CancellationToken, WriteSerialization.DeclaredByInnerUnit);
     }
 
     /// <summary>

@@ -40,6 +40,20 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
     /// </summary>
     public ValueTask<TrialTotalsRecord?> RandomizedTotalsAsync(CancellationToken ct) => db.TrialTotals.FindAsync([trial.TrialId], ct);
 
+    /// <summary>
+    /// The trial's running totals as stored now, tracked: read again from the database even when this unit read them
+    /// before. Called under <see cref="WriteLock.AuditTail"/>, which every change of the totals holds, so the count is
+    /// settled until this unit commits; null before the first randomization.
+    /// </summary>
+    public async Task<TrialTotalsRecord?> SettledTotalsAsync(CancellationToken ct)
+    {
+        var tracked = db.ChangeTracker.Entries<TrialTotalsRecord>().FirstOrDefault(e => e.Entity.TrialId == trial.TrialId);
+        if (tracked is null) return await db.TrialTotals.FindAsync([trial.TrialId], ct);
+        if (tracked.State == EntityState.Added) return tracked.Entity;
+        await tracked.ReloadAsync(ct);
+        return tracked.State == EntityState.Detached ? null : tracked.Entity;
+    }
+
     /// <summary>Whether the randomized phase has begun: the DSMB decided to proceed, or someone is randomized (with the
     /// Phase I gate lifted). From then on, Phase I doses are left out for the blinded (<see cref="EscalationState.DosesShown"/>).</summary>
     public async Task<bool> RandomizedPhaseBegunAsync(EscalationState state, CancellationToken ct) =>

@@ -65,10 +65,56 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
 
     internal void ForgetAfterCommit() => _afterCommit = null;
 
+    private readonly List<WriteLock> _heldLocks = [];
+
+    /// <summary>
+    /// Takes <paramref name="writeLock"/> in the current transaction and holds it to the end of the transaction: at once
+    /// if already held, and in the order <see cref="WriteLock"/> documents (a finer lock with no trial lock held takes the
+    /// exclusive trial lock first; a lock ranked below one already held is a programming error). Under the exclusive
+    /// trial lock no other writer runs, so finer locks cost nothing then.
+    /// </summary>
+    public async Task LockAsync(WriteLock writeLock, CancellationToken ct)
+    {
+        if (Database.CurrentTransaction is null) throw new InvalidOperationException($"{writeLock.Name} is taken inside the transaction it serializes");
+        if (_heldLocks.Any(h => h.Name == writeLock.Name && (h.Shared == writeLock.Shared || !h.Shared))) return;
+        if (_heldLocks.Any(h => h.Rank == 0 && !h.Shared)) return;
+        if (writeLock.Rank > 0 && !_heldLocks.Any(h => h.Rank == 0)) await LockAsync(WriteLock.Trial(shared: false), ct);
+        if (_heldLocks.FirstOrDefault(h => h.Rank >= writeLock.Rank) is { Name: not null } held)
+            throw new InvalidOperationException($"write locks are taken in order: {writeLock.Name} was asked for while {held.Name} is held");
+        await TakeLockAsync(writeLock, _heldLocks.Count == 0, ct);
+        _heldLocks.Add(writeLock);
+    }
+
+    /// <summary>Takes the trial lock a unit of writing declares (<see cref="WriteSerialization"/>), unless one is held.</summary>
+    internal Task SerializeAsync(WriteSerialization serialization, CancellationToken ct) => serialization switch
+    {
+        WriteSerialization.WholeTrial => LockAsync(WriteLock.Trial(shared: false), ct),
+        WriteSerialization.FinerLocks => _heldLocks.Any(h => h.Rank == 0) ? Task.CompletedTask : LockAsync(WriteLock.Trial(shared: true), ct),
+        _ => Task.CompletedTask,
+    };
+
+    /// <summary>Before a unit saves: a unit that declared no trial lock (and took none) but has changes to save gets the
+    /// exclusive one (a retry answered from the write ledger saves nothing, and holds no one up).</summary>
+    internal Task EnsureSerializedAsync(CancellationToken ct) =>
+        _heldLocks.Any(h => h.Rank == 0) || !ChangeTracker.HasChanges() ? Task.CompletedTask : LockAsync(WriteLock.Trial(shared: false), ct);
+
+    /// <summary>The transaction has ended, and every lock it took with it.</summary>
+    internal void ForgetLocks() => _heldLocks.Clear();
+
+    /// <summary>
+    /// Takes one write lock on the database, held to the end of the current transaction. SQLite serializes every writer
+    /// anyway (one write turn per file) and takes nothing here; PostgreSQL takes an advisory lock.
+    /// </summary>
+    /// <param name="writeLock">The lock, as <see cref="WriteLock"/> names it.</param>
+    /// <param name="firstOfTransaction">Whether it is the first lock the transaction takes (a provider may send its
+    /// transaction settings with it, in the same round trip).</param>
+    /// <param name="ct">Cancels the wait.</param>
+    protected virtual Task TakeLockAsync(WriteLock writeLock, bool firstOfTransaction, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>
     /// Runs one unit of writing in a transaction and commits it with everything it added, returning once the commit is
-    /// durable. By default the database serializes writers itself (PostgreSQL: see SerializedWritesInterceptor) and
-    /// the commit waits for the disk (synchronous_commit=on).
+    /// durable. Writers are serialized by the locks they take (<see cref="LockAsync"/>, <see cref="WriteLock"/>), and
+    /// by default the commit waits for the disk.
     /// </summary>
     public virtual async Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken ct)
     {

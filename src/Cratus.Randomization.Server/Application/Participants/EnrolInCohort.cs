@@ -20,8 +20,11 @@ public sealed partial class EnrolInCohort(
     {
         var definition = DoseEscalationPhase.Of(trial);
         if (Admission.RequestProblem(trial, request, caller.Sites) is { } invalid) throw invalid.ToException();
+        // Enrolments run beside randomizations (the trial lock shared), one at a time among themselves (Phase I's
+        // places); safety events, decisions, infusions and withdrawals, which move the escalation, hold the whole trial.
         var assignment = await db.InTransactionAsync(async t =>
         {
+            await db.LockAsync(WriteLock.DoseEscalationPlaces, t);
             var facts = await participants.AdmissionFactsAsync(request, TrialPhase.DoseEscalation, t);
             var refusals = Admission.ToCohort(trial, request, facts, trial.Today(clock));
             if (refusals.Count > 0) throw AdmissionRefusal.Of(request, refusals, logger);
@@ -38,7 +41,7 @@ public sealed partial class EnrolInCohort(
             await audit.AppendAsync(AuditActor.From(caller), AuditActions.EnrolledInCohort, participant.ParticipantId, t, site: participant.SiteCode,
                 details: $"cohort {cohort.Number} ({cohort.Dose}), place {place}; screening id {participant.ScreeningId}");
             return participants.Placement(participant);
-        }, ct);
+        }, ct, WriteSerialization.FinerLocks);
         db.AfterCommit(() => LogEnrolled(logger, assignment.ParticipantId, assignment.SiteCode, assignment.Cohort, caller.Subject));
         return assignment;
     }

@@ -20,20 +20,24 @@ public sealed partial class RandomizeParticipant(
     protected override async Task<BlindedAssignment> ExecuteAsync(Caller caller, IntakeRequest request, CancellationToken ct)
     {
         if (Admission.RequestProblem(trial, request, caller.Sites) is { } invalid) throw invalid.ToException();
+        var stratum = Strata.KeyFor(trial, request.SiteCode, EligibilityCheck.Snapshot(request.Eligibility).Sex);
         // A retry with the same request_id never reaches here: the doors answer it from the write ledger.
+        // Randomizations in other strata run beside this one (the trial lock shared); this stratum's list is settled
+        // for it from the first read (its lock), and the trial's totals and audit chain at its end (the audit tail).
         var assignment = await db.InTransactionAsync(async t =>
         {
+            await db.LockAsync(WriteLock.Stratum(stratum), t);
             var facts = await participants.AdmissionFactsAsync(request, TrialPhase.Randomized, t);
             var refusals = Admission.ToRandomization(trial, request, facts, trial.Today(clock));
             if (refusals.Count > 0) throw AdmissionRefusal.Of(request, refusals, logger);
-            return await AllocateAsync(caller, request, t);
-        }, ct);
+            return await AllocateAsync(caller, request, facts, t);
+        }, ct, WriteSerialization.FinerLocks);
         db.AfterCommit(() => LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject));
         return assignment;
     }
 
     /// <summary>The next entry of the stratum, inside the admitting transaction: the less done here, the more randomizations per second.</summary>
-    private async Task<BlindedAssignment> AllocateAsync(Caller caller, IntakeRequest request, CancellationToken ct)
+    private async Task<BlindedAssignment> AllocateAsync(Caller caller, IntakeRequest request, AdmissionFacts facts, CancellationToken ct)
     {
         var snapshot = EligibilityCheck.Snapshot(request.Eligibility);
         var stratum = Strata.KeyFor(trial, request.SiteCode, snapshot.Sex);
@@ -55,8 +59,15 @@ public sealed partial class RandomizeParticipant(
         participant.Seal(seals.Seal(new ParticipantAllocationFacts(participant.ParticipantId, participant.SiteCode, participant.ScreeningId,
             stratum, entry.Sequence, participant.ProductCode, entry.Id, stratum, entry.Sequence, entry.RandomizationNumber, entry.ArmSealed)));
         db.Participants.Add(participant);
+        // The one section every randomization of every node passes through, one at a time, kept short: from here to the
+        // commit. The totals read at admission were not settled (another stratum may have randomized since), so
+        // "fewer than the target" is decided again on the settled count.
+        await db.LockAsync(WriteLock.AuditTail, ct);
         // Running totals, kept in the same transaction: "fewer than the target" costs one row however large the trial.
-        var totals = await participants.RandomizedTotalsAsync(ct);
+        var totals = await participants.SettledTotalsAsync(ct);
+        if (totals is not null && totals.Randomized != facts.Randomized
+            && Admission.ToRandomization(trial, request, facts with { Randomized = totals.Randomized }, trial.Today(clock)) is { Count: > 0 } refusals)
+            throw AdmissionRefusal.Of(request, refusals, logger);
         if (totals is null) db.TrialTotals.Add(totals = new TrialTotalsRecord { TrialId = trial.TrialId });
         totals.Randomized++;
         await audit.AppendAsync(AuditActor.From(caller), AuditActions.ParticipantRandomized, participant.ParticipantId, ct,

@@ -1,25 +1,124 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
-using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Cratus.Randomization.Server.Persistence.PostgreSql;
 
-/// <summary>The model on PostgreSQL, with the migrations in this folder.</summary>
-public sealed class PostgreSqlTrialDbContext(DbContextOptions<PostgreSqlTrialDbContext> options) : TrialDbContext(options);
+/// <summary>
+/// The model on PostgreSQL, with the migrations in this folder. Writers are serialized by transaction-scoped advisory
+/// locks (<see cref="WriteLock"/>: the trial, one stratum or Phase I's places, the audit tail), and a write that holds
+/// locks commits without waiting for the disk and waits for it after its locks are released (<see cref="WriteAsync{T}"/>).
+/// </summary>
+public sealed class PostgreSqlTrialDbContext(DbContextOptions<PostgreSqlTrialDbContext> options) : TrialDbContext(options)
+{
+    // Whether the write now running committed without waiting for the disk, and so must wait for it after.
+    private bool _commitIsNotYetDurable;
+
+    /// <summary>
+    /// pg_advisory_xact_lock(key), or its _shared form: held until the transaction ends (commit, rollback, or the
+    /// connection of a crashed node dropping). The first lock of a write is sent in one round trip with
+    /// "SET LOCAL synchronous_commit TO off" (see <see cref="WriteAsync{T}"/>), when the flush after the commit is possible.
+    /// </summary>
+    protected override async Task TakeLockAsync(WriteLock writeLock, bool firstOfTransaction, CancellationToken ct)
+    {
+        var transaction = Database.CurrentTransaction!.GetDbTransaction();
+        var commitAfterLocks = firstOfTransaction && await DurableAfterCommit.IsPossibleAsync(transaction.Connection!, ct);
+        await using var command = transaction.Connection!.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = (commitAfterLocks ? "SET LOCAL synchronous_commit TO off; " : "")
+            + $"SELECT pg_advisory_xact_lock{(writeLock.Shared ? "_shared" : "")}({writeLock.Key})";
+        await command.ExecuteNonQueryAsync(ct);
+        if (commitAfterLocks) _commitIsNotYetDurable = true;
+    }
+
+    /// <summary>
+    /// Locks are released only once the commit is over, and a durable commit waits for the disk (fsync) first: held
+    /// through it, the audit tail would make every write of every node wait for every other's fsync, one at a time. So
+    /// a write that took locks commits with synchronous_commit off (the commit is visible, and its locks released, at
+    /// once), and then, before the caller hears of it, waits for a flush of the write-ahead log that covers it: the
+    /// same guarantee as synchronous_commit=on, as SQLite's write turn does (<see cref="Sqlite.SqliteTrialDbContext"/>).
+    /// The log is written in order, so a commit that is on disk has every commit it saw (the audit events it links to
+    /// among them) on disk with it; concurrent flushes share one fsync (PostgreSQL's group commit); and with a
+    /// synchronous standby the flush waits for the standby too. A node that dies between its commit and the flush
+    /// leaves a commit that the server flushes moments later; its caller had no answer and retries with its request id.
+    /// </summary>
+    public override async Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken ct)
+    {
+        _commitIsNotYetDurable = false;
+        await Database.OpenConnectionAsync(ct);
+        try
+        {
+            T result;
+            await using (var transaction = await Database.BeginTransactionAsync(ct))
+            {
+                result = await work(ct);
+                await SaveChangesAsync(ct);
+                await transaction.CommitAsync(ct);
+            }
+            // Not cut short by the call's token: the commit has happened, and the caller must not hear "nothing was stored".
+            if (_commitIsNotYetDurable) await DurableAfterCommit.WaitAsync(Database.GetDbConnection());
+            return result;
+        }
+        finally
+        {
+            _commitIsNotYetDurable = false;
+            await Database.CloseConnectionAsync();
+        }
+    }
+}
+
+/// <summary>
+/// Waiting, after a commit made with synchronous_commit off, for the write-ahead log to be on disk up to it: a
+/// transaction of its own that writes one record to the log (a transactional logical message, which any role may
+/// emit, with no table behind it) and commits durably, so that its commit flushes the log up to its own record, which
+/// comes after the earlier commit's.
+/// </summary>
+internal static class DurableAfterCommit
+{
+    // Learnt once per database (an answer, never a failure): where the function is not granted, or commits do not wait
+    // for the disk anyway, every write commits as it is configured to.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Possible = new(StringComparer.Ordinal);
+
+    /// <summary>Whether a write on this database may commit first and wait for the disk after.</summary>
+    public static async Task<bool> IsPossibleAsync(DbConnection connection, CancellationToken ct)
+    {
+        if (Possible.TryGetValue(connection.ConnectionString, out var known)) return known;
+        await using var ask = connection.CreateCommand();
+        ask.CommandText = "SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'execute') AND current_setting('synchronous_commit') <> 'off'";
+        var possible = (bool)(await ask.ExecuteScalarAsync(ct))!;
+        Possible[connection.ConnectionString] = possible;
+        return possible;
+    }
+
+    /// <summary>Returns once the write-ahead log is on disk past every commit this connection made before.</summary>
+    public static async Task WaitAsync(DbConnection connection)
+    {
+        try
+        {
+            await using var flush = connection.CreateCommand();
+            flush.CommandText = "SELECT pg_logical_emit_message(true, 'cratus', 'durable')";
+            await flush.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (DbException ex)
+        {
+            // As for a failed flush on SQLite: UNAVAILABLE, and the caller's retry with its request id gets the stored answer.
+            throw new IOException("The database did not confirm that the write is on disk.", ex);
+        }
+    }
+}
 
 internal static class PostgreSqlPersistence
 {
     public static void AddPostgreSqlPersistence(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<SerializedWritesInterceptor>();
         builder.Services.AddSingleton<IStartupLock, PostgreSqlStartupLock>();
         // Pooled contexts: the options are built once, not on every call.
         builder.Services.AddDbContextPool<TrialDbContext, PostgreSqlTrialDbContext>((services, options) =>
             options.UseNpgsql(WithHangLimits(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString))
-                .AddInterceptors(services.GetRequiredService<SerializedWritesInterceptor>()).QuietExpectedConflicts());
+                .QuietExpectedConflicts());
     }
 
     /// <summary>
@@ -41,44 +140,13 @@ internal static class PostgreSqlPersistence
 }
 
 /// <summary>
-/// Every write transaction, on every node, first takes one transaction-scoped advisory lock, so writes run one at a
-/// time as they do on SQLite: "the next entry of the stratum", "the next place of the cohort", "the next audit
-/// sequence number" and "fewer than the target" are then decided on a settled state, and audit appends from all
-/// nodes form one chain. The lock is released by the commit or rollback (or when a crashed node's connection drops).
-/// </summary>
-internal sealed class SerializedWritesInterceptor : DbTransactionInterceptor
-{
-    // An arbitrary constant that names "the CRATUS write lock" among the database's advisory locks.
-    private const string TakeWriteLock = "SELECT pg_advisory_xact_lock(7301948265)";
-
-    public override DbTransaction TransactionStarted(DbConnection connection, TransactionEndEventData eventData, DbTransaction result)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = result;
-        command.CommandText = TakeWriteLock;
-        command.ExecuteNonQuery();
-        return result;
-    }
-
-    public override async ValueTask<DbTransaction> TransactionStartedAsync(
-        DbConnection connection, TransactionEndEventData eventData, DbTransaction result, CancellationToken cancellationToken = default)
-    {
-        await using var command = connection.CreateCommand();
-        command.Transaction = result;
-        command.CommandText = TakeWriteLock;
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        return result;
-    }
-}
-
-/// <summary>
 /// The start-up lock on PostgreSQL: a session-level advisory lock, held on a connection of its own for as long as the
 /// node migrates and seeds (migrations run their own transactions, so a transaction-scoped lock cannot span them). A
 /// node that dies holding it loses its connection, and the lock with it.
 /// </summary>
 internal sealed class PostgreSqlStartupLock(IOptions<DatabaseOptions> options) : IStartupLock
 {
-    // Another arbitrary constant, distinct from the write lock's: "the CRATUS start-up lock".
+    // Another arbitrary constant, distinct from the write locks' (WriteLock): "the CRATUS start-up lock".
     private const long Key = 7301948266;
 
     public async Task<IAsyncDisposable> AcquireAsync(CancellationToken ct)
