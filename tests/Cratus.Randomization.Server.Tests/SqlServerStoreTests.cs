@@ -1,3 +1,4 @@
+using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Persistence.SqlServer;
 using Cratus.Randomization.Server.Security;
 using Microsoft.Data.SqlClient;
@@ -111,8 +112,8 @@ public sealed class SqlServerStoreTests
         Assert.Contains("IF @granted < 0", SqlServerLocks.TakeLock, StringComparison.Ordinal);
         Assert.Contains("THROW", SqlServerLocks.TakeLock, StringComparison.Ordinal);
         // A resource is at most 255 characters; the write and start-up locks are distinct.
-        Assert.InRange(SqlServerLocks.Resource(SqlServerLocks.Writes).Length, 1, 255);
-        Assert.NotEqual(SqlServerLocks.Resource(SqlServerLocks.Writes), SqlServerLocks.Resource(SqlServerLocks.Startup));
+        Assert.InRange(SqlServerLocks.Resource(WriteLock.Stratum("UMIAMI-LONGEST-SITE/F").Name).Length, 1, 255);
+        Assert.NotEqual(SqlServerLocks.Resource(WriteLock.Trial(shared: false).Name), SqlServerLocks.Resource(SqlServerLocks.Startup));
     }
 
     /// <summary>SQL Server takes at most 2,100 parameters in a statement; a list of thousands of request ids (the

@@ -4,6 +4,7 @@ using Microsoft.Data.SqlClient;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Cratus.Randomization.Server.Persistence.SqlServer;
@@ -19,6 +20,17 @@ public sealed class SqlServerTrialDbContext(DbContextOptions<SqlServerTrialDbCon
 {
     /// <summary>Binary code-point order: case- and accent-sensitive, the same whatever the server's or database's collation.</summary>
     public const string OrdinalCollation = "Latin1_General_100_BIN2";
+
+    /// <summary>
+    /// sp_getapplock on the lock's name (<see cref="WriteLock.Name"/>), shared or exclusive, owned by the transaction:
+    /// held until the commit or rollback, or until a crashed node's session ends (see <see cref="SqlServerLocks.TakeLock"/>).
+    /// </summary>
+    protected override async Task TakeLockAsync(WriteLock writeLock, bool firstOfTransaction, CancellationToken ct)
+    {
+        var transaction = Database.CurrentTransaction!.GetDbTransaction();
+        await using var command = SqlServerLocks.TakeCommand(transaction.Connection!, transaction, writeLock.Name, "Transaction", writeLock.Shared ? "Shared" : "Exclusive");
+        await command.ExecuteNonQueryAsync(ct);
+    }
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -37,12 +49,11 @@ internal static class SqlServerPersistence
 {
     public static void AddSqlServerPersistence(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<SqlServerSerializedWritesInterceptor>();
         builder.Services.AddSingleton<IStartupLock, SqlServerStartupLock>();
         // Pooled contexts: the options are built once, not on every call.
         builder.Services.AddDbContextPool<TrialDbContext, SqlServerTrialDbContext>((services, options) =>
             options.UseSqlServerStore(WithHangLimits(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString))
-                .AddInterceptors(services.GetRequiredService<SqlServerSerializedWritesInterceptor>()).QuietExpectedConflicts());
+                .QuietExpectedConflicts());
     }
 
     /// <summary>
@@ -73,23 +84,20 @@ internal static class SqlServerPersistence
 }
 
 /// <summary>
-/// The application locks (sp_getapplock) the service takes on SQL Server, in one place. A lock's resource is derived
-/// from its name by <see cref="Resource"/> alone, so that serializing finer (one lock per stratum instead of one for
-/// all writes) changes only the names asked for.
+/// The application locks (sp_getapplock) the service takes on SQL Server, in one place: the write locks that
+/// <see cref="WriteLock"/> names for every store (the trial, one stratum or Phase I's places, the audit tail, taken in
+/// its order), and the start-up lock. A lock's resource is derived from its name by <see cref="Resource"/> alone.
 /// </summary>
 internal static class SqlServerLocks
 {
     /// <summary>The application-lock resource that stands for the CRATUS lock called <paramref name="name"/> in this database.</summary>
     internal static string Resource(string name) => "cratus/" + name;
 
-    /// <summary>The write lock's name: every write transaction takes it first (see <see cref="SqlServerSerializedWritesInterceptor"/>).</summary>
-    internal const string Writes = "writes";
-
     /// <summary>The start-up lock's name: one node at a time migrates and seeds (see <see cref="SqlServerStartupLock"/>).</summary>
     internal const string Startup = "startup";
 
     /// <summary>
-    /// Takes an exclusive application lock and waits for it as long as the command may run (no lock timeout of its
+    /// Takes an application lock in the given mode (Shared or Exclusive) and waits for it as long as the command may run (no lock timeout of its
     /// own: the command timeout, or the call's cancellation, ends the wait, as a PostgreSQL advisory lock's). The
     /// return code of sp_getapplock is 0 (granted at once) or 1 (granted after waiting); a negative one (-1 timed out,
     /// -2 cancelled, -3 chosen as deadlock victim, -999 bad parameters) means the lock is NOT held, and must never be
@@ -98,7 +106,7 @@ internal static class SqlServerLocks
     /// </summary>
     internal const string TakeLock = """
         DECLARE @granted int;
-        EXEC @granted = sys.sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = @owner, @LockTimeout = -1;
+        EXEC @granted = sys.sp_getapplock @Resource = @resource, @LockMode = @mode, @LockOwner = @owner, @LockTimeout = -1;
         IF @granted < 0
         BEGIN
             DECLARE @message nvarchar(2048) = CONCAT(N'The application lock ', @resource, N' was not granted: sp_getapplock returned ', @granted, N'.');
@@ -106,8 +114,8 @@ internal static class SqlServerLocks
         END;
         """;
 
-    /// <summary>A command that takes the lock called <paramref name="name"/> for <paramref name="owner"/> ("Transaction" or "Session").</summary>
-    internal static DbCommand TakeCommand(DbConnection connection, DbTransaction? transaction, string name, string owner)
+    /// <summary>A command that takes the lock called <paramref name="name"/> for <paramref name="owner"/> ("Transaction" or "Session") in <paramref name="mode"/>.</summary>
+    internal static DbCommand TakeCommand(DbConnection connection, DbTransaction? transaction, string name, string owner, string mode = "Exclusive")
     {
         var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -124,32 +132,13 @@ internal static class SqlServerLocks
         lockOwner.Size = 32;
         lockOwner.Value = owner;
         command.Parameters.Add(lockOwner);
+        var lockMode = command.CreateParameter();
+        lockMode.ParameterName = "@mode";
+        lockMode.DbType = DbType.AnsiString;
+        lockMode.Size = 32;
+        lockMode.Value = mode;
+        command.Parameters.Add(lockMode);
         return command;
-    }
-}
-
-/// <summary>
-/// Every write transaction, on every node, first takes one transaction-owned application lock (sp_getapplock), so
-/// writes run one at a time as they do on SQLite and PostgreSQL: "the next entry of the stratum", "the next place of
-/// the cohort", "the next audit sequence number" and "fewer than the target" are then decided on a settled state, and
-/// audit appends from all nodes form one chain. The lock is released by the commit or rollback (or when a crashed
-/// node's session ends). Reads take no application lock.
-/// </summary>
-internal sealed class SqlServerSerializedWritesInterceptor : DbTransactionInterceptor
-{
-    public override DbTransaction TransactionStarted(DbConnection connection, TransactionEndEventData eventData, DbTransaction result)
-    {
-        using var command = SqlServerLocks.TakeCommand(connection, result, SqlServerLocks.Writes, "Transaction");
-        command.ExecuteNonQuery();
-        return result;
-    }
-
-    public override async ValueTask<DbTransaction> TransactionStartedAsync(
-        DbConnection connection, TransactionEndEventData eventData, DbTransaction result, CancellationToken cancellationToken = default)
-    {
-        await using var command = SqlServerLocks.TakeCommand(connection, result, SqlServerLocks.Writes, "Transaction");
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        return result;
     }
 }
 
