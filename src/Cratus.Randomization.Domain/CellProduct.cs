@@ -368,6 +368,8 @@ public sealed class ProductEvent
     public long? UnitId { get; set; }
     /// <summary>The dose preparation concerned, if any.</summary>
     public long? PreparationId { get; set; }
+    /// <summary>The opaque product id of the prepared dose concerned ("CP-..."), if any: how a history by product id finds its events.</summary>
+    public string? ProductId { get; set; }
     /// <summary>The participant concerned, if any (never shown with a unit to a blinded caller).</summary>
     public string? ParticipantId { get; set; }
     /// <summary>What happened (<see cref="ProductEventKinds"/>, or a dose event kind).</summary>

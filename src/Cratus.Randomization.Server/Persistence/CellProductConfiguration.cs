@@ -57,10 +57,12 @@ internal sealed class ProductEventConfiguration : IEntityTypeConfiguration<Produ
         b.HasIndex(e => e.LotId);
         b.HasIndex(e => e.PreparationId);
         b.HasIndex(e => e.ParticipantId);
+        b.HasIndex(e => e.ProductId);
         b.HasOne<ProductLot>().WithMany().HasForeignKey(e => e.LotId).OnDelete(DeleteBehavior.Restrict);
         b.HasOne<ProductUnit>().WithMany().HasForeignKey(e => e.UnitId).OnDelete(DeleteBehavior.Restrict);
         b.HasOne<AuditEventRecord>().WithMany().HasForeignKey(e => e.AuditSequence).OnDelete(DeleteBehavior.Restrict);
         b.Property(e => e.ParticipantId).HasMaxLength(32);
+        b.Property(e => e.ProductId).HasMaxLength(32);
         b.Property(e => e.Kind).HasMaxLength(48);
         b.Property(e => e.From).HasConversion<string>().HasMaxLength(16);
         b.Property(e => e.To).HasConversion<string>().HasMaxLength(16);
