@@ -319,7 +319,6 @@ public sealed class ProductUnit
         ExcursionReported = true;
         if (State is UnitState.Released or UnitState.Reserved)
         {
-            PreparationId = null;
             return MoveTo(UnitState.InQuarantine, by, at, reason, ProductEventKinds.UnitExcursion, detail);
         }
         Version++;
@@ -341,6 +340,7 @@ public static class ProductEventKinds
     public const string LotRegistered = "lot.registered";
     public const string LotReleased = "lot.released";
     public const string LotQuarantined = "lot.quarantined";
+    public const string LotExcursion = "lot.excursion";
     public const string UnitRegistered = "unit.registered";
     public const string UnitStateChanged = "unit.state_changed";
     public const string UnitReleased = "unit.released";
