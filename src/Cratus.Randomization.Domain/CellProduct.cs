@@ -217,7 +217,7 @@ public sealed class ProductUnit
             return "a unit id is the ISBT 128 DIN (13 characters and the check character) or the sponsor's unit id (1 to 32 letters, digits, '-' or '_').";
         if (DonationIdentificationNumber.LooksLikeDin(unitId) && !DonationIdentificationNumber.IsValid(unitId))
             return $"{unitId} is not a valid ISBT 128 DIN: its check character should be {DonationIdentificationNumber.CheckCharacter(unitId[..DonationIdentificationNumber.Length])}, not {unitId[^1]}. Check the number on the unit's label.";
-        if (unitId.Contains('*', StringComparison.Ordinal))
+        if (unitId.Contains('*', StringComparison.Ordinal) && !DonationIdentificationNumber.IsValid(unitId))
             return "'*' is allowed only as a DIN's check character.";
         return null;
     }
