@@ -221,6 +221,7 @@ public abstract class InventoryTests : OnEachDatabase
         Assert.Contains("no further change", twice.Status.Detail);
 
         server.Clock.Advance(TimeSpan.FromDays(11));
+        pharmacy = server.As(TrialRole.Pharmacist).Inventory; // a new token on the moved clock
         var lot = (await pharmacy.GetLotAsync(new GetLotRequest { LotNumber = "LOT-1" })).Lot;
         Assert.Equal((UnitState.Expired, false), (lot.Units[1].State, lot.Units[1].Usable));
         Assert.Equal(0, lot.UsableUnits);

@@ -94,7 +94,7 @@ public sealed class ChainOfCustodyGrpcService(GetProductHistory history) : Chain
                 {
                     Kind = e.Kind, Description = e.Description, At = e.At is { } at ? Timestamp.FromDateTimeOffset(at) : null, By = e.By, Role = e.Role,
                     Reason = e.Reason, AuditSequence = e.AuditSequence, LotNumber = e.LotNumber, UnitId = e.UnitId, ProductId = e.ProductId,
-                    ParticipantId = e.ParticipantId, FromState = InventoryMapping.ToProto(e.From), ToState = InventoryMapping.ToProto(e.To), Detail = e.Detail,
+                    ParticipantId = e.ParticipantId, FromState = InventoryMapping.EventState(e.From), ToState = InventoryMapping.EventState(e.To), Detail = e.Detail,
                 }),
             },
         };
@@ -109,6 +109,9 @@ public static class InventoryMapping
 
     /// <summary>The wire's unit state; null (a blinded caller's "issued") is ISSUED.</summary>
     public static Proto.UnitState ToProto(Domain.UnitState? state) => state is { } s ? (Proto.UnitState)(int)s : Proto.UnitState.Issued;
+
+    /// <summary>An event's state before or after; unset for dose and lot events and in blinded views.</summary>
+    public static Proto.UnitState EventState(Domain.UnitState? state) => state is { } s ? (Proto.UnitState)(int)s : Proto.UnitState.Unspecified;
 
     public static Proto.ProductLot ToProto(this LotView v)
     {
