@@ -288,7 +288,7 @@ public abstract class InventoryTests : OnEachDatabase
     }
 
     /// <summary>Events as the preparation (the bedside branch) stores them for one dose: its units' moves, then dose-level events.</summary>
-    private static async Task SeedDoseAsync(TrialServer server, long preparationId, string participantId, string productId, params string[] unitIds)
+    internal static async Task SeedDoseAsync(TrialServer server, long preparationId, string participantId, string productId, params string[] unitIds)
     {
         foreach (var unitId in unitIds) await DispenseAsync(server, unitId, preparationId, participantId, productId);
         using var scope = server.Services.CreateScope();
