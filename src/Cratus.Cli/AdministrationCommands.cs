@@ -21,7 +21,7 @@ public static class AdministrationCommands
         });
 
         var name = new Argument<string>("user-name") { Description = "Personal user name" };
-        var role = new Option<string>("--role") { Description = "site_coordinator, investigator, pharmacist, statistician, dsmb_member, monitor or administrator", Required = true };
+        var role = new Option<string>("--role") { Description = "site_coordinator, investigator, pharmacist, statistician, dsmb_member, monitor, administrator or quality_assurance", Required = true };
         var sites = new Option<string[]>("--site") { Description = "Site served (site roles; repeat for several)", AllowMultipleArgumentsPerToken = true };
         var fullName = new Option<string>("--full-name") { Description = "The person's full name, printed in their electronic signatures", Required = true };
         var createUser = new Command("create", "Create an account; prints a first password to hand to the user.") { name, fullName, role, sites, reason };

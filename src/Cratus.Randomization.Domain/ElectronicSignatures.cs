@@ -26,6 +26,8 @@ public enum SignedAction
     ScheduleAmendment = 6,
     /// <summary>Marking a participant randomized in error; the record is the participant id.</summary>
     RandomizedInError = 7,
+    /// <summary>Quality assurance's release (or exceptional release) of a product lot; the record is the lot number.</summary>
+    LotRelease = 8,
 }
 
 /// <summary>What a signature means (21 CFR 11.50(a)(3)); part of the signature, shown wherever it is.</summary>

@@ -35,6 +35,8 @@ public enum RefusalReason
     AuthenticatorCodeInvalid,
     /// <summary>The action must be signed: a signing proof from Reauthenticate and a meaning are required.</summary>
     SignatureRequired,
+    /// <summary>A unit id in the form of an ISBT 128 DIN has the wrong check character (ISO 7064 mod 37-2).</summary>
+    DonationNumberInvalid,
 
     // FAILED_PRECONDITION
     /// <summary>The participant fails one or more eligibility criteria; each is named.</summary>
@@ -99,6 +101,14 @@ public enum RefusalReason
     ParticipantNotRandomized,
     /// <summary>The participant is marked randomized in error already; the mark, once signed, is not replaced.</summary>
     RandomizedInErrorAlreadyMarked,
+    /// <summary>The unit's state does not allow this change (the allowed ones are named).</summary>
+    UnitTransitionNotAllowed,
+    /// <summary>The lot stands released already.</summary>
+    LotAlreadyReleased,
+    /// <summary>The lot is past its expiry.</summary>
+    LotExpired,
+    /// <summary>The unit cannot go into a dose now: not released, quarantined, expired or used.</summary>
+    UnitNotUsable,
 
     // NOT_FOUND
     /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>
@@ -109,6 +119,12 @@ public enum RefusalReason
     SiteNotFound,
     /// <summary>No such unblinding request is visible to the caller.</summary>
     UnblindingRequestNotFound,
+    /// <summary>No such product lot.</summary>
+    LotNotFound,
+    /// <summary>No such product unit.</summary>
+    UnitNotFound,
+    /// <summary>No such prepared product is visible to the caller.</summary>
+    ProductNotFound,
 
     // ALREADY_EXISTS
     /// <summary>The person is in the trial already (enrolled or randomized); a participant takes part once.</summary>
@@ -119,6 +135,10 @@ public enum RefusalReason
     SiteExists,
     /// <summary>The request_id was used before for a different request.</summary>
     RequestIdReused,
+    /// <summary>A lot with that lot number is registered already.</summary>
+    LotExists,
+    /// <summary>A unit with that unit id (DIN or sponsor id) is registered already.</summary>
+    UnitExists,
 
     // PERMISSION_DENIED
     /// <summary>The caller does not serve the site.</summary>
@@ -186,11 +206,14 @@ public static class Refusals
     {
         RefusalReason.RequestInvalid or RefusalReason.SiteUnknown or RefusalReason.ScheduleInvalid or RefusalReason.AuthenticatorCodeInvalid
             or RefusalReason.SignatureRequired
+            or RefusalReason.DonationNumberInvalid
             => TrialFault.InvalidArgument,
         RefusalReason.ParticipantNotFound or RefusalReason.UserNotFound or RefusalReason.SiteNotFound or RefusalReason.UnblindingRequestNotFound
             or RefusalReason.SiteSystemNotFound
+            or RefusalReason.LotNotFound or RefusalReason.UnitNotFound or RefusalReason.ProductNotFound
             => TrialFault.NotFound,
         RefusalReason.ParticipantAlreadyInTrial or RefusalReason.UserExists or RefusalReason.SiteExists or RefusalReason.RequestIdReused or RefusalReason.SiteSystemExists
+            or RefusalReason.LotExists or RefusalReason.UnitExists
             => TrialFault.AlreadyExists,
         RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired
             or RefusalReason.SigningProofInvalid

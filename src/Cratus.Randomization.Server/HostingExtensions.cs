@@ -170,6 +170,8 @@ public static class HostingExtensions
         app.MapGrpcService<SignatureGrpcService>();
         app.MapGrpcService<RehearsalGrpcService>();
         app.MapGrpcService<ExportGrpcService>();
+        app.MapGrpcService<InventoryGrpcService>();
+        app.MapGrpcService<ChainOfCustodyGrpcService>();
         // Bootstrapping the first administrator needs no token; the other account methods do.
         app.MapGrpcService<IdentityGrpcService>().AllowAnonymous();
         app.MapGrpcHealthChecksService().AllowAnonymous();

@@ -10,7 +10,7 @@ namespace Cratus.Randomization.Server.Tests;
 internal static class PermissionMatrix
 {
     private static readonly TrialRole[] Columns =
-        [TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator, TrialRole.SiteSystem];
+        [TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator, TrialRole.SiteSystem, TrialRole.QualityAssurance];
 
     private const string P = "/cratus.randomization.v1.";
 
@@ -60,6 +60,17 @@ internal static class PermissionMatrix
         (P + "AdministrationService/ListSiteSystems",                    "-    -    -     -    -    -    X  -"),
         (P + "RehearsalService/GetTrialClock",                           "X    X    X     X    X    X    X  X"),
         (P + "RehearsalService/AdvanceTrialClock",                       "-    -    -     -    -    -    X  -"),
+        // Rows with a ninth cell give quality assurance's column (QA); an eight-cell row takes it from QualityAssurance below.
+        //                                                               Coord Inv  Pharm Stat DSMB Mon  Admin System QA
+        (P + "InventoryService/RegisterLot",                             "-    -    X     -    -    -    -  -  -"),
+        (P + "InventoryService/ReleaseLot",                              "-    -    -     -    -    -    -  -  X"),
+        (P + "InventoryService/QuarantineLot",                           "-    -    -     -    -    -    -  -  X"),
+        (P + "InventoryService/ReportExcursion",                         "-    -    X     -    -    -    -  -  X"),
+        (P + "InventoryService/ReturnUnit",                              "-    -    X     -    -    -    -  -  -"),
+        (P + "InventoryService/DestroyUnit",                             "-    -    X     -    -    -    -  -  -"),
+        (P + "InventoryService/ListLots",                                "-    -    X     -    -    X    -  -  X"),
+        (P + "InventoryService/GetLot",                                  "-    -    X     -    -    X    -  -  X"),
+        (P + "ChainOfCustodyService/GetProductHistory",                  "X    X    X     -    -    X    -  -  X"),
     ];
 
     /// <summary>Methods anyone may call without a token: health, and creating the first administrator.</summary>
@@ -69,10 +80,26 @@ internal static class PermissionMatrix
         P + "IdentityService/BootstrapAdministrator",
     };
 
+    /// <summary>
+    /// Quality assurance (blinded, like a monitor) in the rows written before its column: what any signed-in person may
+    /// call (the trial, the commitment, escalation status, the trial clock), its own account, and signing.
+    /// </summary>
+    private static readonly IReadOnlySet<string> QualityAssurance = new HashSet<string>(StringComparer.Ordinal)
+    {
+        P + "TrialService/GetTrial", P + "TrialService/GetScheduleCommitment", P + "DoseEscalationService/GetEscalationStatus",
+        P + "RehearsalService/GetTrialClock", P + "IdentityService/BeginTotpEnrollment", P + "IdentityService/ConfirmTotpEnrollment",
+        P + "IdentityService/ChangePassword", P + "SignatureService/Reauthenticate",
+    };
+
     public static readonly IReadOnlyDictionary<string, IReadOnlySet<TrialRole>> Allowed = Rows.ToDictionary(
         r => r.Method,
-        r => (IReadOnlySet<TrialRole>)r.Row.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select((cell, i) => (cell, Columns[i]))
-            .Where(x => x.cell == "X").Select(x => x.Item2).ToHashSet(),
+        r =>
+        {
+            var cells = r.Row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var allowed = cells.Select((cell, i) => (cell, Columns[i])).Where(x => x.cell == "X").Select(x => x.Item2).ToHashSet();
+            if (cells.Length < Columns.Length && QualityAssurance.Contains(r.Method)) allowed.Add(TrialRole.QualityAssurance);
+            return (IReadOnlySet<TrialRole>)allowed;
+        },
         StringComparer.Ordinal);
 
     public static bool Allows(string method, TrialRole role) => Allowed.TryGetValue(method, out var roles) && roles.Contains(role);

@@ -127,6 +127,43 @@ public abstract class RetryTests : OnEachDatabase
             await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "retry tests" });
             return (id, other) => Call(server.Site().RandomizeAsync(Requests.Randomize(other ? "SCR-B" : "SCR-A", requestId: id)));
         }),
+        new("RegisterLot", server =>
+        {
+            var now = server.Clock.GetUtcNow();
+            return Ready((id, other) => Call(server.As(TrialRole.Pharmacist).Inventory.RegisterLotAsync(
+                InventoryTests.Lot(other ? "LOT-B" : "LOT-A", now, id, "G123498654321H"))));
+        }),
+        new("ReleaseLot", async server =>
+        {
+            await InventoryTests.RegisterAsync(server, "LOT-R", "G123498654321H");
+            return (id, other) => Call(server.As(TrialRole.QualityAssurance).Inventory.ReleaseLotAsync(new ReleaseLotRequest
+                { RequestId = id, LotNumber = "LOT-R", Exceptional = other, Justification = other ? "clinical need" : "" }));
+        }),
+        new("QuarantineLot", async server =>
+        {
+            await InventoryTests.RegisterAsync(server, "LOT-Q", "G123498654321H");
+            return (id, other) => Call(server.As(TrialRole.QualityAssurance).Inventory.QuarantineLotAsync(new QuarantineLotRequest
+                { RequestId = id, LotNumber = "LOT-Q", Reason = other ? "sterility" : "endotoxin" }));
+        }),
+        new("ReportExcursion", async server =>
+        {
+            await InventoryTests.RegisterAsync(server, "LOT-X", "G123498654321H");
+            return (id, other) => Call(server.As(TrialRole.Pharmacist).Inventory.ReportExcursionAsync(new ReportExcursionRequest
+                { RequestId = id, UnitId = "G123498654321H", Kind = ExcursionKind.Temperature, Reason = other ? "-120 °C" : "-130 °C" }));
+        }),
+        new("ReturnUnit", async server =>
+        {
+            await InventoryTests.RegisterAsync(server, "LOT-T", "G123498654321H");
+            await InventoryTests.DispenseAsync(server, "G123498654321H");
+            return (id, other) => Call(server.As(TrialRole.Pharmacist).Inventory.ReturnUnitAsync(new ReturnUnitRequest
+                { RequestId = id, UnitId = "G123498654321H", Reason = other ? "infusion cancelled" : "participant unwell" }));
+        }),
+        new("DestroyUnit", async server =>
+        {
+            await InventoryTests.RegisterAsync(server, "LOT-D", "G123498654321H");
+            return (id, other) => Call(server.As(TrialRole.Pharmacist).Inventory.DestroyUnitAsync(new DestroyUnitRequest
+                { RequestId = id, UnitId = "G123498654321H", Reason = other ? "cracked" : "leaking" }));
+        }),
     ];
 
     public static TheoryData<string> WriteNames() => [.. Writes.Select(w => w.Method)];

@@ -25,5 +25,7 @@ public sealed class TrialClients(CallInvoker channel)
     public DoseEscalationService.DoseEscalationServiceClient DoseEscalation => new(Channel);
     public RehearsalService.RehearsalServiceClient Rehearsal => new(Channel);
     public ParticipantService.ParticipantServiceClient Participants => new(Channel);
+    public InventoryService.InventoryServiceClient Inventory => new(Channel);
+    public ChainOfCustodyService.ChainOfCustodyServiceClient ChainOfCustody => new(Channel);
     public Health.HealthClient Health => new(Channel);
 }

@@ -57,6 +57,14 @@ public static class AuditActions
     public const string Reauthenticated = "signature.reauthenticated";
     public const string ReauthenticationFailed = "signature.reauthentication_failed";
     public const string TrialClockAdvanced = "trial_clock.advanced";
+    public const string LotRegistered = "lot.registered";
+    public const string LotReleased = "lot.released";
+    public const string LotQuarantined = "lot.quarantined";
+    public const string LotExcursionReported = "lot.excursion_reported";
+    public const string UnitExcursionReported = "unit.excursion_reported";
+    public const string UnitReturned = "unit.returned";
+    public const string UnitDestroyed = "unit.destroyed";
+    public const string UnitHistoryReadUnblinded = "product_history.unblinded_read";
 }
 
 /// <summary>A page of events, with the electronic signature stored with each signed one (by sequence).</summary>

@@ -205,6 +205,7 @@ public sealed partial class FirstStart(
             ("dsmb", "Dana DSMB-Member", TrialRole.DsmbMember, ""),
             ("monitor", "Mona Monitor", TrialRole.Monitor, ""),
             ("admin", "Ada Administrator", TrialRole.Administrator, ""),
+            ("qa", "Quinn Quality-Assurance", TrialRole.QualityAssurance, ""),
         ];
         foreach (var (name, fullName, role, sites) in demo)
         {

@@ -13,6 +13,8 @@ public enum TrialRole
     /// <summary>A site's own system (EDC, IWRS) signed in with client credentials: enrols, randomizes and records
     /// events at its sites, blinded, like a site coordinator; never breaks the blind.</summary>
     SiteSystem,
+    /// <summary>Quality assurance: releases and quarantines product lots (signed); blinded, never sees an arm.</summary>
+    QualityAssurance,
 }
 
 public static class TrialRoles
@@ -29,6 +31,7 @@ public static class TrialRoles
         TrialRole.Monitor => "monitor",
         TrialRole.Administrator => "administrator",
         TrialRole.SiteSystem => "site_system",
+        TrialRole.QualityAssurance => "quality_assurance",
         _ => throw new ArgumentOutOfRangeException(nameof(role)),
     };
 
@@ -38,6 +41,7 @@ public static class TrialRoles
         TrialRole.SiteCoordinator => "Site coordinator",
         TrialRole.DsmbMember => "DSMB member",
         TrialRole.SiteSystem => "Site system",
+        TrialRole.QualityAssurance => "Quality assurance",
         _ => role.ToString(),
     };
 
@@ -47,9 +51,10 @@ public static class TrialRoles
     public static bool IsSiteRole(TrialRole role) => role is TrialRole.SiteCoordinator or TrialRole.Investigator or TrialRole.SiteSystem;
 
     /// <summary>Roles that never see which arm a Phase II participant is in (an investigator's own emergency unblinding
-    /// aside): the sites, their systems, monitors and administrators.</summary>
+    /// aside): the sites, their systems, monitors, administrators and quality assurance.</summary>
     public static bool IsBlindedToArms(TrialRole role) =>
-        role is TrialRole.SiteCoordinator or TrialRole.Investigator or TrialRole.SiteSystem or TrialRole.Monitor or TrialRole.Administrator;
+        role is TrialRole.SiteCoordinator or TrialRole.Investigator or TrialRole.SiteSystem or TrialRole.Monitor or TrialRole.Administrator
+            or TrialRole.QualityAssurance;
 
     /// <summary>Roles a person's account can hold (site systems are clients, registered apart).</summary>
     public static bool IsPersonRole(TrialRole role) => role != TrialRole.SiteSystem;

@@ -18,14 +18,14 @@ public sealed class BootstrapAdministrator(Accounts accounts) : PublicUseCase<Bo
 }
 
 // People only: a site system has no password or authenticator.
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator, TrialRole.QualityAssurance)]
 public sealed class BeginTotpEnrollment(Accounts accounts) : UseCase<Unit, TotpEnrollment>
 {
     protected override Task<TotpEnrollment> ExecuteAsync(Caller caller, Unit command, CancellationToken ct) => accounts.BeginTotpEnrollmentAsync(caller, ct);
 }
 
 // People only: a site system has no password or authenticator.
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator, TrialRole.QualityAssurance)]
 public sealed class ConfirmTotpEnrollment(Accounts accounts) : UseCase<string, IReadOnlyList<string>>
 {
     protected override Task<IReadOnlyList<string>> ExecuteAsync(Caller caller, string code, CancellationToken ct) =>
@@ -33,7 +33,7 @@ public sealed class ConfirmTotpEnrollment(Accounts accounts) : UseCase<string, I
 }
 
 // People only: a site system has no password or authenticator.
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator, TrialRole.QualityAssurance)]
 public sealed class ChangePassword(Accounts accounts) : UseCase<PasswordChange, Unit>
 {
     protected override async Task<Unit> ExecuteAsync(Caller caller, PasswordChange command, CancellationToken ct)

@@ -14,7 +14,7 @@ public sealed record SigningProofIssued(string SigningProof, DateTimeOffset Expi
 /// may take the action itself is judged when they take it.
 /// </summary>
 // People only: a site system has no password to re-authenticate with, and never signs.
-[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator)]
+[Permitted(TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Pharmacist, TrialRole.Statistician, TrialRole.DsmbMember, TrialRole.Monitor, TrialRole.Administrator, TrialRole.QualityAssurance)]
 public sealed class Reauthenticate(Accounts accounts) : UseCase<ReauthenticateCommand, SigningProofIssued>
 {
     protected override async Task<SigningProofIssued> ExecuteAsync(Caller caller, ReauthenticateCommand command, CancellationToken ct)

@@ -181,6 +181,206 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                     b.ToTable("Participants", (string)null);
                 });
 
+            modelBuilder.Entity("Cratus.Randomization.Domain.ProductEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("AuditSequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("By")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Detail")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("From")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(48)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("LotId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ParticipantId")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("PreparationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ProductId")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("To")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("UnitId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AuditSequence");
+
+                    b.HasIndex("LotId");
+
+                    b.HasIndex("ParticipantId");
+
+                    b.HasIndex("PreparationId");
+
+                    b.HasIndex("ProductId");
+
+                    b.HasIndex("UnitId");
+
+                    b.ToTable("ProductEvents", (string)null);
+                });
+
+            modelBuilder.Entity("Cratus.Randomization.Domain.ProductLot", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("DonorCode")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("ExceptionalRelease")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTimeOffset>("Expiry")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LotNumber")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProductCode")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("QuarantineReason")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("QuarantinedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("QuarantinedBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("RegisteredAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RegisteredBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ReleaseJustification")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("ReleasedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ReleasedBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("LotNumber")
+                        .IsUnique();
+
+                    b.ToTable("ProductLots", (string)null);
+                });
+
+            modelBuilder.Entity("Cratus.Randomization.Domain.ProductUnit", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CellsPerUnit")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("ExcursionReported")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTimeOffset>("Expiry")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LotId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("PreparationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("StorageLocation")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UnitId")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<decimal>("ViabilityAtRelease")
+                        .HasPrecision(5, 1)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PreparationId");
+
+                    b.HasIndex("UnitId")
+                        .IsUnique();
+
+                    b.HasIndex("LotId", "State");
+
+                    b.ToTable("ProductUnits", (string)null);
+                });
+
             modelBuilder.Entity("Cratus.Randomization.Domain.SigningProof", b =>
                 {
                     b.Property<long>("Id")
@@ -1216,6 +1416,33 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                         .WithMany()
                         .HasForeignKey("ScheduleEntryId")
                         .OnDelete(DeleteBehavior.Restrict);
+                });
+
+            modelBuilder.Entity("Cratus.Randomization.Domain.ProductEvent", b =>
+                {
+                    b.HasOne("Cratus.Randomization.Server.Persistence.AuditEventRecord", null)
+                        .WithMany()
+                        .HasForeignKey("AuditSequence")
+                        .OnDelete(DeleteBehavior.Restrict);
+
+                    b.HasOne("Cratus.Randomization.Domain.ProductLot", null)
+                        .WithMany()
+                        .HasForeignKey("LotId")
+                        .OnDelete(DeleteBehavior.Restrict);
+
+                    b.HasOne("Cratus.Randomization.Domain.ProductUnit", null)
+                        .WithMany()
+                        .HasForeignKey("UnitId")
+                        .OnDelete(DeleteBehavior.Restrict);
+                });
+
+            modelBuilder.Entity("Cratus.Randomization.Domain.ProductUnit", b =>
+                {
+                    b.HasOne("Cratus.Randomization.Domain.ProductLot", null)
+                        .WithMany()
+                        .HasForeignKey("LotId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Cratus.Randomization.Server.Persistence.ScheduleEntryRecord", b =>
