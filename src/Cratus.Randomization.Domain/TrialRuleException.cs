@@ -99,6 +99,20 @@ public enum RefusalReason
     ParticipantNotRandomized,
     /// <summary>The participant is marked randomized in error already; the mark, once signed, is not replaced.</summary>
     RandomizedInErrorAlreadyMarked,
+    /// <summary>A unit named for a preparation is not usable (not released, out of date, quarantined or used); each is named.</summary>
+    ProductUnitsUnusable,
+    /// <summary>The units named hold fewer cells than the dose needs (or the final cells are fewer).</summary>
+    ProductCellsInsufficient,
+    /// <summary>The prepared dose is not in a state that allows this (for example not dispatched, or infused already).</summary>
+    DoseStateNotAllowed,
+    /// <summary>The bag scanned at the bedside was not prepared for this participant.</summary>
+    DoseWrongParticipant,
+    /// <summary>The bag's thaw-to-infusion window has passed and the trial refuses it.</summary>
+    InfusionWindowExpired,
+    /// <summary>The dose is not released by the pharmacy (no second pharmacist's check, or its product was quarantined since).</summary>
+    DoseNotReleased,
+    /// <summary>No infusion without a successful bedside verification of the participant's bag.</summary>
+    BedsideVerificationRequired,
 
     // NOT_FOUND
     /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>
@@ -109,6 +123,8 @@ public enum RefusalReason
     SiteNotFound,
     /// <summary>No such unblinding request is visible to the caller.</summary>
     UnblindingRequestNotFound,
+    /// <summary>No prepared dose with this product id is visible to the caller.</summary>
+    DoseNotFound,
 
     // ALREADY_EXISTS
     /// <summary>The person is in the trial already (enrolled or randomized); a participant takes part once.</summary>
@@ -119,6 +135,8 @@ public enum RefusalReason
     SiteExists,
     /// <summary>The request_id was used before for a different request.</summary>
     RequestIdReused,
+    /// <summary>The participant has a prepared dose on its way already; return or destroy it before preparing another.</summary>
+    DoseAlreadyPrepared,
 
     // PERMISSION_DENIED
     /// <summary>The caller does not serve the site.</summary>
@@ -129,6 +147,8 @@ public enum RefusalReason
     SecondStatisticianRequired,
     /// <summary>The signing proof is unknown, or was made for another person, action or record.</summary>
     SigningProofInvalid,
+    /// <summary>The pharmacist who prepared a dose cannot check it: a second pharmacist must.</summary>
+    SecondPharmacistRequired,
 
     // UNAUTHENTICATED
     /// <summary>User name, password, authenticator code or bootstrap secret is wrong.</summary>
@@ -189,11 +209,14 @@ public static class Refusals
             => TrialFault.InvalidArgument,
         RefusalReason.ParticipantNotFound or RefusalReason.UserNotFound or RefusalReason.SiteNotFound or RefusalReason.UnblindingRequestNotFound
             or RefusalReason.SiteSystemNotFound
+            or RefusalReason.DoseNotFound
             => TrialFault.NotFound,
         RefusalReason.ParticipantAlreadyInTrial or RefusalReason.UserExists or RefusalReason.SiteExists or RefusalReason.RequestIdReused or RefusalReason.SiteSystemExists
+            or RefusalReason.DoseAlreadyPrepared
             => TrialFault.AlreadyExists,
         RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired
             or RefusalReason.SigningProofInvalid
+            or RefusalReason.SecondPharmacistRequired
             => TrialFault.PermissionDenied,
         RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.TokenMissing or RefusalReason.AccountChanged
             => TrialFault.Unauthenticated,
