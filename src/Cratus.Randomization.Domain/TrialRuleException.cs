@@ -99,8 +99,6 @@ public enum RefusalReason
     ParticipantNotRandomized,
     /// <summary>The participant is marked randomized in error already; the mark, once signed, is not replaced.</summary>
     RandomizedInErrorAlreadyMarked,
-    /// <summary>A unit named for a preparation is not usable (not released, out of date, quarantined or used); each is named.</summary>
-    ProductUnitsUnusable,
     /// <summary>The units named hold fewer cells than the dose needs (or the final cells are fewer).</summary>
     ProductCellsInsufficient,
     /// <summary>The prepared dose is not in a state that allows this (for example not dispatched, or infused already).</summary>

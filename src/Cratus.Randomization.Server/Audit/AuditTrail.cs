@@ -57,6 +57,15 @@ public static class AuditActions
     public const string Reauthenticated = "signature.reauthenticated";
     public const string ReauthenticationFailed = "signature.reauthentication_failed";
     public const string TrialClockAdvanced = "trial_clock.advanced";
+    public const string DosePrepared = "dose.prepared";
+    public const string DosePreparationChecked = "dose.preparation_checked";
+    public const string DosePreparationRead = "dose.preparation_read";
+    public const string DoseLabelPrinted = "dose.label_printed";
+    public const string DoseDispatched = "dose.dispatched";
+    public const string DoseReturned = "dose.returned";
+    public const string DoseDestroyed = "dose.destroyed";
+    public const string BedsideVerified = "bedside.verified";
+    public const string BedsideRefused = "bedside.refused";
 }
 
 /// <summary>A page of events, with the electronic signature stored with each signed one (by sequence).</summary>

@@ -39,6 +39,8 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     public DbSet<Notifications.OutboxMessageRecord> OutboxMessages => Set<Notifications.OutboxMessageRecord>();
     /// <summary>A rehearsal's trial clock offset (one row; UAT and training only).</summary>
     public DbSet<Rehearsal.TrialClockRecord> TrialClock => Set<Rehearsal.TrialClockRecord>();
+    /// <summary>The prepared doses, one per bag (<see cref="DosePreparation"/>).</summary>
+    public DbSet<DosePreparation> DosePreparations => Set<DosePreparation>();
 
     /// <summary>The attempt of the outermost write now running (1, then 2 and up after a conflict); 0 outside one.</summary>
     public int WriteAttempt { get; internal set; }
