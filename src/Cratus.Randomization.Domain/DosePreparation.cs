@@ -98,7 +98,8 @@ public sealed record BedsideRefusal(RefusalReason Reason, string Message);
 
 /// <summary>
 /// One prepared dose: the bag the pharmacy makes for one participant's dose order, cells (from released units of a
-/// lot) or the matched placebo, labelled with an opaque product id of the same form for every arm. Invariants: the
+/// lot) or the matched placebo, labelled with an opaque product id of the same form for every arm. What it holds is
+/// the dose order's (read from the sealed allocation when needed), never a column of its own. Invariants: the
 /// preparer and the verifier are different pharmacists; the use-by time is the preparation start plus the trial's
 /// window for every arm; the state moves only along <see cref="DoseStates.Allowed"/>; nothing is ever deleted.
 /// </summary>
@@ -113,10 +114,7 @@ public sealed class DosePreparation
     public string ProductId { get; private set; } = "";
     public string ParticipantId { get; private set; } = "";
     public string SiteCode { get; private set; } = "";
-    /// <summary>Unblinded: whether this is the matched placebo (no units used). Never shown to a blinded caller.</summary>
-    public bool Placebo { get; private set; }
-    /// <summary>Unblinded: the cells the dose order asked for (0 for placebo).</summary>
-    public long RequiredCells { get; private set; }
+    // Whether the bag is cells or the placebo is not stored here: it is the dose order's (the sealed arm, or the cohort).
     public DoseState State { get; private set; }
 
     /// <summary>Thaw start for cells; for placebo, when its preparation started. The window runs from here.</summary>
@@ -198,8 +196,6 @@ public sealed class DosePreparation
             ProductId = productId,
             ParticipantId = participantId,
             SiteCode = siteCode,
-            Placebo = placebo,
-            RequiredCells = placebo ? 0 : requiredCells,
             State = DoseState.Prepared,
             PreparationStartedAt = startedAt,
             UseBy = startedAt + handling.Window,

@@ -86,6 +86,8 @@ public static class Signing
                 ApproveUnblindingRequest r => (SignedAction.UnblindingApproval, r.UnblindingId),
                 EmergencyUnblindRequest r => (SignedAction.EmergencyUnblinding, r.ParticipantId),
                 MarkRandomizedInErrorRequest r => (SignedAction.RandomizedInError, r.ParticipantId),
+                RecordPreparationRequest r => (SignedAction.DosePreparation, r.ParticipantId),
+                VerifyPreparationRequest r => (SignedAction.PreparationCheck, r.ProductId),
                 ImportScheduleRequest r => (SignedAction.ScheduleImport, RecordIdOf(r.Csv)),
                 GenerateScheduleRequest => (SignedAction.ScheduleGeneration, await TrialIdAsync()),
                 AmendScheduleRequest r => (SignedAction.ScheduleAmendment, r.Csv.IsEmpty ? r.SiteCode : RecordIdOf(r.Csv)),

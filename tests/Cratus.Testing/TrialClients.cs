@@ -25,5 +25,6 @@ public sealed class TrialClients(CallInvoker channel)
     public DoseEscalationService.DoseEscalationServiceClient DoseEscalation => new(Channel);
     public RehearsalService.RehearsalServiceClient Rehearsal => new(Channel);
     public ParticipantService.ParticipantServiceClient Participants => new(Channel);
+    public InfusionService.InfusionServiceClient Infusion => new(Channel);
     public Health.HealthClient Health => new(Channel);
 }

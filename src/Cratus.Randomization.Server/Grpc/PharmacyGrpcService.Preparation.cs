@@ -5,7 +5,6 @@ using Cratus.Randomization.Server.Security;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Domain = Cratus.Randomization.Domain;
 
 namespace Cratus.Randomization.Server.Grpc;
 
@@ -15,10 +14,7 @@ public sealed partial class PharmacyGrpcService
     [Runs(typeof(RecordPreparation))]
     public override async Task<RecordPreparationResponse> RecordPreparation(RecordPreparationRequest request, ServerCallContext context)
     {
-        var measurements = request.Measurements is { } m
-            ? new Domain.CellMeasurements(m.PostThawCellCount, DecimalOf(m.PostThawViabilityPercent, "measurements.post_thaw_viability_percent"),
-                m.FinalCells, DecimalOf(m.VolumeMl, "measurements.volume_ml"))
-            : null;
+        var measurements = request.Measurements is { } m ? new MeasurementsInput(m.PostThawCellCount, m.PostThawViabilityPercent, m.FinalCells, m.VolumeMl) : null;
         var view = await Use<RecordPreparation>(context).RunAsync(AccessInterceptor.CallerOf(context),
             new RecordPreparationCommand(request.ParticipantId, [.. request.UnitIds], request.PreparationStartedAt.ToInput(), measurements,
                 request.Signature.ToInput()), context.CancellationToken);
@@ -85,12 +81,6 @@ public sealed partial class PharmacyGrpcService
 
     private static T Use<T>(ServerCallContext context) where T : notnull => context.GetHttpContext().RequestServices.GetRequiredService<T>();
 
-    /// <summary>A decimal sent as text ("91.5"); INVALID_ARGUMENT naming the field otherwise.</summary>
-    private static decimal DecimalOf(string text, string field) =>
-        decimal.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) && text.Length <= 12
-            ? value
-            : throw Domain.TrialRuleException.Invalid(field, $"{field} must be a number such as 91.5.");
-
     /// <summary>The unblinded view of a prepared dose (pharmacy only).</summary>
     public static PreparedDose ToProto(PreparedDoseView view)
     {
@@ -101,10 +91,10 @@ public sealed partial class PharmacyGrpcService
             ParticipantId = d.ParticipantId,
             SiteCode = d.SiteCode,
             State = (DoseState)(int)d.State,
-            Placebo = d.Placebo,
-            RequiredCells = d.RequiredCells,
+            Placebo = view.Order.Placebo,
+            RequiredCells = view.Order.CellCount,
             UnitIds = { d.UnitIds.Split(' ', StringSplitOptions.RemoveEmptyEntries) },
-            Measurements = d.Placebo ? null : new CellMeasurements
+            Measurements = d.FinalCells is null ? null : new CellMeasurements
             {
                 PostThawCellCount = d.PostThawCellCount ?? 0,
                 PostThawViabilityPercent = d.PostThawViabilityPercent?.ToString(CultureInfo.InvariantCulture) ?? "",

@@ -9,11 +9,23 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Cratus.Randomization.Server.Application.Pharmacy;
 
-/// <summary>A prepared dose as the pharmacy sees it (unblinded), with the preparer's and the checker's signatures.</summary>
-public sealed record PreparedDoseView(DosePreparation Dose, IReadOnlyList<SignatureView> Signatures);
+/// <summary>A prepared dose as the pharmacy sees it (unblinded): the bag, its order (cells or placebo) and the preparer's and the checker's signatures.</summary>
+public sealed record PreparedDoseView(DosePreparation Dose, PharmacyOrder Order, IReadOnlyList<SignatureView> Signatures);
+
+/// <summary>The measurements as a door received them: counts, and the viability and volume as text ("91.5"), read by the use case.</summary>
+public sealed record MeasurementsInput(long PostThawCellCount, string PostThawViabilityPercent, long FinalCells, string VolumeMilliliters)
+{
+    public CellMeasurements Read() => new(PostThawCellCount, DecimalOf(PostThawViabilityPercent, "measurements.post_thaw_viability_percent"), FinalCells,
+        DecimalOf(VolumeMilliliters, "measurements.volume_ml"));
+
+    private static decimal DecimalOf(string text, string field) =>
+        text.Length <= 12 && decimal.TryParse(text, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw TrialRuleException.Invalid(field, $"{field} must be a number such as 91.5.");
+}
 
 public sealed record RecordPreparationCommand(
-    string ParticipantId, IReadOnlyList<string> UnitIds, TimeInput PreparationStartedAt, CellMeasurements? Measurements, SignatureInput? Signature = null);
+    string ParticipantId, IReadOnlyList<string> UnitIds, TimeInput PreparationStartedAt, MeasurementsInput? Measurements, SignatureInput? Signature = null);
 
 public sealed record VerifyPreparationCommand(string ProductId, SignatureInput? Signature = null);
 
@@ -39,20 +51,20 @@ internal static class PreparedDoses
     public static async Task<DosePreparation?> ActiveAsync(TrialDbContext db, string participantId, CancellationToken ct) =>
         (await db.DosePreparations.Where(d => d.ParticipantId == participantId).ToListAsync(ct)).Where(d => DoseStates.IsActive(d.State)).MaxBy(d => d.Id);
 
-    public static async Task<PreparedDoseView> ViewAsync(ElectronicSigning signing, DosePreparation dose, CancellationToken ct)
+    public static async Task<PreparedDoseView> ViewAsync(ElectronicSigning signing, ReadDoseOrder orders, DosePreparation dose, CancellationToken ct)
     {
+        var order = await orders.OrderAsync(dose.ParticipantId, ct) ?? throw NotFound(dose.ProductId);
         var prepared = await signing.ForRecordsAsync(SignedAction.DosePreparation, [dose.ParticipantId], ct);
         var checkedBy = await signing.ForRecordsAsync(SignedAction.PreparationCheck, [dose.ProductId], ct);
         var signatures = new List<SignatureView>();
         // The participant's latest preparation signature is this dose's while it is the latest dose.
         if (prepared.TryGetValue(dose.ParticipantId, out var p) && p.Manifestation.UserName == dose.PreparedBy) signatures.Add(p);
         if (checkedBy.TryGetValue(dose.ProductId, out var c)) signatures.Add(c);
-        return new PreparedDoseView(dose, signatures);
+        return new PreparedDoseView(dose, order, signatures);
     }
 
     /// <summary>The record a preparation signature binds to: everything recorded, unblinded (only its digest is in the trail).</summary>
-    public static string Content(DosePreparation d) => SignedActions.Content(d.ProductId, d.ParticipantId, d.SiteCode, d.Placebo, d.RequiredCells,
-        d.UnitIds, d.PreparationStartedAt, d.UseBy, d.PostThawCellCount, d.PostThawViabilityPercent, d.FinalCells, d.VolumeMilliliters, d.PreparedBy);
+    public static string Content(DosePreparation d) => SignedActions.Content(d.ProductId, d.ParticipantId, d.SiteCode, d.UnitIds, d.PreparationStartedAt, d.UseBy, d.PostThawCellCount, d.PostThawViabilityPercent, d.FinalCells, d.VolumeMilliliters, d.PreparedBy);
 }
 
 /// <summary>
@@ -72,6 +84,7 @@ public sealed class RecordPreparation(TrialDbContext db, TrialDefinition trial, 
         var startedAt = command.PreparationStartedAt.Read("preparation_started_at")
             ?? throw TrialRuleException.Invalid("preparation_started_at", "preparation_started_at is required: the thaw start (placebo: when its preparation started).");
         if (command.UnitIds.Count > 20) throw TrialRuleException.Invalid("unit_ids", "At most 20 units make one dose.");
+        var measurements = command.Measurements?.Read();
         ElectronicSigning.Require(command.Signature);
         return await db.InTransactionAsync(async t =>
         {
@@ -89,15 +102,15 @@ public sealed class RecordPreparation(TrialDbContext db, TrialDefinition trial, 
             do productId = DosePreparation.NewProductId(RandomNumberGenerator.Create());
             while (await db.DosePreparations.AnyAsync(d => d.ProductId == productId, t));
             var dose = DosePreparation.Prepare(productId, participant.ParticipantId, participant.SiteCode, order.Placebo, order.CellCount,
-                chosen.Select(u => (u.UnitId, u.Cells)).ToList(), command.Measurements, startedAt, caller.Actor, now, trial.DoseHandling);
+                chosen.Select(u => (u.UnitId, u.Cells)).ToList(), measurements, startedAt, caller.Actor, now, trial.DoseHandling);
             db.DosePreparations.Add(dose);
             await db.SaveChangesAsync(t);
             var actor = AuditActor.From(caller);
             var signature = await signing.AppendSignedAsync(pending, PreparedDoses.Content(dose), actor, AuditActions.DosePrepared, participant.ParticipantId, t,
                 site: participant.SiteCode, details: $"product {dose.ProductId}; use by {dose.UseBy:u}");
             var sequence = db.Signatures.Local.Single(x => x.SigningProofId == pending.Proof.Id).AuditSequence;
-            await units.ThawForAsync(dose, chosen, caller.Actor, now, sequence, t);
-            return new PreparedDoseView(dose, [signature]);
+            await units.ThawForAsync(dose, order, chosen, caller.Actor, now, sequence, t);
+            return new PreparedDoseView(dose, order, [signature]);
         }, ct);
     }
 }
@@ -107,7 +120,7 @@ public sealed class RecordPreparation(TrialDbContext db, TrialDefinition trial, 
 /// the dose is then released by the pharmacy for dispatch.
 /// </summary>
 [Permitted(TrialRole.Pharmacist)]
-public sealed class VerifyPreparation(TrialDbContext db, TimeProvider clock, ElectronicSigning signing, DoseUnits units) : UseCase<VerifyPreparationCommand, PreparedDoseView>
+public sealed class VerifyPreparation(TrialDbContext db, TimeProvider clock, ElectronicSigning signing, DoseUnits units, ReadDoseOrder orders) : UseCase<VerifyPreparationCommand, PreparedDoseView>
 {
     protected override async Task<PreparedDoseView> ExecuteAsync(Caller caller, VerifyPreparationCommand command, CancellationToken ct)
     {
@@ -125,7 +138,7 @@ public sealed class VerifyPreparation(TrialDbContext db, TimeProvider clock, Ele
                 AuditActor.From(caller), AuditActions.DosePreparationChecked, dose.ParticipantId, t, site: dose.SiteCode, details: $"product {dose.ProductId}");
             units.Record(dose, DoseEventKinds.Verified, caller.Actor, dose.VerifiedAt!.Value, "checked by a second pharmacist", "",
                 db.Signatures.Local.Single(x => x.SigningProofId == pending.Proof.Id).AuditSequence);
-            var view = await PreparedDoses.ViewAsync(signing, dose, t);
+            var view = await PreparedDoses.ViewAsync(signing, orders, dose, t);
             return view;
         }, ct);
     }
@@ -133,7 +146,7 @@ public sealed class VerifyPreparation(TrialDbContext db, TimeProvider clock, Ele
 
 /// <summary>The participant's latest prepared dose, unblinded, for the pharmacy. An audited read.</summary>
 [Permitted(TrialRole.Pharmacist)]
-public sealed class ReadPreparation(TrialDbContext db, ParticipantStore participants, ElectronicSigning signing, AuditedReads reads)
+public sealed class ReadPreparation(TrialDbContext db, ParticipantStore participants, ElectronicSigning signing, AuditedReads reads, ReadDoseOrder orders)
     : UseCase<string, PreparedDoseView>
 {
     protected override async Task<PreparedDoseView> ExecuteAsync(Caller caller, string participantId, CancellationToken ct)
@@ -142,13 +155,13 @@ public sealed class ReadPreparation(TrialDbContext db, ParticipantStore particip
         var dose = (await db.DosePreparations.AsNoTracking().Where(d => d.ParticipantId == participant.ParticipantId).ToListAsync(ct)).MaxBy(d => d.Id)
             ?? throw new TrialRuleException(RefusalReason.DoseNotFound, $"No dose has been prepared for participant {participant.ParticipantId}.");
         await reads.RecordAsync(new AuditedRead(AuditActor.From(caller), AuditActions.DosePreparationRead, participant.ParticipantId, participant.SiteCode), ct);
-        return await PreparedDoses.ViewAsync(signing, dose, ct);
+        return await PreparedDoses.ViewAsync(signing, orders, dose, ct);
     }
 }
 
 /// <summary>Records the hand-over of a checked dose to the site: when, and the courier or person who carries it.</summary>
 [Permitted(TrialRole.Pharmacist)]
-public sealed class DispatchDose(TrialDbContext db, TimeProvider clock, AuditTrail audit, ElectronicSigning signing, DoseUnits units)
+public sealed class DispatchDose(TrialDbContext db, TimeProvider clock, AuditTrail audit, ElectronicSigning signing, DoseUnits units, ReadDoseOrder orders)
     : UseCase<DispatchDoseCommand, PreparedDoseView>
 {
     protected override async Task<PreparedDoseView> ExecuteAsync(Caller caller, DispatchDoseCommand command, CancellationToken ct)
@@ -168,14 +181,14 @@ public sealed class DispatchDose(TrialDbContext db, TimeProvider clock, AuditTra
             var sequence = await audit.AppendAsync(AuditActor.From(caller), AuditActions.DoseDispatched, dose.ParticipantId, t, site: dose.SiteCode,
                 details: $"product {dose.ProductId}; dispatched at {when:u} with {courier}");
             await units.MoveAsync(dose, UnitState.Dispensed, caller.Actor, now, $"dispatched with {courier}", sequence, t);
-            return await PreparedDoses.ViewAsync(signing, dose, t);
+            return await PreparedDoses.ViewAsync(signing, orders, dose, t);
         }, ct);
     }
 }
 
 /// <summary>Records that an unused dose came back to the pharmacy (from the site), with the reason.</summary>
 [Permitted(TrialRole.Pharmacist)]
-public sealed class ReturnDose(TrialDbContext db, TimeProvider clock, AuditTrail audit, ElectronicSigning signing, DoseUnits units)
+public sealed class ReturnDose(TrialDbContext db, TimeProvider clock, AuditTrail audit, ElectronicSigning signing, DoseUnits units, ReadDoseOrder orders)
     : UseCase<CloseDoseCommand, PreparedDoseView>
 {
     protected override async Task<PreparedDoseView> ExecuteAsync(Caller caller, CloseDoseCommand command, CancellationToken ct)
@@ -189,14 +202,14 @@ public sealed class ReturnDose(TrialDbContext db, TimeProvider clock, AuditTrail
             var sequence = await audit.AppendAsync(AuditActor.From(caller), AuditActions.DoseReturned, dose.ParticipantId, t, site: dose.SiteCode, reason: reason,
                 details: $"product {dose.ProductId}");
             await units.MoveAsync(dose, UnitState.Returned, caller.Actor, now, reason, sequence, t);
-            return await PreparedDoses.ViewAsync(signing, dose, t);
+            return await PreparedDoses.ViewAsync(signing, orders, dose, t);
         }, ct);
     }
 }
 
 /// <summary>Records the destruction of an unused, expired or returned dose, with the reason.</summary>
 [Permitted(TrialRole.Pharmacist)]
-public sealed class DestroyDose(TrialDbContext db, TimeProvider clock, AuditTrail audit, ElectronicSigning signing, DoseUnits units)
+public sealed class DestroyDose(TrialDbContext db, TimeProvider clock, AuditTrail audit, ElectronicSigning signing, DoseUnits units, ReadDoseOrder orders)
     : UseCase<CloseDoseCommand, PreparedDoseView>
 {
     protected override async Task<PreparedDoseView> ExecuteAsync(Caller caller, CloseDoseCommand command, CancellationToken ct)
@@ -210,7 +223,7 @@ public sealed class DestroyDose(TrialDbContext db, TimeProvider clock, AuditTrai
             var sequence = await audit.AppendAsync(AuditActor.From(caller), AuditActions.DoseDestroyed, dose.ParticipantId, t, site: dose.SiteCode, reason: reason,
                 details: $"product {dose.ProductId}");
             await units.MoveAsync(dose, UnitState.Destroyed, caller.Actor, now, reason, sequence, t);
-            return await PreparedDoses.ViewAsync(signing, dose, t);
+            return await PreparedDoses.ViewAsync(signing, orders, dose, t);
         }, ct);
     }
 }

@@ -48,8 +48,8 @@ public sealed class DoseUnits(TrialDbContext db)
     }
 
     /// <summary>Reserves and thaws the chosen units for <paramref name="dose"/> (Released → Reserved → Thawed), one event each.</summary>
-    public async Task ThawForAsync(DosePreparation dose, IReadOnlyList<(string UnitId, long Cells, ProductUnit Unit)> chosen, Actor by, DateTimeOffset now,
-        long auditSequence, CancellationToken ct)
+    public async Task ThawForAsync(DosePreparation dose, PharmacyOrder order, IReadOnlyList<(string UnitId, long Cells, ProductUnit Unit)> chosen, Actor by,
+        DateTimeOffset now, long auditSequence, CancellationToken ct)
     {
         foreach (var (_, _, unit) in chosen)
         {
@@ -57,10 +57,11 @@ public sealed class DoseUnits(TrialDbContext db)
             Add(unit.MoveTo(UnitState.Thawed, by, now, $"thawed for product {dose.ProductId}",
                 detail: $"thaw started {dose.PreparationStartedAt.ToString("u", CultureInfo.InvariantCulture)}"), dose, auditSequence);
         }
-        var detail = dose.Placebo
-            ? "matched placebo; no units"
+        // Unblinded detail, never shown to a blinded caller; no treatment word is stored in the clear.
+        var detail = order.Placebo
+            ? "prepared without units"
             : string.Create(CultureInfo.InvariantCulture,
-                $"units {dose.UnitIds}; required {dose.RequiredCells} cells; post-thaw {dose.PostThawCellCount} cells at {dose.PostThawViabilityPercent}% viability; final {dose.FinalCells} cells in {dose.VolumeMilliliters} mL");
+                $"units {dose.UnitIds}; required {order.CellCount} cells; post-thaw {dose.PostThawCellCount} cells at {dose.PostThawViabilityPercent}% viability; final {dose.FinalCells} cells in {dose.VolumeMilliliters} mL");
         Record(dose, DoseEventKinds.Prepared, by, now, $"prepared; use by {dose.UseBy.ToString("u", CultureInfo.InvariantCulture)}", detail, auditSequence);
         await Task.CompletedTask;
     }
