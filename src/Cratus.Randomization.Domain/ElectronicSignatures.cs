@@ -26,6 +26,8 @@ public enum SignedAction
     ScheduleAmendment = 6,
     /// <summary>Marking a participant randomized in error; the record is the participant id.</summary>
     RandomizedInError = 7,
+    /// <summary>Quality assurance's release (or exceptional release) of a product lot; the record is the lot number.</summary>
+    LotRelease = 8,
     /// <summary>A pharmacist's preparation of a dose; the record is the participant id the dose is for.</summary>
     DosePreparation = 9,
     /// <summary>The second pharmacist's check of a prepared dose; the record is the dose's product id (CP-...).</summary>

@@ -35,6 +35,8 @@ public enum RefusalReason
     AuthenticatorCodeInvalid,
     /// <summary>The action must be signed: a signing proof from Reauthenticate and a meaning are required.</summary>
     SignatureRequired,
+    /// <summary>A unit id in the form of an ISBT 128 DIN has the wrong check character (ISO 7064 mod 37-2).</summary>
+    DonationNumberInvalid,
 
     // FAILED_PRECONDITION
     /// <summary>The participant fails one or more eligibility criteria; each is named.</summary>
@@ -99,6 +101,14 @@ public enum RefusalReason
     ParticipantNotRandomized,
     /// <summary>The participant is marked randomized in error already; the mark, once signed, is not replaced.</summary>
     RandomizedInErrorAlreadyMarked,
+    /// <summary>The unit's state does not allow this change (the allowed ones are named).</summary>
+    UnitTransitionNotAllowed,
+    /// <summary>The lot stands released already.</summary>
+    LotAlreadyReleased,
+    /// <summary>The lot is past its expiry.</summary>
+    LotExpired,
+    /// <summary>The unit cannot go into a dose now: not released, quarantined, expired or used.</summary>
+    UnitNotUsable,
     /// <summary>The units named hold fewer cells than the dose needs (or the final cells are fewer).</summary>
     ProductCellsInsufficient,
     /// <summary>The prepared dose is not in a state that allows this (for example not dispatched, or infused already).</summary>
@@ -121,8 +131,12 @@ public enum RefusalReason
     SiteNotFound,
     /// <summary>No such unblinding request is visible to the caller.</summary>
     UnblindingRequestNotFound,
-    /// <summary>No prepared dose with this product id is visible to the caller.</summary>
-    DoseNotFound,
+    /// <summary>No such product lot.</summary>
+    LotNotFound,
+    /// <summary>No such product unit.</summary>
+    UnitNotFound,
+    /// <summary>No such prepared product is visible to the caller.</summary>
+    ProductNotFound,
 
     // ALREADY_EXISTS
     /// <summary>The person is in the trial already (enrolled or randomized); a participant takes part once.</summary>
@@ -133,6 +147,10 @@ public enum RefusalReason
     SiteExists,
     /// <summary>The request_id was used before for a different request.</summary>
     RequestIdReused,
+    /// <summary>A lot with that lot number is registered already.</summary>
+    LotExists,
+    /// <summary>A unit with that unit id (DIN or sponsor id) is registered already.</summary>
+    UnitExists,
     /// <summary>The participant has a prepared dose on its way already; return or destroy it before preparing another.</summary>
     DoseAlreadyPrepared,
 
@@ -204,12 +222,14 @@ public static class Refusals
     {
         RefusalReason.RequestInvalid or RefusalReason.SiteUnknown or RefusalReason.ScheduleInvalid or RefusalReason.AuthenticatorCodeInvalid
             or RefusalReason.SignatureRequired
+            or RefusalReason.DonationNumberInvalid
             => TrialFault.InvalidArgument,
         RefusalReason.ParticipantNotFound or RefusalReason.UserNotFound or RefusalReason.SiteNotFound or RefusalReason.UnblindingRequestNotFound
             or RefusalReason.SiteSystemNotFound
-            or RefusalReason.DoseNotFound
+            or RefusalReason.LotNotFound or RefusalReason.UnitNotFound or RefusalReason.ProductNotFound
             => TrialFault.NotFound,
         RefusalReason.ParticipantAlreadyInTrial or RefusalReason.UserExists or RefusalReason.SiteExists or RefusalReason.RequestIdReused or RefusalReason.SiteSystemExists
+            or RefusalReason.LotExists or RefusalReason.UnitExists
             or RefusalReason.DoseAlreadyPrepared
             => TrialFault.AlreadyExists,
         RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired

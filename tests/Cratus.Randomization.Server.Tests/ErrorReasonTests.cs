@@ -40,7 +40,6 @@ public sealed class ErrorReasonTests
         ["PRODUCTION_CLOCK_FIXED"] = "RehearsalTests.AdvanceTrialClock_InProduction_IsRefusedAndTheClockIsTheRealTime",
         ["CLOCK_CONTROL_OFF"] = "RehearsalTests.AdvanceTrialClock_ClockControlOff_IsRefusedNamingTheSetting",
         // The prepared dose and the bedside (issue #16), where their conditions are made.
-        ["DOSE_NOT_FOUND"] = "PreparationToBedsideTests.Bedside_WrongBag_IsRefusedAuditedAndTheBagStaysUnused (an unknown product id)",
         ["DOSE_ALREADY_PREPARED"] = "PreparationToBedsideTests.Prepare_ASecondTimeForTheSameOrder_IsRefusedUntilTheFirstIsDestroyed",
         ["PRODUCT_CELLS_INSUFFICIENT"] = "PreparationToBedsideTests.Prepare_FromAnUnreleasedLot_OrAQuarantinedUnit_OrTooFewCells_IsRefusedWithTheReason",
         ["SECOND_PHARMACIST_REQUIRED"] = "PreparationToBedsideTests.Verify_ByThePharmacistWhoPrepared_IsRefused_ADifferentPharmacistChecks",

@@ -149,7 +149,7 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
         Assert.Equal(ErrorReason.DoseWrongParticipant, wrong.RefusalReason);
         Assert.Contains("was not prepared for participant " + second, wrong.Message, StringComparison.Ordinal);
         Assert.Null(wrong.UseBy);
-        Assert.Equal(ErrorReason.DoseNotFound, unknown.RefusalReason);
+        Assert.Equal(ErrorReason.ProductNotFound, unknown.RefusalReason);
         Assert.Equal("BEDSIDE_VERIFICATION_REQUIRED", ReasonOf(infuseSecond));
         Assert.Equal(["bedside.refused", "bedside.refused"], (await AuditActionsOfAsync(server, second)).Where(a => a.StartsWith("bedside", StringComparison.Ordinal)));
         Assert.Equal(DoseState.Dispatched, (await server.Pharmacy().GetPreparationAsync(new GetPreparationRequest { ParticipantId = first })).Dose.State);

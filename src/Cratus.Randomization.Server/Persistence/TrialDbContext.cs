@@ -39,6 +39,12 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     public DbSet<Notifications.OutboxMessageRecord> OutboxMessages => Set<Notifications.OutboxMessageRecord>();
     /// <summary>A rehearsal's trial clock offset (one row; UAT and training only).</summary>
     public DbSet<Rehearsal.TrialClockRecord> TrialClock => Set<Rehearsal.TrialClockRecord>();
+    /// <summary>Donor lots of the cell product (CellProduct.cs).</summary>
+    public DbSet<ProductLot> ProductLots => Set<ProductLot>();
+    /// <summary>Cryopreserved units (vials or bags) of the lots.</summary>
+    public DbSet<ProductUnit> ProductUnits => Set<ProductUnit>();
+    /// <summary>The chain-of-custody events of lots, units and prepared doses.</summary>
+    public DbSet<ProductEvent> ProductEvents => Set<ProductEvent>();
     /// <summary>The prepared doses, one per bag (<see cref="DosePreparation"/>).</summary>
     public DbSet<DosePreparation> DosePreparations => Set<DosePreparation>();
 

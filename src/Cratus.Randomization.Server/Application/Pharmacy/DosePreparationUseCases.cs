@@ -36,7 +36,7 @@ public sealed record CloseDoseCommand(string ProductId, string Reason);
 /// <summary>The prepared doses of the pharmacy: finding one, reading its signatures, and its unblinded view.</summary>
 internal static class PreparedDoses
 {
-    /// <summary>The dose with <paramref name="productId"/>, tracked for a change; NOT_FOUND (DOSE_NOT_FOUND) otherwise.</summary>
+    /// <summary>The dose with <paramref name="productId"/>, tracked for a change; NOT_FOUND (PRODUCT_NOT_FOUND) otherwise.</summary>
     public static async Task<DosePreparation> FindAsync(TrialDbContext db, string productId, CancellationToken ct)
     {
         if (!DosePreparation.IsValidProductId(productId))
@@ -45,7 +45,7 @@ internal static class PreparedDoses
     }
 
     public static TrialRuleException NotFound(string productId) =>
-        new(RefusalReason.DoseNotFound, $"No prepared dose with product id {productId} is known.");
+        new(RefusalReason.ProductNotFound, $"No prepared dose with product id {productId} is known.");
 
     /// <summary>The participant's dose still on its way (prepared, checked, dispatched or verified at the bedside), if any.</summary>
     public static async Task<DosePreparation?> ActiveAsync(TrialDbContext db, string participantId, CancellationToken ct) =>
@@ -153,7 +153,7 @@ public sealed class ReadPreparation(TrialDbContext db, ParticipantStore particip
     {
         var participant = await TrialParticipant.VisibleAsync(participants, caller, participantId, ct);
         var dose = (await db.DosePreparations.AsNoTracking().Where(d => d.ParticipantId == participant.ParticipantId).ToListAsync(ct)).MaxBy(d => d.Id)
-            ?? throw new TrialRuleException(RefusalReason.DoseNotFound, $"No dose has been prepared for participant {participant.ParticipantId}.");
+            ?? throw new TrialRuleException(RefusalReason.ProductNotFound, $"No dose has been prepared for participant {participant.ParticipantId}.");
         await reads.RecordAsync(new AuditedRead(AuditActor.From(caller), AuditActions.DosePreparationRead, participant.ParticipantId, participant.SiteCode), ct);
         return await PreparedDoses.ViewAsync(signing, orders, dose, ct);
     }
