@@ -233,8 +233,7 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
         var (participant, needed) = cells[0];
         var unreleased = await ProductPath.ReleasedUnitsAsync(server, 1, needed * 2, release: false);
         var quarantined = await ProductPath.ReleasedUnitsAsync(server, 1, needed * 2);
-        await server.As(TrialRole.Pharmacist).Inventory.ReportExcursionAsync(new ReportExcursionRequest
-            { UnitId = quarantined[0], Reason = "temperature excursion in transit" });
+        await ProductPath.ReportExcursionAsync(server, quarantined[0], "temperature excursion in transit");
         var small = await ProductPath.ReleasedUnitsAsync(server, 1, needed / 2);
 
         var fromUnreleased = await Assert.ThrowsAsync<RpcException>(() => ProductPath.PrepareAsync(server, participant, unitIds: unreleased));
@@ -297,8 +296,8 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
         var notDispatched = await ProductPath.PrepareAsync(server, other);
         await SecondPharmacist(server).VerifyPreparationAsync(new VerifyPreparationRequest { ProductId = notDispatched.ProductId });
         var bag = await ProductPath.DispatchedAsync(server, cells);
-        var lot = (await server.QueryAsync($"""SELECT l."LotNumber" FROM "ProductLots" l JOIN "ProductUnits" u ON u."LotId" = l."Id" JOIN "DosePreparations" d ON u."PreparationId" = d."Id" WHERE d."ProductId" = '{bag}'"""))[0][0]!.ToString()!;
-        await server.As(TrialRole.QualityAssurance).Inventory.QuarantineLotAsync(new QuarantineLotRequest { LotNumber = lot, Reason = "sterility test positive" });
+        var unit = (await server.Pharmacy().GetPreparationAsync(new GetPreparationRequest { ParticipantId = cells })).Dose.UnitIds[0];
+        await ProductPath.QuarantineLotOfAsync(server, unit, "sterility test positive");
 
         var undispatched = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = notDispatched.ProductId, ParticipantId = other });
         var recalled = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = bag, ParticipantId = cells });

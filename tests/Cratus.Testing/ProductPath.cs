@@ -1,6 +1,11 @@
+using Cratus.Randomization.Domain;
 using Cratus.Randomization.Protos.V1;
+using CellMeasurements = Cratus.Randomization.Protos.V1.CellMeasurements;
+using Cratus.Randomization.Server.Persistence;
 using Cratus.Randomization.Server.Security;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cratus.Testing;
 
@@ -17,27 +22,53 @@ public static class ProductPath
 
     private static int _lots;
 
-    /// <summary>Registers a lot of <paramref name="units"/> units of <paramref name="cellsPerUnit"/> cells and has quality assurance release it; answers the unit ids.</summary>
+    /// <summary>Quality assurance as the inventory records it.</summary>
+    public static readonly Actor QualityAssurance = new("qa-1", "quality_assurance");
+
+    /// <summary>
+    /// Registers a lot of <paramref name="units"/> units of <paramref name="cellsPerUnit"/> cells and has quality
+    /// assurance release it; answers the unit ids. Through the inventory's own rules (CellProduct.cs) on the server's
+    /// database: the inventory's gRPC operations are another branch's (issue #16, engineer A); once merged, this is
+    /// the one place to switch to InventoryService.RegisterLot and ReleaseLot.
+    /// </summary>
     public static async Task<IReadOnlyList<string>> ReleasedUnitsAsync(TrialServer server, int units, long cellsPerUnit, bool release = true)
     {
-        var lot = Interlocked.Increment(ref _lots);
-        var request = new RegisterLotRequest
-        {
-            LotNumber = $"LOT-{lot:D4}",
-            DonorCode = $"D-{lot:D4}",
-            ProductCode = "S1234",
-            Expiry = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow().AddDays(365)),
-        };
-        for (var i = 0; i < units; i++)
-            request.Units.Add(new UnitRegistration
-            {
-                UnitId = $"U-{lot:D4}-{i + 1:D2}", CellsPerUnit = cellsPerUnit, ViabilityAtReleasePercent = "95", StorageLocation = "LN2 tank 1, rack A",
-            });
-        var registered = await new InventoryService.InventoryServiceClient(server.Channel(TrialRole.Pharmacist)).RegisterLotAsync(request);
+        var lotNumber = $"LOT-{Interlocked.Increment(ref _lots):D4}";
+        var now = server.Clock.GetUtcNow();
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TrialDbContext>();
+        var lot = ProductLot.Register(lotNumber, "D-" + lotNumber[4..], "S1234V00", now.AddDays(365), new Actor("pharmacist", "pharmacist"), now);
+        db.ProductLots.Add(lot);
+        await db.SaveChangesAsync();
+        var registered = Enumerable.Range(1, units).Select(i => ProductUnit.Register(lot, $"{lotNumber}-{i:D2}", cellsPerUnit, 95m, null, "LN2 tank 1, rack A", "units")).ToList();
+        db.ProductUnits.AddRange(registered);
         if (release)
-            await new InventoryService.InventoryServiceClient(server.Channel(TrialRole.QualityAssurance)).ReleaseLotAsync(
-                new ReleaseLotRequest { LotNumber = registered.Lot.LotNumber, Reason = "certificate of analysis reviewed" });
-        return [.. request.Units.Select(u => u.UnitId)];
+        {
+            lot.Release(QualityAssurance, now, false, null);
+            foreach (var unit in registered) db.ProductEvents.Add(unit.MoveTo(UnitState.Released, QualityAssurance, now, "lot released"));
+        }
+        await db.SaveChangesAsync();
+        return [.. registered.Select(u => u.UnitId)];
+    }
+
+    /// <summary>A temperature excursion reported on a unit (it goes to quarantine), by the inventory's rule (see <see cref="ReleasedUnitsAsync"/>).</summary>
+    public static async Task ReportExcursionAsync(TrialServer server, string unitId, string reason)
+    {
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TrialDbContext>();
+        var unit = await db.ProductUnits.SingleAsync(u => u.UnitId == unitId);
+        if (unit.ReportExcursion(QualityAssurance, server.Clock.GetUtcNow(), reason, "") is { } e) db.ProductEvents.Add(e);
+        await db.SaveChangesAsync();
+    }
+
+    /// <summary>Quality assurance quarantines the lot of <paramref name="unitId"/> (see <see cref="ReleasedUnitsAsync"/>).</summary>
+    public static async Task QuarantineLotOfAsync(TrialServer server, string unitId, string reason)
+    {
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TrialDbContext>();
+        var unit = await db.ProductUnits.SingleAsync(u => u.UnitId == unitId);
+        (await db.ProductLots.SingleAsync(l => l.Id == unit.LotId)).Quarantine(QualityAssurance, server.Clock.GetUtcNow(), reason);
+        await db.SaveChangesAsync();
     }
 
     /// <summary>

@@ -21,6 +21,7 @@ public static class WebPages
         new("/enrol", "Enrol (Phase I)", Icons.Material.Filled.PersonAdd, typeof(Application.Participants.EnrolInCohort)),
         new("/randomize", "Randomize (Phase II)", Icons.Material.Filled.Shuffle, typeof(Application.Participants.RandomizeParticipant)),
         new("/pharmacy", "Dose orders", Icons.Material.Filled.Science, typeof(Application.Pharmacy.ListDoseOrders)),
+        new("/bedside", "Bedside check", Icons.Material.Filled.QrCodeScanner, typeof(Application.Infusion.VerifyAtBedside)),
         new("/escalation", "Dose escalation", Icons.Material.Filled.Timeline, typeof(Application.DoseEscalation.GetEscalationStatus)),
         new("/schedule", "Schedule", Icons.Material.Filled.ListAlt, typeof(Application.Schedule.GenerateSchedule)),
         new("/unblinding", "Unblinding", Icons.Material.Filled.LockOpen, typeof(Application.Unblinding.ListUnblindingRequests)),

@@ -48,7 +48,7 @@ public sealed record DoseLabel(string Trial, string ParticipantId, string Random
     {
         var matrix = data.ModuleMatrix;
         var size = matrix.Count;
-        var svg = new StringBuilder(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"QR code of the product id\">");
+        var svg = new StringBuilder().Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"QR code of the product id\">");
         svg.Append(CultureInfo.InvariantCulture, $"<rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/><path fill=\"#000\" d=\"");
         for (var y = 0; y < size; y++)
         {
