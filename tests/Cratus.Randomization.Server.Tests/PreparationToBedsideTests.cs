@@ -380,6 +380,45 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
         Assert.Equal((StatusCode.PermissionDenied, "ROLE_NOT_PERMITTED"), (coordinatorLabel.StatusCode, ReasonOf(coordinatorLabel)));
         Assert.Equal((StatusCode.PermissionDenied, "ROLE_NOT_PERMITTED"), (pharmacistBedside.StatusCode, ReasonOf(pharmacistBedside)));
     }
+
+    [ProviderFact]
+    public async Task Bedside_Refusal_IsAnnouncedToThePharmacyAndTheSponsor_NotTheSite_AndStatesNoTreatment()
+    {
+        using var smtp = new SmtpReceiver();
+        var settings = new Dictionary<string, string>
+        {
+            ["Notifications:PollInterval"] = "00:00:00.100",
+            ["Notifications:Smtp:Host"] = "127.0.0.1",
+            ["Notifications:Smtp:Port"] = smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Notifications:Smtp:Security"] = "None",
+            ["Notifications:Smtp:From"] = "cratus@trial.example.org",
+        };
+        var recipients = new[] { ("pharmacy", "Pharmacist", "pharmacy@example.org"), ("sponsor", "Sponsor", "sponsor@example.org"), ("um", "Investigator", "um@example.org") };
+        for (var i = 0; i < recipients.Length; i++)
+        {
+            settings[$"Notifications:Recipients:{i}:Name"] = recipients[i].Item1;
+            settings[$"Notifications:Recipients:{i}:Audience"] = recipients[i].Item2;
+            settings[$"Notifications:Recipients:{i}:Email"] = recipients[i].Item3;
+            if (recipients[i].Item2 == "Investigator") settings[$"Notifications:Recipients:{i}:Site"] = "UM";
+        }
+        await using var server = NewServer(false, settings);
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "bedside tests" });
+        var first = (await server.Site().RandomizeAsync(Requests.Randomize("BS-1"))).Assignment.ParticipantId;
+        var second = (await server.Site().RandomizeAsync(Requests.Randomize("BS-2"))).Assignment.ParticipantId;
+        var bag = await ProductPath.DispatchedAsync(server, first);
+
+        await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = bag, ParticipantId = second });
+
+        static string EventOf(netDumbster.smtp.SmtpMessage m) => m.Headers[Notifications.NotificationHeaders.Event] ?? "";
+        await Eventually.HoldsAsync(() => smtp.To("pharmacy@example.org").Any(m => EventOf(m) == "bedside.refused")
+            && smtp.To("sponsor@example.org").Any(m => EventOf(m) == "bedside.refused"), "the refusal announced");
+        Assert.DoesNotContain(smtp.To("um@example.org"), m => EventOf(m) == "bedside.refused");
+        var raw = smtp.To("pharmacy@example.org").First(m => EventOf(m) == "bedside.refused").Data;
+        var message = MimeKit.MimeMessage.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(raw))).TextBody;
+        Assert.Contains(second, message, StringComparison.Ordinal);
+        Assert.Contains(bag, message, StringComparison.Ordinal);
+        Assert.False(BlindingTests.Treatment().IsMatch(message), "the bedside refusal states a treatment");
+    }
 }
 
 public sealed class PreparationToBedsideTestsOnSqlite : PreparationToBedsideTests

@@ -76,7 +76,7 @@ internal static class PreparedDoses
 /// </summary>
 [Permitted(TrialRole.Pharmacist)]
 public sealed class RecordPreparation(TrialDbContext db, TrialDefinition trial, TimeProvider clock, ParticipantStore participants, ReadDoseOrder orders,
-    ElectronicSigning signing, DoseUnits units) : UseCase<RecordPreparationCommand, PreparedDoseView>
+    ElectronicSigning signing, DoseUnits units, RandomNumberGenerator random) : UseCase<RecordPreparationCommand, PreparedDoseView>
 {
     protected override async Task<PreparedDoseView> ExecuteAsync(Caller caller, RecordPreparationCommand command, CancellationToken ct)
     {
@@ -99,7 +99,7 @@ public sealed class RecordPreparation(TrialDbContext db, TrialDefinition trial, 
             var now = clock.GetUtcNow();
             var chosen = await units.ChooseAsync(command.UnitIds, now, t);
             string productId;
-            do productId = DosePreparation.NewProductId(RandomNumberGenerator.Create());
+            do productId = DosePreparation.NewProductId(random);
             while (await db.DosePreparations.AnyAsync(d => d.ProductId == productId, t));
             var dose = DosePreparation.Prepare(productId, participant.ParticipantId, participant.SiteCode, order.Placebo, order.CellCount,
                 chosen.Select(u => (u.UnitId, u.Cells)).ToList(), measurements, startedAt, caller.Actor, now, trial.DoseHandling);
