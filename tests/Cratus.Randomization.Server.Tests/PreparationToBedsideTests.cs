@@ -414,7 +414,7 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
             && smtp.To("sponsor@example.org").Any(m => EventOf(m) == "bedside.refused"), "the refusal announced");
         Assert.DoesNotContain(smtp.To("um@example.org"), m => EventOf(m) == "bedside.refused");
         var raw = smtp.To("pharmacy@example.org").First(m => EventOf(m) == "bedside.refused").Data;
-        var message = MimeKit.MimeMessage.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(raw))).TextBody;
+        var message = MimeKit.MimeMessage.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(raw))).TextBody ?? "";
         Assert.Contains(second, message, StringComparison.Ordinal);
         Assert.Contains(bag, message, StringComparison.Ordinal);
         Assert.False(BlindingTests.Treatment().IsMatch(message), "the bedside refusal states a treatment");

@@ -42,6 +42,7 @@ public static class ProductPath
         await db.SaveChangesAsync();
         var registered = Enumerable.Range(1, units).Select(i => ProductUnit.Register(lot, $"{lotNumber}-{i:D2}", cellsPerUnit, 95m, null, "LN2 tank 1, rack A", "units")).ToList();
         db.ProductUnits.AddRange(registered);
+        await db.SaveChangesAsync();
         if (release)
         {
             lot.Release(QualityAssurance, now, false, null);

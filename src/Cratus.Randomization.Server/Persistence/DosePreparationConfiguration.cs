@@ -33,3 +33,13 @@ internal sealed class DosePreparationConfiguration : IEntityTypeConfiguration<Do
         b.Property(d => d.ClosedReason).HasMaxLength(2000);
     }
 }
+
+/// <summary>A unit reserved for a dose, and a chain-of-custody event of a dose, name a dose that exists.</summary>
+internal sealed class DosePreparationLinksConfiguration : IEntityTypeConfiguration<ProductUnit>, IEntityTypeConfiguration<ProductEvent>
+{
+    public void Configure(EntityTypeBuilder<ProductUnit> b) =>
+        b.HasOne<DosePreparation>().WithMany().HasForeignKey(u => u.PreparationId).OnDelete(DeleteBehavior.Restrict);
+
+    public void Configure(EntityTypeBuilder<ProductEvent> b) =>
+        b.HasOne<DosePreparation>().WithMany().HasForeignKey(e => e.PreparationId).OnDelete(DeleteBehavior.Restrict);
+}
