@@ -145,7 +145,7 @@ public sealed class DosePreparation
     public string? Deviation { get; private set; }
     public DateTimeOffset? ClosedAt { get; private set; }
     public string? ClosedBy { get; private set; }
-    /// <summary>Why the bag was returned or destroyed.</summary>
+    /// <summary>Why the bag was returned or destroyed (the latest of the two).</summary>
     public string? ClosedReason { get; private set; }
 
     /// <summary>A new opaque product id: "CP-" and 10 random Crockford base-32 characters, whatever the arm.</summary>
@@ -302,7 +302,7 @@ public sealed class DosePreparation
     {
         var why = Reasons.Require(reason);
         Move(to, DoseStates.Words(to));
-        ClosedReason = ClosedReason is null ? why : $"{ClosedReason}; {why}";
+        ClosedReason = why; // the return's reason stays in the audit trail when the bag is then destroyed
         ClosedBy = by.Subject;
         ClosedAt = now;
     }

@@ -138,8 +138,8 @@ public sealed class VerifyPreparation(TrialDbContext db, TimeProvider clock, Ele
                 AuditActor.From(caller), AuditActions.DosePreparationChecked, dose.ParticipantId, t, site: dose.SiteCode, details: $"product {dose.ProductId}");
             units.Record(dose, DoseEventKinds.Verified, caller.Actor, dose.VerifiedAt!.Value, "checked by a second pharmacist", "",
                 db.Signatures.Local.Single(x => x.SigningProofId == pending.Proof.Id).AuditSequence);
-            var view = await PreparedDoses.ViewAsync(signing, orders, dose, t);
-            return view;
+            await db.SaveChangesAsync(t); // the view reads the signatures back, this one included
+            return await PreparedDoses.ViewAsync(signing, orders, dose, t);
         }, ct);
     }
 }
