@@ -47,6 +47,8 @@ public sealed class ErrorReasonTests
         ["DOSE_WRONG_PARTICIPANT"] = "PreparationToBedsideTests.Bedside_WrongBag_IsRefusedAuditedAndTheBagStaysUnused",
         ["INFUSION_WINDOW_EXPIRED"] = "PreparationToBedsideTests.Bedside_PastTheWindow_TrialRefuses_IsRefusedAndTheInfusionToo",
         ["DOSE_NOT_RELEASED"] = "PreparationToBedsideTests.Verify_ByThePharmacistWhoPrepared_* (dispatch before the check) and Bedside_NotDispatched_*",
+        ["UNIT_NOT_USABLE"] = "PreparationToBedsideTests.Prepare_FromAnUnreleasedLot_OrAQuarantinedUnit_OrTooFewCells_IsRefusedWithTheReason",
+        ["PRODUCT_NOT_FOUND"] = "PreparationToBedsideTests.Bedside_WrongBag_IsRefusedAuditedAndTheBagStaysUnused (an unknown product id)",
         ["BEDSIDE_VERIFICATION_REQUIRED"] = "PreparationToBedsideTests.Infusion_WithoutBedsideVerification_IsRefusedInBothPhases",
         // Never expected: it is what an unforeseen fault answers, and a test that provokes it would be a bug report.
         ["INTERNAL_FAILURE"] = "none: ContractTests asserts that no call ever answers INTERNAL",
