@@ -58,6 +58,7 @@ public static class CratusCli
         foreach (var command in AdministrationCommands.Create(Session)) root.Subcommands.Add(command);
         root.Subcommands.Add(RehearsalCommands.Create(Session));
         foreach (var command in InventoryCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
+        foreach (var command in PharmacyCommands.Create(Session, new Signing(output, input))) root.Subcommands.Add(command);
 
         var parsed = root.Parse(args);
         parsed.InvocationConfiguration.Output = output;

@@ -28,6 +28,10 @@ public enum SignedAction
     RandomizedInError = 7,
     /// <summary>Quality assurance's release (or exceptional release) of a product lot; the record is the lot number.</summary>
     LotRelease = 8,
+    /// <summary>A pharmacist's preparation of a dose; the record is the participant id the dose is for.</summary>
+    DosePreparation = 9,
+    /// <summary>The second pharmacist's check of a prepared dose; the record is the dose's product id (CP-...).</summary>
+    PreparationCheck = 10,
 }
 
 /// <summary>What a signature means (21 CFR 11.50(a)(3)); part of the signature, shown wherever it is.</summary>
@@ -56,6 +60,8 @@ public static class SignedActions
         SignedAction.UnblindingApproval when !Identifiers.IsValidUnblindingRequestId(recordId) => "record_id must be the unblinding request id (U-...).",
         SignedAction.EmergencyUnblinding when !Identifiers.IsValidParticipantId(recordId) => "record_id must be the participant id (P-...).",
         SignedAction.RandomizedInError when !Identifiers.IsValidParticipantId(recordId) => "record_id must be the participant id (P-...).",
+        SignedAction.DosePreparation when !Identifiers.IsValidParticipantId(recordId) => "record_id must be the participant id (P-...) the dose is for.",
+        SignedAction.PreparationCheck when !DosePreparation.IsValidProductId(recordId) => "record_id must be the prepared dose's product id (CP-...).",
         SignedAction.DsmbDecision when !int.TryParse(recordId, NumberStyles.None, CultureInfo.InvariantCulture, out var c) || c < 1 || c > 99
             => "record_id must be the current cohort number (1, 2, ...).",
         SignedAction.ScheduleImport when recordId.Length != 64 || !recordId.All(char.IsAsciiHexDigitLower)

@@ -23,6 +23,9 @@ public sealed record TrialDefinition
     public DoseEscalationDefinition? DoseEscalation { get; init; }
     public required RandomizedPhaseDefinition RandomizedPhase { get; init; }
 
+    /// <summary>How prepared doses are handled: the thaw-to-infusion window (4 hours by default) and what happens past it.</summary>
+    public DoseHandlingDefinition DoseHandling { get; init; } = new();
+
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
     {
         ReadCommentHandling = JsonCommentHandling.Skip,
@@ -76,6 +79,7 @@ public sealed record TrialDefinition
         problems.AddRange(Eligibility.Validate());
         problems.AddRange(RandomizedPhase.Validate());
         if (DoseEscalation is not null) problems.AddRange(DoseEscalation.Validate());
+        problems.AddRange(DoseHandling.Validate());
         if (RandomizedPhase.RequiresDoseEscalationFirst && DoseEscalation is null)
             problems.Add("randomizedPhase.requiresDoseEscalationFirst needs a doseEscalation section");
         return problems;

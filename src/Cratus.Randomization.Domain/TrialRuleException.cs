@@ -109,6 +109,18 @@ public enum RefusalReason
     LotExpired,
     /// <summary>The unit cannot go into a dose now: not released, quarantined, expired or used.</summary>
     UnitNotUsable,
+    /// <summary>The units named hold fewer cells than the dose needs (or the final cells are fewer).</summary>
+    ProductCellsInsufficient,
+    /// <summary>The prepared dose is not in a state that allows this (for example not dispatched, or infused already).</summary>
+    DoseStateNotAllowed,
+    /// <summary>The bag scanned at the bedside was not prepared for this participant.</summary>
+    DoseWrongParticipant,
+    /// <summary>The bag's thaw-to-infusion window has passed and the trial refuses it.</summary>
+    InfusionWindowExpired,
+    /// <summary>The dose is not released by the pharmacy (no second pharmacist's check, or its product was quarantined since).</summary>
+    DoseNotReleased,
+    /// <summary>No infusion without a successful bedside verification of the participant's bag.</summary>
+    BedsideVerificationRequired,
 
     // NOT_FOUND
     /// <summary>No such participant is visible to the caller (another site's looks the same as none).</summary>
@@ -139,6 +151,8 @@ public enum RefusalReason
     LotExists,
     /// <summary>A unit with that unit id (DIN or sponsor id) is registered already.</summary>
     UnitExists,
+    /// <summary>The participant has a prepared dose on its way already; return or destroy it before preparing another.</summary>
+    DoseAlreadyPrepared,
 
     // PERMISSION_DENIED
     /// <summary>The caller does not serve the site.</summary>
@@ -149,6 +163,8 @@ public enum RefusalReason
     SecondStatisticianRequired,
     /// <summary>The signing proof is unknown, or was made for another person, action or record.</summary>
     SigningProofInvalid,
+    /// <summary>The pharmacist who prepared a dose cannot check it: a second pharmacist must.</summary>
+    SecondPharmacistRequired,
 
     // UNAUTHENTICATED
     /// <summary>User name, password, authenticator code or bootstrap secret is wrong.</summary>
@@ -214,9 +230,11 @@ public static class Refusals
             => TrialFault.NotFound,
         RefusalReason.ParticipantAlreadyInTrial or RefusalReason.UserExists or RefusalReason.SiteExists or RefusalReason.RequestIdReused or RefusalReason.SiteSystemExists
             or RefusalReason.LotExists or RefusalReason.UnitExists
+            or RefusalReason.DoseAlreadyPrepared
             => TrialFault.AlreadyExists,
         RefusalReason.SiteNotServed or RefusalReason.RoleNotPermitted or RefusalReason.SecondStatisticianRequired
             or RefusalReason.SigningProofInvalid
+            or RefusalReason.SecondPharmacistRequired
             => TrialFault.PermissionDenied,
         RefusalReason.CredentialsInvalid or RefusalReason.AccountLocked or RefusalReason.TokenMissing or RefusalReason.AccountChanged
             => TrialFault.Unauthenticated,

@@ -160,6 +160,7 @@ public static class HostingExtensions
         app.MapTrialWebApplication();
         app.MapGrpcService<RandomizationGrpcService>();
         app.MapGrpcService<PharmacyGrpcService>();
+        app.MapGrpcService<InfusionGrpcService>();
         app.MapGrpcService<TrialGrpcService>();
         app.MapGrpcService<ScheduleGrpcService>();
         app.MapGrpcService<UnblindingGrpcService>();

@@ -230,6 +230,40 @@ public abstract class CliTests : OnEachDatabase
             Assert.Equal("1", Field(enrolled.Output, "Cohort"));
             Assert.StartsWith("20 million allo-hMSCs", Field(enrolled.Output, "Dose"), StringComparison.Ordinal);
             participants.Add(Field(enrolled.Output, "Participant"));
+            if (i == 0)
+            {
+                // The pharmacy's path through the client: prepare (signed), a second pharmacist's check (signed), the
+                // label, dispatch; then the site's bedside check. Only then is the infusion accepted.
+                var units = await ProductPath.ReleasedUnitsAsync(server, 1, 25_000_000);
+                var pharmacist = server.Token(TrialRole.Pharmacist);
+                var refused = await RunAsync(server, site, "infusion", participants[^1], "--at", server.Clock.GetUtcNow().ToString("O"));
+                var prepared = await RunAsync(server, pharmacist, "pharmacy", "prepare", participants[^1], "--unit", units[0], "--post-thaw-cells", "24000000",
+                    "--viability", "91.5", "--final-cells", "20000000", "--volume-ml", "20", "--meaning", "authorship");
+                var product = Field(prepared.Output, "Product id");
+                var ownCheck = await RunAsync(server, pharmacist, "pharmacy", "verify", product, "--meaning", "review");
+                var check = await RunAsync(server, server.Token(TrialRole.Pharmacist, ProductPath.SecondPharmacist), "pharmacy", "verify", product, "--meaning", "review");
+                var label = await RunAsync(server, pharmacist, "pharmacy", "label", product);
+                var dispatched = await RunAsync(server, pharmacist, "pharmacy", "dispatch", product, "--courier", "courier J. Smith");
+                var wrongParticipant = await RunAsync(server, site, "bedside", "verify", product, "--participant", "P-NOTTHISONE");
+                var bedside = await RunAsync(server, site, "bedside", "verify", product, "--participant", participants[^1]);
+                Assert.NotEqual(0, refused.Exit);
+                Assert.Contains("BEDSIDE_VERIFICATION_REQUIRED", refused.Error, StringComparison.Ordinal);
+                Assert.Equal(0, prepared.Exit);
+                Assert.Matches("^CP-[0-9A-Z]{10}$", product);
+                Assert.NotEqual(0, ownCheck.Exit);
+                Assert.Contains("SECOND_PHARMACIST_REQUIRED", ownCheck.Error, StringComparison.Ordinal);
+                Assert.Equal(0, check.Exit);
+                Assert.Equal("Verified", Field(check.Output, "State"));
+                Assert.Equal(product, Field(label.Output, "Product id"));
+                Assert.Equal("Dispatched", Field(dispatched.Output, "State"));
+                Assert.NotEqual(0, wrongParticipant.Exit);
+                Assert.Equal(0, bedside.Exit);
+                Assert.StartsWith("VERIFIED", Field(bedside.Output, "Result"), StringComparison.Ordinal);
+            }
+            else
+            {
+                await ProductPath.VerifiedAtBedsideAsync(server, participants[^1]);
+            }
             var infused = await RunAsync(server, site, "infusion", participants[^1], "--at", server.Clock.GetUtcNow().ToString("O"));
             Assert.Equal(0, infused.Exit);
         }

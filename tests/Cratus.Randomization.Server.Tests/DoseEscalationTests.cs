@@ -23,7 +23,7 @@ public abstract class DoseEscalationTests : OnEachDatabase
     {
         var site = Escalation(server);
         var assignment = (await site.EnrollInCohortAsync(Enrol(screeningId))).Assignment;
-        await Participants(server).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
+        await ProductPath.InfuseAsync(server, assignment.ParticipantId);
         return assignment;
     }
 
@@ -224,7 +224,7 @@ public abstract class DoseEscalationTests : OnEachDatabase
         var sentinel = (await site.EnrollInCohortAsync(Enrol("S1"))).Assignment;
 
         var beforeInfusion = await Assert.ThrowsAsync<RpcException>(() => site.EnrollInCohortAsync(Enrol("S2")).ResponseAsync);
-        await Participants(server).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = sentinel.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
+        await ProductPath.InfuseAsync(server, sentinel.ParticipantId);
         server.Clock.Advance(TimeSpan.FromDays(6));
         var tooSoon = await Assert.ThrowsAsync<RpcException>(() => Escalation(server).EnrollInCohortAsync(Enrol("S2")).ResponseAsync);
         server.Clock.Advance(TimeSpan.FromDays(1));
@@ -279,6 +279,7 @@ public abstract class DoseEscalationTests : OnEachDatabase
         {
             ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()),
         }).ResponseAsync);
+        await ProductPath.VerifiedAtBedsideAsync(server, assignment.ParticipantId);
         var pharmacist = await server.As(TrialRole.Pharmacist).Participants.RecordInfusionAsync(new RecordInfusionRequest
         {
             ParticipantId = assignment.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()),

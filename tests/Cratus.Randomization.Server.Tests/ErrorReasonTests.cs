@@ -32,7 +32,6 @@ public sealed class ErrorReasonTests
         ["UNIT_TRANSITION_NOT_ALLOWED"] = "InventoryTests.Units_MoveOnlyAlongAllowedTransitions_ExpiredUnitsAreRecordedThenDestroyed",
         ["LOT_ALREADY_RELEASED"] = "InventoryTests.ReleaseLot_ByQualityAssurance_IsSigned_ReleasesTheUnits_OnlyOnce",
         ["LOT_EXPIRED"] = "InventoryTests.Refusals_NameTheReason",
-        ["UNIT_NOT_USABLE"] = "CellProductTests (domain) and the preparation's tests (bedside branch)",
         ["SCHEDULE_AMENDMENT_NOT_APPLICABLE"] = "AmendmentTests.AmendSchedule_NotStratifiedBySite_IsRefusedWithTheReason",
         ["RATE_LIMITED"] = "HostileInputTests.RateLimit_*",
         ["REQUEST_TOO_LARGE"] = "HostileInputTests.RawFrame_Malformed_GetsAClearStatus (oversized frame)",
@@ -49,6 +48,16 @@ public sealed class ErrorReasonTests
         ["SIGNING_PROOF_USED"] = "SignatureTests.ApproveUnblinding_ReplayedProof_*",
         ["PRODUCTION_CLOCK_FIXED"] = "RehearsalTests.AdvanceTrialClock_InProduction_IsRefusedAndTheClockIsTheRealTime",
         ["CLOCK_CONTROL_OFF"] = "RehearsalTests.AdvanceTrialClock_ClockControlOff_IsRefusedNamingTheSetting",
+        // The prepared dose and the bedside (issue #16), where their conditions are made.
+        ["DOSE_ALREADY_PREPARED"] = "PreparationToBedsideTests.Prepare_ASecondTimeForTheSameOrder_IsRefusedUntilTheFirstIsDestroyed",
+        ["PRODUCT_CELLS_INSUFFICIENT"] = "PreparationToBedsideTests.Prepare_FromAnUnreleasedLot_OrAQuarantinedUnit_OrTooFewCells_IsRefusedWithTheReason",
+        ["SECOND_PHARMACIST_REQUIRED"] = "PreparationToBedsideTests.Verify_ByThePharmacistWhoPrepared_IsRefused_ADifferentPharmacistChecks",
+        ["DOSE_STATE_NOT_ALLOWED"] = "PreparationToBedsideTests.Bedside_NotDispatched_OrProductQuarantinedSince_IsRefusedWithTheReason",
+        ["DOSE_WRONG_PARTICIPANT"] = "PreparationToBedsideTests.Bedside_WrongBag_IsRefusedAuditedAndTheBagStaysUnused",
+        ["INFUSION_WINDOW_EXPIRED"] = "PreparationToBedsideTests.Bedside_PastTheWindow_TrialRefuses_IsRefusedAndTheInfusionToo",
+        ["DOSE_NOT_RELEASED"] = "PreparationToBedsideTests.Verify_ByThePharmacistWhoPrepared_* (dispatch before the check) and Bedside_NotDispatched_*",
+        ["UNIT_NOT_USABLE"] = "PreparationToBedsideTests.Prepare_FromAnUnreleasedLot_OrAQuarantinedUnit_OrTooFewCells_IsRefusedWithTheReason",
+        ["BEDSIDE_VERIFICATION_REQUIRED"] = "PreparationToBedsideTests.Infusion_WithoutBedsideVerification_IsRefusedInBothPhases",
         // Never expected: it is what an unforeseen fault answers, and a test that provokes it would be a bug report.
         ["INTERNAL_FAILURE"] = "none: ContractTests asserts that no call ever answers INTERNAL",
     };
@@ -175,7 +184,7 @@ public sealed class ErrorReasonTests
         {
             var first = (await Escalation(s).EnrollInCohortAsync(Enrol("PH1-1"))).Assignment.ParticipantId;
             s.Clock.Advance(TimeSpan.FromHours(1));
-            await Participants(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = first, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) });
+            await ProductPath.InfuseAsync(s, first);
             s.Clock.Advance(TimeSpan.FromDays(2));
             await Participants(s).ReportSafetyEventAsync(new ReportSafetyEventRequest
                 { ParticipantId = first, Type = SafetyEventType.Stroke, Serious = true, OnsetDate = new CalendarDate { Year = 2026, Month = 11, Day = 23 } });
@@ -199,7 +208,7 @@ public sealed class ErrorReasonTests
         {
             var participant = (await Escalation(s).EnrollInCohortAsync(Enrol("PH1-1"))).Assignment.ParticipantId;
             s.Clock.Advance(TimeSpan.FromHours(1));
-            await Participants(s).RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow()) });
+            await ProductPath.InfuseAsync(s, participant);
             return await Refused(Participants(s).RecordInfusionAsync(new RecordInfusionRequest
                 { ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(s.Clock.GetUtcNow().AddMinutes(-20)) }));
         }));

@@ -156,8 +156,7 @@ public abstract class NotificationTests : OnEachDatabase
         {
             RequestId = Guid.NewGuid().ToString(), SiteCode = "UM", ScreeningId = "P1", Eligibility = Requests.Eligible(),
         })).Assignment;
-        await new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM"))
-            .RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = enrolled.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
+        await ProductPath.InfuseAsync(server, enrolled.ParticipantId);
         server.Clock.Advance(TimeSpan.FromDays(12));
         site = new DoseEscalationService.DoseEscalationServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM")); // a token valid now
         var report = await new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM")).ReportSafetyEventAsync(new ReportSafetyEventRequest
@@ -199,8 +198,7 @@ public abstract class NotificationTests : OnEachDatabase
         await using var server = new TrialServer(Database, false, Settings(smtp, hooks), TwoSites);
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "Phase II schedule" });
         var randomized = (await server.Site().RandomizeAsync(Requests.Randomize("SCR-1"))).Assignment;
-        await new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM"))
-            .RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = randomized.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
+        await ProductPath.InfuseAsync(server, randomized.ParticipantId);
         server.Clock.Advance(TimeSpan.FromDays(12));
         var report = await new ParticipantService.ParticipantServiceClient(server.Channel(TrialRole.SiteCoordinator, "UM")).ReportSafetyEventAsync(new ReportSafetyEventRequest
         {

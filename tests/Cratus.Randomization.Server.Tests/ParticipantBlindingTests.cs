@@ -37,6 +37,12 @@ public abstract partial class BlindingTests
         var n = 0;
         foreach (var id in armOf.Keys)
         {
+            // The bedside (issue #16): a wrong bag is refused, the right one confirmed, both blinded; then the infusion.
+            var bag = await ProductPath.DispatchedAsync(server, id, startedAt: now.AddMinutes(-30));
+            var bedside = server.As(TrialRole.SiteCoordinator, "UM").Infusion;
+            Blinded(await bedside.VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = "CP-0000000000", ParticipantId = id }));
+            Blinded(await bedside.VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = bag, ParticipantId = id }));
+            await BlindedError(() => server.As(TrialRole.SiteCoordinator, "JH").Infusion.VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = bag, ParticipantId = id }).ResponseAsync);
             Blinded(await coordinator.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = id, InfusedAt = Timestamp.FromDateTimeOffset(now) }));
             await BlindedError(() => coordinator.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = id, InfusedAt = Timestamp.FromDateTimeOffset(now.AddHours(-1)) }).ResponseAsync);
             Blinded(await coordinator.ReportSafetyEventAsync(new ReportSafetyEventRequest { ParticipantId = id, Type = SafetyEventType.Stroke, Serious = true, OnsetDate = today }));

@@ -184,6 +184,7 @@ public abstract class ParticipantServiceTests : OnEachDatabase
         var a = (await RandomizeAsync(server, "SCR-A", Sex.Female)).Assignment.ParticipantId;
         var site = server.As(TrialRole.SiteCoordinator, "UM").Participants;
 
+        await ProductPath.VerifiedAtBedsideAsync(server, a);
         var infusion = await site.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = a, InfusedAt = Timestamp.FromDateTimeOffset(server.Clock.GetUtcNow()) });
         var today = TrialServer.Now;
         var report = await site.ReportSafetyEventAsync(new ReportSafetyEventRequest

@@ -40,6 +40,8 @@ public sealed class RehearsalCliTests
         {
             SiteCode = "UM", ScreeningId = "UAT-CLI-1", Eligibility = Requests.Eligible(),
         })).Assignment;
+        var trialNow = (await uat.As(TrialRole.Administrator).Rehearsal.GetTrialClockAsync(new Randomization.Protos.V1.GetTrialClockRequest())).Clock.TrialTime.ToDateTimeOffset();
+        await ProductPath.VerifiedAtBedsideAsync(uat, enrolled.ParticipantId, startedAt: trialNow.AddMinutes(-30));
         var infused = await RunAsync(uat, uat.Token(TrialRole.SiteCoordinator, sites: ["UM"]), "infusion", enrolled.ParticipantId);
         var inProduction = await RunAsync(production, production.Token(TrialRole.Administrator), "rehearsal", "advance-clock", "--by", "1d", "--reason", "x");
 

@@ -47,7 +47,9 @@ public sealed class RehearsalWholePathTests(ITestOutputHelper output)
                     SiteCode = "UM", ScreeningId = $"UAT-C{cohort}-{i}", Eligibility = Requests.Eligible(i % 2 == 0 ? Sex.Female : Sex.Male),
                 })).Assignment;
                 Assert.Equal(cohort, assignment.Cohort);
-                await siteRecords.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = assignment.ParticipantId, InfusedAt = await TrialNowAsync() });
+                var now = await TrialNowAsync();
+                await ProductPath.VerifiedAtBedsideAsync(server, assignment.ParticipantId, startedAt: now.ToDateTimeOffset().AddMinutes(-30));
+                await siteRecords.RecordInfusionAsync(new RecordInfusionRequest { ParticipantId = assignment.ParticipantId, InfusedAt = now });
             }
             var tooSoon = await Assert.ThrowsAsync<RpcException>(() => dsmb.RecordDsmbDecisionAsync(new RecordDsmbDecisionRequest
             {

@@ -63,6 +63,8 @@ public abstract class RetryTests : OnEachDatabase
             var participant = await EnrolAsync(server);
             server.Clock.Advance(TimeSpan.FromHours(1));
             var now = server.Clock.GetUtcNow();
+            // The infusion gate: the bag is verified at the bedside first (thaw started before either infusion time).
+            await ProductPath.VerifiedAtBedsideAsync(server, participant, startedAt: now.AddMinutes(-45));
             return (id, other) => Call(Participants(server).RecordInfusionAsync(new RecordInfusionRequest
                 { RequestId = id, ParticipantId = participant, InfusedAt = Timestamp.FromDateTimeOffset(now.AddMinutes(other ? -30 : -10)) }));
         }),
@@ -122,6 +124,41 @@ public abstract class RetryTests : OnEachDatabase
             { RequestId = id, Reason = other ? "protocol v4" : "protocol v3" })))),
         new("ImportSchedule", server => Ready((id, other) => Call(server.Statistician().ImportScheduleAsync(new ImportScheduleRequest
             { RequestId = id, Csv = ByteString.CopyFromUtf8(ScheduleTests.ValidCsv()), Reason = other ? "list v2" : "list v1" })))),
+        new("RecordPreparation", async server =>
+        {
+            var participant = await RandomizeAsync(server);
+            var order = await server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = participant });
+            var units = order.Placebo ? [] : await ProductPath.ReleasedUnitsAsync(server, 1, order.CellCount * 2);
+            var now = server.Clock.GetUtcNow();
+            return (id, other) => Call(server.Pharmacy().RecordPreparationAsync(new RecordPreparationRequest
+            {
+                RequestId = id, ParticipantId = participant, UnitIds = { units },
+                PreparationStartedAt = Timestamp.FromDateTimeOffset(now.AddMinutes(other ? -20 : -10)),
+                Measurements = order.Placebo ? null : new CellMeasurements { PostThawCellCount = order.CellCount * 2, PostThawViabilityPercent = "92", FinalCells = order.CellCount, VolumeMl = "20" },
+            }));
+        }),
+        new("VerifyPreparation", async server =>
+        {
+            var dose = await ProductPath.PrepareAsync(server, await RandomizeAsync(server));
+            var second = server.As(server.Token(TrialRole.Pharmacist, ProductPath.SecondPharmacist)).Pharmacy;
+            return (id, other) => Call(second.VerifyPreparationAsync(new VerifyPreparationRequest { RequestId = id, ProductId = other ? "CP-0000000000" : dose.ProductId }));
+        }),
+        new("DispatchDose", async server =>
+        {
+            var dose = await ProductPath.PrepareAsync(server, await RandomizeAsync(server));
+            await server.As(server.Token(TrialRole.Pharmacist, ProductPath.SecondPharmacist)).Pharmacy.VerifyPreparationAsync(new VerifyPreparationRequest { ProductId = dose.ProductId });
+            return (id, other) => Call(server.Pharmacy().DispatchDoseAsync(new DispatchDoseRequest { RequestId = id, ProductId = dose.ProductId, Courier = other ? "nurse" : "courier" }));
+        }),
+        new("ReturnDose", async server =>
+        {
+            var bag = await ProductPath.DispatchedAsync(server, await RandomizeAsync(server));
+            return (id, other) => Call(server.Pharmacy().ReturnDoseAsync(new ReturnDoseRequest { RequestId = id, ProductId = bag, Reason = other ? "visit moved" : "participant unwell" }));
+        }),
+        new("DestroyDose", async server =>
+        {
+            var dose = await ProductPath.PrepareAsync(server, await RandomizeAsync(server));
+            return (id, other) => Call(server.Pharmacy().DestroyDoseAsync(new DestroyDoseRequest { RequestId = id, ProductId = dose.ProductId, Reason = other ? "bag leaked" : "bag damaged" }));
+        }),
         new("Randomize", async server =>
         {
             await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "retry tests" });

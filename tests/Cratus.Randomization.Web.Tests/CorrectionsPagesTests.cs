@@ -19,6 +19,7 @@ public sealed class CorrectionsPagesTests(BrowserFixture browser)
         var b = (await trial.Server.Site("UM").RandomizeAsync(Requests.Randomize("S-B", Sex.Male))).Assignment;
         var armOfA = (await trial.Server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = a.ParticipantId })).ArmCode;
 
+        await ProductPath.VerifiedAtBedsideAsync(trial.Server, a.ParticipantId); // the infusion gate
         var page = await trial.SignInAsync(browser.Browser, TrialRole.Investigator, "investigator-um", ["UM"]);
         await page.GotoAsync(trial.Address + $"/participants/{a.ParticipantId}");
         await page.GetByTestId("participant").WaitForAsync();

@@ -38,6 +38,9 @@ public sealed class EndToEndWalkTests(BrowserFixture browser)
             await coordinator.GetByTestId("enrol").ClickAsync();
             await coordinator.GetByTestId("placement-participant").GetByRole(AriaRole.Link).ClickAsync();
             await coordinator.GetByTestId("participant").WaitForAsync();
+            // The infusion gate: the pharmacy's bag is prepared, checked, dispatched and verified at the bedside
+            // (those pages are walked in BedsidePagesTests).
+            await ProductPath.VerifiedAtBedsideAsync(trial.Server, (await coordinator.GetByTestId("participant-id").InnerTextAsync()).Trim());
             var infusedAt = TimeZoneInfo.ConvertTime(trial.Server.Clock.GetUtcNow().AddMinutes(1), TimeZoneInfo.FindSystemTimeZoneById("America/New_York"));
             await SitePagesTests.Input(coordinator, "infused-at").FillAsync(infusedAt.ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
             await coordinator.GetByTestId("record-infusion").ClickAsync();

@@ -22,10 +22,7 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
             {
                 RequestId = Guid.NewGuid().ToString(), SiteCode = "UM", ScreeningId = $"C1-{i}", Eligibility = Requests.Eligible(),
             })).Assignment;
-            await trial.Server.As(TrialRole.SiteCoordinator, "UM").Participants.RecordInfusionAsync(new RecordInfusionRequest
-            {
-                ParticipantId = enrolled.ParticipantId, InfusedAt = Timestamp.FromDateTimeOffset(trial.Server.Clock.GetUtcNow()),
-            });
+            await ProductPath.InfuseAsync(trial.Server, enrolled.ParticipantId);
             trial.Server.Clock.Advance(TimeSpan.FromDays(1));
         }
         return trial;

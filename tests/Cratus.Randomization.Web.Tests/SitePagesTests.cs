@@ -48,6 +48,8 @@ public sealed class SitePagesTests(BrowserFixture browser)
         await page.GetByTestId("participant").WaitForAsync();
         Assert.Equal(participantId, (await page.GetByTestId("participant-id").InnerTextAsync()).Trim());
         Assert.Equal("—", (await page.GetByTestId("participant-infused").InnerTextAsync()).Trim());
+        // The infusion gate: the pharmacy's bag reaches the bedside and is verified first.
+        await ProductPath.VerifiedAtBedsideAsync(trial.Server, participantId);
         // A minute after the enrolment (the test's clock stands still), typed in the trial's time zone.
         var infusedAt = TimeZoneInfo.ConvertTime(trial.Server.Clock.GetUtcNow().AddMinutes(1), TimeZoneInfo.FindSystemTimeZoneById("America/New_York"));
         await Input(page, "infused-at").FillAsync(infusedAt.ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));

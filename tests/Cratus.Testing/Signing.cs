@@ -87,6 +87,8 @@ public static class Signing
                 EmergencyUnblindRequest r => (SignedAction.EmergencyUnblinding, r.ParticipantId),
                 MarkRandomizedInErrorRequest r => (SignedAction.RandomizedInError, r.ParticipantId),
                 ReleaseLotRequest r => (SignedAction.LotRelease, r.LotNumber),
+                RecordPreparationRequest r => (SignedAction.DosePreparation, r.ParticipantId),
+                VerifyPreparationRequest r => (SignedAction.PreparationCheck, r.ProductId),
                 ImportScheduleRequest r => (SignedAction.ScheduleImport, RecordIdOf(r.Csv)),
                 GenerateScheduleRequest => (SignedAction.ScheduleGeneration, await TrialIdAsync()),
                 AmendScheduleRequest r => (SignedAction.ScheduleAmendment, r.Csv.IsEmpty ? r.SiteCode : RecordIdOf(r.Csv)),

@@ -27,5 +27,6 @@ public sealed class TrialClients(CallInvoker channel)
     public ParticipantService.ParticipantServiceClient Participants => new(Channel);
     public InventoryService.InventoryServiceClient Inventory => new(Channel);
     public ChainOfCustodyService.ChainOfCustodyServiceClient ChainOfCustody => new(Channel);
+    public InfusionService.InfusionServiceClient Infusion => new(Channel);
     public Health.HealthClient Health => new(Channel);
 }

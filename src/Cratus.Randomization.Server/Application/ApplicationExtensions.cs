@@ -21,6 +21,7 @@ public static class ApplicationExtensions
         builder.Services.AddScoped<AllocationVerifier>();
         builder.Services.AddSingleton<AuditedReads>();
         builder.Services.AddScoped<Exports.ParticipantExporter>();
+        builder.Services.AddScoped<Pharmacy.DoseUnits>();
         builder.Services.AddOptions<UnblindingOptions>().BindConfiguration(UnblindingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }

@@ -65,6 +65,15 @@ public static class AuditActions
     public const string UnitReturned = "unit.returned";
     public const string UnitDestroyed = "unit.destroyed";
     public const string UnitHistoryReadUnblinded = "product_history.unblinded_read";
+    public const string DosePrepared = "dose.prepared";
+    public const string DosePreparationChecked = "dose.preparation_checked";
+    public const string DosePreparationRead = "dose.preparation_read";
+    public const string DoseLabelPrinted = "dose.label_printed";
+    public const string DoseDispatched = "dose.dispatched";
+    public const string DoseReturned = "dose.returned";
+    public const string DoseDestroyed = "dose.destroyed";
+    public const string BedsideVerified = "bedside.verified";
+    public const string BedsideRefused = "bedside.refused";
 }
 
 /// <summary>A page of events, with the electronic signature stored with each signed one (by sequence).</summary>

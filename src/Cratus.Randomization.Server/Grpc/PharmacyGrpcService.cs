@@ -6,7 +6,7 @@ using Grpc.Core;
 
 namespace Cratus.Randomization.Server.Grpc;
 
-public sealed class PharmacyGrpcService(ReadDoseOrder readDoseOrder) : PharmacyService.PharmacyServiceBase
+public sealed partial class PharmacyGrpcService(ReadDoseOrder readDoseOrder) : PharmacyService.PharmacyServiceBase
 {
     [Runs(typeof(ReadDoseOrder))]
     public override async Task<GetDoseOrderResponse> GetDoseOrder(GetDoseOrderRequest request, ServerCallContext context)

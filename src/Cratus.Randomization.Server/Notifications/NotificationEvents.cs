@@ -18,6 +18,7 @@ public static class NotificationEvents
     public const string UnblindingApproved = "unblinding.approved";
     public const string UnblindingApprovalExpired = "unblinding.approval_expired";
     public const string SafetyWindowClosing = "safety_window.closing";
+    public const string BedsideRefused = "bedside.refused";
 
     private static readonly Dictionary<string, NotificationAudience[]> Audiences = new(StringComparer.Ordinal)
     {
@@ -32,6 +33,8 @@ public static class NotificationEvents
         [UnblindingApproved] = [Statistician, DsmbMember],
         [UnblindingApprovalExpired] = [Statistician, DsmbMember],
         [SafetyWindowClosing] = [SiteCoordinator, Investigator, DsmbMember, Sponsor],
+        // A bag refused at the bedside: the pharmacy acts on it, the sponsor is told. Never the arm (the message is the refusal's).
+        [BedsideRefused] = [Pharmacist, Sponsor],
     };
 
     /// <summary>Every event name, for validating configuration.</summary>

@@ -45,6 +45,8 @@ public abstract class TrialDbContext : IdentityUserContext<TrialUser>
     public DbSet<ProductUnit> ProductUnits => Set<ProductUnit>();
     /// <summary>The chain-of-custody events of lots, units and prepared doses.</summary>
     public DbSet<ProductEvent> ProductEvents => Set<ProductEvent>();
+    /// <summary>The prepared doses, one per bag (<see cref="DosePreparation"/>).</summary>
+    public DbSet<DosePreparation> DosePreparations => Set<DosePreparation>();
 
     /// <summary>The attempt of the outermost write now running (1, then 2 and up after a conflict); 0 outside one.</summary>
     public int WriteAttempt { get; internal set; }

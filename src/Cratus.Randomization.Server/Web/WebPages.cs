@@ -23,6 +23,7 @@ public static class WebPages
         new("/pharmacy", "Dose orders", Icons.Material.Filled.Science, typeof(Application.Pharmacy.ListDoseOrders)),
         new("/inventory", "Inventory", Icons.Material.Filled.Inventory2, typeof(Application.Inventory.ListLots)),
         new("/inventory/history", "Product history", Icons.Material.Filled.Timeline, typeof(Application.ChainOfCustody.GetProductHistory)),
+        new("/bedside", "Bedside check", Icons.Material.Filled.QrCodeScanner, typeof(Application.Infusion.VerifyAtBedside)),
         new("/escalation", "Dose escalation", Icons.Material.Filled.Timeline, typeof(Application.DoseEscalation.GetEscalationStatus)),
         new("/schedule", "Schedule", Icons.Material.Filled.ListAlt, typeof(Application.Schedule.GenerateSchedule)),
         new("/unblinding", "Unblinding", Icons.Material.Filled.LockOpen, typeof(Application.Unblinding.ListUnblindingRequests)),

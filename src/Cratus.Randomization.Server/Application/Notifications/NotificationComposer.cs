@@ -94,6 +94,11 @@ public sealed class NotificationComposer(TrialDbContext db, TrialDefinition tria
                     [.. RequestFacts(request), (requested ? "Requested by" : "Approved by", e.Actor.User), (requested ? "Requested at" : "Approved at", Time(e.At)),
                      ("Expires at", request.ExpiresAt is { } expires ? Time(expires) : "")], ForScope(request))];
             }
+            case AuditActions.BedsideRefused:
+                // The facts are the audit event's: participant, site, who and when, and the refusal as the site saw it.
+                return [new(NotificationEvents.BedsideRefused, key, e.Site, $"Bag refused at the bedside for participant {e.Target} at site {e.Site}",
+                    [("Participant", e.Target), ("Site", e.Site), ("Refused at", Time(e.At)), ("Scanned by", e.Actor.User), ("Refusal", e.Reason),
+                     ("Note", "The bag was not infused. The pharmacy checks the bag and the participant's dose.")])];
             default:
                 return [];
         }

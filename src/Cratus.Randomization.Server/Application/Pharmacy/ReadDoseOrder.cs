@@ -24,7 +24,8 @@ public sealed partial class ReadDoseOrder(TrialDefinition trial, ParticipantStor
         return order;
     }
 
-    private async Task<PharmacyOrder?> OrderAsync(string participantId, CancellationToken ct)
+    /// <summary>The dose order of <paramref name="participantId"/> (unblinded, not audited: the caller audits its own use), or null.</summary>
+    internal async Task<PharmacyOrder?> OrderAsync(string participantId, CancellationToken ct)
     {
         var randomized = await participants.UnblindedAsync(participants.Query(participantId), ct);
         if (randomized.Count == 1)

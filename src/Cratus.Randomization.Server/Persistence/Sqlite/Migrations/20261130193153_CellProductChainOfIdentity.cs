@@ -6,11 +6,48 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 {
     /// <inheritdoc />
-    public partial class CellProductInventory : Migration
+    public partial class CellProductChainOfIdentity : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.CreateTable(
+                name: "DosePreparations",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    ProductId = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    ParticipantId = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    SiteCode = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    State = table.Column<string>(type: "TEXT", maxLength: 24, nullable: false),
+                    PreparationStartedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
+                    UseBy = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
+                    PostThawCellCount = table.Column<long>(type: "INTEGER", nullable: true),
+                    PostThawViabilityPercent = table.Column<decimal>(type: "TEXT", precision: 5, scale: 2, nullable: true),
+                    FinalCells = table.Column<long>(type: "INTEGER", nullable: true),
+                    VolumeMilliliters = table.Column<decimal>(type: "TEXT", precision: 7, scale: 2, nullable: true),
+                    UnitIds = table.Column<string>(type: "TEXT", maxLength: 1000, nullable: false),
+                    PreparedBy = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    PreparedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
+                    VerifiedBy = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
+                    VerifiedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
+                    DispatchedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
+                    DispatchedBy = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
+                    Courier = table.Column<string>(type: "TEXT", maxLength: 200, nullable: true),
+                    BedsideVerifiedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
+                    BedsideVerifiedBy = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
+                    InfusedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
+                    Deviation = table.Column<string>(type: "TEXT", maxLength: 1000, nullable: true),
+                    ClosedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
+                    ClosedBy = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
+                    ClosedReason = table.Column<string>(type: "TEXT", maxLength: 2000, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_DosePreparations", x => x.Id);
+                });
+
             migrationBuilder.CreateTable(
                 name: "ProductLots",
                 columns: table => new
@@ -57,6 +94,12 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                 {
                     table.PrimaryKey("PK_ProductUnits", x => x.Id);
                     table.ForeignKey(
+                        name: "FK_ProductUnits_DosePreparations_PreparationId",
+                        column: x => x.PreparationId,
+                        principalTable: "DosePreparations",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
                         name: "FK_ProductUnits_ProductLots_LotId",
                         column: x => x.LotId,
                         principalTable: "ProductLots",
@@ -95,6 +138,12 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                         principalColumn: "Sequence",
                         onDelete: ReferentialAction.Restrict);
                     table.ForeignKey(
+                        name: "FK_ProductEvents_DosePreparations_PreparationId",
+                        column: x => x.PreparationId,
+                        principalTable: "DosePreparations",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
                         name: "FK_ProductEvents_ProductLots_LotId",
                         column: x => x.LotId,
                         principalTable: "ProductLots",
@@ -107,6 +156,17 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
                         principalColumn: "Id",
                         onDelete: ReferentialAction.Restrict);
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_DosePreparations_ParticipantId",
+                table: "DosePreparations",
+                column: "ParticipantId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_DosePreparations_ProductId",
+                table: "DosePreparations",
+                column: "ProductId",
+                unique: true);
 
             migrationBuilder.CreateIndex(
                 name: "IX_ProductEvents_AuditSequence",
@@ -169,6 +229,9 @@ namespace Cratus.Randomization.Server.Persistence.Sqlite.Migrations
 
             migrationBuilder.DropTable(
                 name: "ProductUnits");
+
+            migrationBuilder.DropTable(
+                name: "DosePreparations");
 
             migrationBuilder.DropTable(
                 name: "ProductLots");

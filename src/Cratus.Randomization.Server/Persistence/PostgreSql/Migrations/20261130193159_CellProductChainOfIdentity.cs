@@ -7,11 +7,48 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 {
     /// <inheritdoc />
-    public partial class CellProductInventory : Migration
+    public partial class CellProductChainOfIdentity : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.CreateTable(
+                name: "DosePreparations",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    ProductId = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    ParticipantId = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    SiteCode = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    State = table.Column<string>(type: "character varying(24)", maxLength: 24, nullable: false),
+                    PreparationStartedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    UseBy = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    PostThawCellCount = table.Column<long>(type: "bigint", nullable: true),
+                    PostThawViabilityPercent = table.Column<decimal>(type: "numeric(5,2)", precision: 5, scale: 2, nullable: true),
+                    FinalCells = table.Column<long>(type: "bigint", nullable: true),
+                    VolumeMilliliters = table.Column<decimal>(type: "numeric(7,2)", precision: 7, scale: 2, nullable: true),
+                    UnitIds = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: false),
+                    PreparedBy = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    PreparedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    VerifiedBy = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    VerifiedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    DispatchedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    DispatchedBy = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    Courier = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
+                    BedsideVerifiedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    BedsideVerifiedBy = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    InfusedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    Deviation = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: true),
+                    ClosedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    ClosedBy = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    ClosedReason = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_DosePreparations", x => x.Id);
+                });
+
             migrationBuilder.CreateTable(
                 name: "ProductLots",
                 columns: table => new
@@ -58,6 +95,12 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                 {
                     table.PrimaryKey("PK_ProductUnits", x => x.Id);
                     table.ForeignKey(
+                        name: "FK_ProductUnits_DosePreparations_PreparationId",
+                        column: x => x.PreparationId,
+                        principalTable: "DosePreparations",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
                         name: "FK_ProductUnits_ProductLots_LotId",
                         column: x => x.LotId,
                         principalTable: "ProductLots",
@@ -96,6 +139,12 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                         principalColumn: "Sequence",
                         onDelete: ReferentialAction.Restrict);
                     table.ForeignKey(
+                        name: "FK_ProductEvents_DosePreparations_PreparationId",
+                        column: x => x.PreparationId,
+                        principalTable: "DosePreparations",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
                         name: "FK_ProductEvents_ProductLots_LotId",
                         column: x => x.LotId,
                         principalTable: "ProductLots",
@@ -108,6 +157,17 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
                         principalColumn: "Id",
                         onDelete: ReferentialAction.Restrict);
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_DosePreparations_ParticipantId",
+                table: "DosePreparations",
+                column: "ParticipantId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_DosePreparations_ProductId",
+                table: "DosePreparations",
+                column: "ProductId",
+                unique: true);
 
             migrationBuilder.CreateIndex(
                 name: "IX_ProductEvents_AuditSequence",
@@ -170,6 +230,9 @@ namespace Cratus.Randomization.Server.Persistence.PostgreSql.Migrations
 
             migrationBuilder.DropTable(
                 name: "ProductUnits");
+
+            migrationBuilder.DropTable(
+                name: "DosePreparations");
 
             migrationBuilder.DropTable(
                 name: "ProductLots");
