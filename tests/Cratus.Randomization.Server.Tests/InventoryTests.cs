@@ -38,10 +38,11 @@ public abstract class InventoryTests : OnEachDatabase
     /// What the preparation (the bedside branch's RecordPreparation and DispatchDose) does to a unit, done through the
     /// domain on the server's own store: released, reserved, thawed and dispensed for a dose.
     /// </summary>
-    public static async Task DispenseAsync(TrialServer server, string unitId, long preparationId = 1, string? participantId = null, string? productId = null)
+    public static async Task DispenseAsync(TrialServer server, string unitId, long? preparationId = null, string? participantId = null, string? productId = null)
     {
         using var scope = server.Services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<TrialDbContext>();
+        preparationId ??= await PreparationAsync(server, participantId ?? "P-UNITTEST01", productId ?? $"CP-{unitId.GetHashCode() & 0x7fffffff:D10}");
         var unit = await db.ProductUnits.SingleAsync(u => u.UnitId == unitId);
         var lot = await db.ProductLots.SingleAsync(l => l.Id == unit.LotId);
         var now = server.Clock.GetUtcNow();
@@ -53,7 +54,7 @@ public abstract class InventoryTests : OnEachDatabase
         }
         var events = new[]
         {
-            unit.ReserveFor(preparationId, participantId, pharmacist, now, $"reserved for product {productId}"),
+            unit.ReserveFor(preparationId.Value, participantId, pharmacist, now, $"reserved for product {productId}"),
             unit.MoveTo(Domain.UnitState.Thawed, pharmacist, now, $"thawed for product {productId}", detail: "thaw started"),
             unit.MoveTo(Domain.UnitState.Dispensed, pharmacist, now, "dispatched"),
         };
@@ -287,9 +288,27 @@ public abstract class InventoryTests : OnEachDatabase
         Assert.Single((await server.As(TrialRole.QualityAssurance).Inventory.ListLotsAsync(new ListLotsRequest())).Lots);
     }
 
-    /// <summary>Events as the preparation (the bedside branch) stores them for one dose: its units' moves, then dose-level events.</summary>
-    internal static async Task SeedDoseAsync(TrialServer server, long preparationId, string participantId, string productId, params string[] unitIds)
+    /// <summary>
+    /// A prepared dose's row (the preparation's record that units and events point to), made through the domain's
+    /// <see cref="Domain.DosePreparation.Prepare"/> on the server's store; answers its id.
+    /// </summary>
+    internal static async Task<long> PreparationAsync(TrialServer server, string participantId, string productId)
     {
+        using var scope = server.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<TrialDbContext>();
+        if (await db.DosePreparations.SingleOrDefaultAsync(d => d.ProductId == productId) is { } existing) return existing.Id;
+        var now = server.Clock.GetUtcNow();
+        var dose = Domain.DosePreparation.Prepare(productId, participantId, "UM", true, 0, [], null, now, new Domain.Actor("pharmacist-prep", "pharmacist"), now,
+            scope.ServiceProvider.GetRequiredService<Domain.TrialDefinition>().DoseHandling);
+        db.DosePreparations.Add(dose);
+        await db.SaveChangesAsync();
+        return dose.Id;
+    }
+
+    /// <summary>Events as the preparation (the bedside branch) stores them for one dose: its units' moves, then dose-level events.</summary>
+    internal static async Task SeedDoseAsync(TrialServer server, long preparationNumber, string participantId, string productId, params string[] unitIds)
+    {
+        var preparationId = await PreparationAsync(server, participantId, productId);
         foreach (var unitId in unitIds) await DispenseAsync(server, unitId, preparationId, participantId, productId);
         using var scope = server.Services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<TrialDbContext>();
