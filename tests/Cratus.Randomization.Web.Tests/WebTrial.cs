@@ -50,8 +50,9 @@ public sealed class WebTrial : IAsyncDisposable
         await page.ClickAsync("button[type=submit]");
         try
         {
-            await page.WaitForURLAsync(Address + "/");
-            await page.GetByTestId("who").WaitForAsync();
+            // Generous: on a loaded CI machine (the server tests run beside these) the first render can take long.
+            await page.WaitForURLAsync(Address + "/", new() { Timeout = 90_000 });
+            await page.GetByTestId("who").WaitForAsync(new() { Timeout = 90_000 });
         }
         catch (TimeoutException)
         {
