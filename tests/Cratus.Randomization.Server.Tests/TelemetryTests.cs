@@ -17,8 +17,11 @@ namespace Cratus.Randomization.Server.Tests;
 /// with tracing on (an OTLP collector configured) and an in-memory exporter beside it, a day of randomizations, refusals,
 /// REST calls, a dose order and an emergency unblinding; then every span, attribute and event, and every metric name and
 /// label on the scrape endpoint, is searched for what the day produced: participant and screening ids, randomization
-/// numbers, product codes, arms, treatments, cell counts.
+/// numbers, product codes, arms, treatments, cell counts. OpenTelemetry listens process-wide (every server in the test
+/// process feeds the meter this server scrapes), so these run alone, after the tests that run in parallel: the counts
+/// they assert are this server's own.
 /// </summary>
+[Collection(OneServerProcessTestAtATime.Name)]
 public sealed class TelemetryTests
 {
     private const string ScrapeToken = "test-scrape-token-0123456789abcdef";
