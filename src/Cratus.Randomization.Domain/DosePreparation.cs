@@ -238,16 +238,18 @@ public sealed class DosePreparation
     /// <summary>
     /// The bedside rule, for a bag scanned with <paramref name="participantId"/> at <paramref name="now"/>: null when
     /// the bag may be given (prepared for this participant, checked by two pharmacists, dispatched, within its window
-    /// or past it with the trial recording deviations, its product still released), otherwise why not.
-    /// <paramref name="productReleased"/> is false when a lot the dose was made from has been quarantined since.
+    /// or past it with the trial recording deviations), otherwise why not. Blinded: every fact it reads is one a placebo
+    /// bag has too. The lots a bag was made from are not read here (a placebo has none, so a lot-based refusal would
+    /// name a cell bag): a bag from a lot quarantined since is recalled by the pharmacy (ReturnDose), which the bedside
+    /// then refuses as returned, exactly as it refuses a returned placebo bag.
     /// </summary>
-    public BedsideRefusal? BedsideProblem(string participantId, DateTimeOffset now, bool productReleased, DoseHandlingDefinition handling)
+    public BedsideRefusal? BedsideProblem(string participantId, DateTimeOffset now, DoseHandlingDefinition handling)
     {
         if (!string.Equals(participantId, ParticipantId, StringComparison.Ordinal))
             return new(RefusalReason.DoseWrongParticipant, $"This bag ({ProductId}) was not prepared for participant {participantId}. Do not infuse it; call the pharmacy.");
         if (State is DoseState.Infused or DoseState.Returned or DoseState.Destroyed)
             return new(RefusalReason.DoseStateNotAllowed, $"This bag ({ProductId}) is recorded as {DoseStates.Words(State)}. Do not infuse it; call the pharmacy.");
-        if (VerifiedBy is null || !productReleased)
+        if (VerifiedBy is null)
             return new(RefusalReason.DoseNotReleased, $"This bag ({ProductId}) is not released by the pharmacy. Do not infuse it; call the pharmacy.");
         if (DispatchedAt is null)
             return new(RefusalReason.DoseStateNotAllowed, $"This bag ({ProductId}) is not recorded as dispatched to the site. Do not infuse it; call the pharmacy.");

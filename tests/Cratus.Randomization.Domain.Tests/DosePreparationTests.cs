@@ -66,12 +66,11 @@ public sealed class DosePreparationTests
         var dispatched = Dispatched(Placebo());
         var handling = new DoseHandlingDefinition();
 
-        Assert.Equal(RefusalReason.DoseWrongParticipant, dispatched.BedsideProblem("P-1", Now, true, handling)!.Reason);
-        Assert.Equal(RefusalReason.DoseNotReleased, notChecked.BedsideProblem("P-1", Now, true, handling)!.Reason);
-        Assert.Equal(RefusalReason.DoseNotReleased, Dispatched(Cells()).BedsideProblem("P-1", Now, false, handling)!.Reason);
-        Assert.Equal(RefusalReason.InfusionWindowExpired, dispatched.BedsideProblem("P-2", Now.AddHours(4), true, handling)!.Reason);
-        Assert.Null(dispatched.BedsideProblem("P-2", Now, true, handling));
-        foreach (var refusal in new[] { dispatched.BedsideProblem("P-1", Now, true, handling)!, notChecked.BedsideProblem("P-1", Now, true, handling)! })
+        Assert.Equal(RefusalReason.DoseWrongParticipant, dispatched.BedsideProblem("P-1", Now, handling)!.Reason);
+        Assert.Equal(RefusalReason.DoseNotReleased, notChecked.BedsideProblem("P-1", Now, handling)!.Reason);
+        Assert.Equal(RefusalReason.InfusionWindowExpired, dispatched.BedsideProblem("P-2", Now.AddHours(4), handling)!.Reason);
+        Assert.Null(dispatched.BedsideProblem("P-2", Now, handling));
+        foreach (var refusal in new[] { dispatched.BedsideProblem("P-1", Now, handling)!, notChecked.BedsideProblem("P-1", Now, handling)! })
         {
             Assert.DoesNotContain("placebo", refusal.Message, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("cell", refusal.Message, StringComparison.OrdinalIgnoreCase);
@@ -83,7 +82,7 @@ public sealed class DosePreparationTests
     {
         var recording = new DoseHandlingDefinition { PastWindow = PastWindowRule.RecordDeviation };
         var late = Dispatched(Cells(recording));
-        Assert.Null(late.BedsideProblem("P-1", Now.AddHours(5), true, recording));
+        Assert.Null(late.BedsideProblem("P-1", Now.AddHours(5), recording));
         late.VerifyAtBedside(Nurse, Now.AddHours(5));
         var deviation = late.Infuse(Now.AddHours(5), recording);
 

@@ -287,25 +287,49 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
     }
 
     [ProviderFact]
-    public async Task Bedside_NotDispatched_OrProductQuarantinedSince_IsRefusedWithTheReason()
+    public async Task Bedside_NotDispatched_IsRefusedWithTheReason()
+    {
+        await using var server = NewServer();
+        var participants = await ThreeArmsAsync(server);
+        var (other, _) = participants.First(p => p.Arm == "C");
+        var notDispatched = await ProductPath.PrepareAsync(server, other);
+        await SecondPharmacist(server).VerifyPreparationAsync(new VerifyPreparationRequest { ProductId = notDispatched.ProductId });
+
+        var undispatched = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = notDispatched.ProductId, ParticipantId = other });
+
+        Assert.Equal(ErrorReason.DoseStateNotAllowed, undispatched.RefusalReason);
+        Assert.Contains("not recorded as dispatched", undispatched.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A lot quarantined after a bag was made from it: the bedside does not read lots (a placebo bag has none, so a
+    /// lot-based refusal would tell the site its bag holds cells). The pharmacy recalls the bag, and the bedside refuses
+    /// it exactly as it refuses a placebo bag the pharmacy took back.
+    /// </summary>
+    [ProviderFact]
+    public async Task Bedside_BagFromALotQuarantinedSince_IsConfirmedLikeAPlaceboBag_UntilThePharmacyRecallsIt_ThenRefusedLikeAReturnedPlacebo()
     {
         await using var server = NewServer();
         var participants = await ThreeArmsAsync(server);
         var (cells, _) = participants.First(p => p.Arm != "C");
-        var (other, _) = participants.First(p => p.Arm == "C");
-        var notDispatched = await ProductPath.PrepareAsync(server, other);
-        await SecondPharmacist(server).VerifyPreparationAsync(new VerifyPreparationRequest { ProductId = notDispatched.ProductId });
-        var bag = await ProductPath.DispatchedAsync(server, cells);
+        var (placebo, _) = participants.First(p => p.Arm == "C");
+        var cellBag = await ProductPath.DispatchedAsync(server, cells);
+        var placeboBag = await ProductPath.DispatchedAsync(server, placebo);
         var unit = (await server.Pharmacy().GetPreparationAsync(new GetPreparationRequest { ParticipantId = cells })).Dose.UnitIds[0];
         await ProductPath.QuarantineLotOfAsync(server, unit, "sterility test positive");
 
-        var undispatched = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = notDispatched.ProductId, ParticipantId = other });
-        var recalled = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = bag, ParticipantId = cells });
+        var confirmed = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = cellBag, ParticipantId = cells });
+        var placeboConfirmed = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = placeboBag, ParticipantId = placebo });
+        await server.Pharmacy().ReturnDoseAsync(new ReturnDoseRequest { ProductId = cellBag, Reason = "recalled: lot quarantined" });
+        await server.Pharmacy().ReturnDoseAsync(new ReturnDoseRequest { ProductId = placeboBag, Reason = "recalled: lot quarantined" });
+        var recalled = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = cellBag, ParticipantId = cells });
+        var placeboRecalled = await Bedside(server).VerifyAtBedsideAsync(new VerifyAtBedsideRequest { ProductId = placeboBag, ParticipantId = placebo });
 
-        Assert.Equal(ErrorReason.DoseStateNotAllowed, undispatched.RefusalReason);
-        Assert.Contains("not recorded as dispatched", undispatched.Message, StringComparison.Ordinal);
-        Assert.Equal(ErrorReason.DoseNotReleased, recalled.RefusalReason);
-        Assert.Contains("not released", recalled.Message, StringComparison.Ordinal);
+        Assert.True(confirmed.Confirmed);
+        Assert.True(placeboConfirmed.Confirmed);
+        Assert.Equal(ErrorReason.DoseStateNotAllowed, recalled.RefusalReason);
+        Assert.Equal(recalled.RefusalReason, placeboRecalled.RefusalReason);
+        Assert.Equal(recalled.Message.Replace(cellBag, "BAG", StringComparison.Ordinal), placeboRecalled.Message.Replace(placeboBag, "BAG", StringComparison.Ordinal));
     }
 
     [ProviderFact]
@@ -382,7 +406,7 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
     }
 
     [ProviderFact]
-    public async Task Bedside_Refusal_IsAnnouncedToThePharmacyAndTheSponsor_NotTheSite_AndStatesNoTreatment()
+    public async Task Bedside_Refusal_IsAnnouncedToThePharmacyAndTheSponsor_NotTheSite_AndStatesNoTreatment_AQuarantineToThePharmacyAlone()
     {
         using var smtp = new SmtpReceiver();
         var settings = new Dictionary<string, string>
@@ -418,6 +442,18 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
         Assert.Contains(second, message, StringComparison.Ordinal);
         Assert.Contains(bag, message, StringComparison.Ordinal);
         Assert.False(BlindingTests.Treatment().IsMatch(message), "the bedside refusal states a treatment");
+
+        // A lot taken out of use is announced to the pharmacy alone, naming the lot and never a bag or a participant.
+        var unit = (await server.Pharmacy().GetPreparationAsync(new GetPreparationRequest { ParticipantId = first })).Dose.UnitIds[0];
+        await ProductPath.QuarantineLotOfAsync(server, unit, "sterility test positive");
+        await Eventually.HoldsAsync(() => smtp.To("pharmacy@example.org").Any(m => EventOf(m) == "product.quarantined"), "the quarantine announced to the pharmacy");
+        var recall = MimeKit.MimeMessage.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(
+            smtp.To("pharmacy@example.org").First(m => EventOf(m) == "product.quarantined").Data))).TextBody ?? "";
+        Assert.Contains("sterility test positive", recall, StringComparison.Ordinal);
+        Assert.DoesNotContain(bag, recall, StringComparison.Ordinal);
+        Assert.DoesNotContain(first, recall, StringComparison.Ordinal);
+        Assert.DoesNotContain(smtp.To("sponsor@example.org"), m => EventOf(m) == "product.quarantined");
+        Assert.DoesNotContain(smtp.To("um@example.org"), m => EventOf(m) == "product.quarantined");
     }
 }
 

@@ -48,24 +48,35 @@ public sealed class ServerProcess : IAsyncDisposable
     public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan? startLimit = null,
         string environment = "Testing", string? workingDirectory = null)
     {
-        var address = $"http://127.0.0.1:{Loopback.FreePort()}";
-        var process = Process.Start(StartInfo(settings, address, environment, workingDirectory)) ?? throw new InvalidOperationException("the server process did not start");
-        var server = new ServerProcess(process, address, settings);
-        process.OutputDataReceived += (_, line) => server.Keep(line.Data);
-        process.ErrorDataReceived += (_, line) => server.Keep(line.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
+        // A free port is only free until someone binds it: another process on a busy machine may take it between our
+        // look and the server's bind. Such a server exits saying so, and starts again on another port.
+        for (var attempt = 1; ; attempt++)
         {
-            await server.WaitUntilServingAsync(startLimit ?? TimeSpan.FromSeconds(60));
+            var address = $"http://127.0.0.1:{Loopback.FreePort()}";
+            var process = Process.Start(StartInfo(settings, address, environment, workingDirectory)) ?? throw new InvalidOperationException("the server process did not start");
+            var server = new ServerProcess(process, address, settings);
+            process.OutputDataReceived += (_, line) => server.Keep(line.Data);
+            process.ErrorDataReceived += (_, line) => server.Keep(line.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            try
+            {
+                await server.WaitUntilServingAsync(startLimit ?? TimeSpan.FromSeconds(60));
+                return server;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && server.PortWasTaken())
+            {
+                await server.DisposeAsync();
+            }
+            catch
+            {
+                await server.DisposeAsync();
+                throw;
+            }
         }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-        return server;
     }
+
+    private bool PortWasTaken() => _process.HasExited && LastLines().Contains("the listening address is taken", StringComparison.Ordinal);
 
     /// <summary>Runs a server that is expected to exit by itself (one that must refuse to start) and returns its exit
     /// code and what it wrote; one still running after <paramref name="limit"/> (60 s) is killed and fails the test.</summary>

@@ -19,6 +19,7 @@ public static class NotificationEvents
     public const string UnblindingApprovalExpired = "unblinding.approval_expired";
     public const string SafetyWindowClosing = "safety_window.closing";
     public const string BedsideRefused = "bedside.refused";
+    public const string ProductQuarantined = "product.quarantined";
 
     private static readonly Dictionary<string, NotificationAudience[]> Audiences = new(StringComparer.Ordinal)
     {
@@ -35,6 +36,9 @@ public static class NotificationEvents
         [SafetyWindowClosing] = [SiteCoordinator, Investigator, DsmbMember, Sponsor],
         // A bag refused at the bedside: the pharmacy acts on it, the sponsor is told. Never the arm (the message is the refusal's).
         [BedsideRefused] = [Pharmacist, Sponsor],
+        // A lot or unit taken out of use: the pharmacy recalls any bag already made from it (the bedside does not read
+        // lots, as a placebo bag has none). The message names the lot or unit only, never a dose or participant.
+        [ProductQuarantined] = [Pharmacist],
     };
 
     /// <summary>Every event name, for validating configuration.</summary>

@@ -40,7 +40,7 @@ public sealed class VerifyAtBedside(TrialDbContext db, TrialDefinition trial, Ti
             var dose = await db.DosePreparations.SingleOrDefaultAsync(d => d.ProductId == command.ProductId, t);
             var refusal = dose is null
                 ? new BedsideRefusal(RefusalReason.ProductNotFound, $"No bag with product id {command.ProductId} is known. Do not infuse it; call the pharmacy.")
-                : dose.BedsideProblem(participant.ParticipantId, now, await units.StillReleasedAsync(dose, t), trial.DoseHandling);
+                : dose.BedsideProblem(participant.ParticipantId, now, trial.DoseHandling);
             if (refusal is null && participant.WithdrawnAt is not null)
                 refusal = new BedsideRefusal(RefusalReason.ParticipantWithdrawn, $"Participant {participant.ParticipantId} has withdrawn. Do not infuse; call the pharmacy.");
             var actor = AuditActor.From(caller);

@@ -99,6 +99,15 @@ public sealed class NotificationComposer(TrialDbContext db, TrialDefinition tria
                 return [new(NotificationEvents.BedsideRefused, key, e.Site, $"Bag refused at the bedside for participant {e.Target} at site {e.Site}",
                     [("Participant", e.Target), ("Site", e.Site), ("Refused at", Time(e.At)), ("Scanned by", e.Actor.User), ("Refusal", e.Reason),
                      ("Note", "The bag was not infused. The pharmacy checks the bag and the participant's dose.")])];
+            case AuditActions.LotQuarantined:
+            case AuditActions.LotExcursionReported:
+            case AuditActions.UnitExcursionReported:
+            {
+                var what = e.Action == AuditActions.UnitExcursionReported ? "Unit" : "Lot";
+                return [new(NotificationEvents.ProductQuarantined, key, "", $"{what} {e.Target} taken out of use",
+                    [(what, e.Target), ("Reason", e.Reason), ("Recorded at", Time(e.At)), ("Recorded by", e.Actor.User),
+                     ("Note", "Bags already prepared from it are not stopped at the bedside. Find them in the pharmacy (product history of its units) and recall any not yet infused (return the dose).")])];
+            }
             default:
                 return [];
         }

@@ -101,14 +101,6 @@ public sealed class DoseUnits(TrialDbContext db)
             AuditSequence = auditSequence,
         });
 
-    /// <summary>Whether every lot the dose was made from is still released (a placebo has none): false once one is quarantined.</summary>
-    public async Task<bool> StillReleasedAsync(DosePreparation dose, CancellationToken ct)
-    {
-        var lotIds = await db.ProductUnits.AsNoTracking().Where(u => u.PreparationId == dose.Id).Select(u => u.LotId).Distinct().ToListAsync(ct);
-        var lots = await db.ProductLots.AsNoTracking().Where(l => lotIds.Contains(l.Id)).ToListAsync(ct);
-        return lots.All(l => l.IsReleased);
-    }
-
     private void Add(ProductEvent e, DosePreparation dose, long auditSequence)
     {
         e.PreparationId = dose.Id;
