@@ -117,7 +117,7 @@ public enum RefusalReason
     DoseWrongParticipant,
     /// <summary>The bag's thaw-to-infusion window has passed and the trial refuses it.</summary>
     InfusionWindowExpired,
-    /// <summary>The dose is not released by the pharmacy (no second pharmacist's check, or its product was quarantined since).</summary>
+    /// <summary>The dose is not released by the pharmacy: no second pharmacist's check yet.</summary>
     DoseNotReleased,
     /// <summary>No infusion without a successful bedside verification of the participant's bag.</summary>
     BedsideVerificationRequired,

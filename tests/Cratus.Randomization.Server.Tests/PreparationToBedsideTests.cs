@@ -444,12 +444,13 @@ public abstract class PreparationToBedsideTests : OnEachDatabase
         Assert.False(BlindingTests.Treatment().IsMatch(message), "the bedside refusal states a treatment");
 
         // A lot taken out of use is announced to the pharmacy alone, naming the lot and never a bag or a participant.
-        var unit = (await server.Pharmacy().GetPreparationAsync(new GetPreparationRequest { ParticipantId = first })).Dose.UnitIds[0];
+        var unit = (await ProductPath.ReleasedUnitsAsync(server, 1, 250_000_000))[0];
         await ProductPath.QuarantineLotOfAsync(server, unit, "sterility test positive");
         await Eventually.HoldsAsync(() => smtp.To("pharmacy@example.org").Any(m => EventOf(m) == "product.quarantined"), "the quarantine announced to the pharmacy");
         var recall = MimeKit.MimeMessage.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(
             smtp.To("pharmacy@example.org").First(m => EventOf(m) == "product.quarantined").Data))).TextBody ?? "";
         Assert.Contains("sterility test positive", recall, StringComparison.Ordinal);
+        Assert.Contains(unit[..unit.LastIndexOf('-')], recall, StringComparison.Ordinal);
         Assert.DoesNotContain(bag, recall, StringComparison.Ordinal);
         Assert.DoesNotContain(first, recall, StringComparison.Ordinal);
         Assert.DoesNotContain(smtp.To("sponsor@example.org"), m => EventOf(m) == "product.quarantined");
