@@ -22,13 +22,13 @@ public abstract partial class BlindingTests
             byArm.TryAdd(order.Placebo ? "placebo" : order.CellCount.ToString(System.Globalization.CultureInfo.InvariantCulture), id);
         }
         Assert.Equal(3, byArm.Count);
+        // Each bag made, checked, dispatched and verified at the bedside through the real services (ProductPath).
         await InventoryTests.RegisterAsync(server, "LOT-1", "G123498654321H", "ABCDE27000069C", "LGV-0001-07");
         await server.As(TrialRole.QualityAssurance).Inventory.ReleaseLotAsync(new ReleaseLotRequest { LotNumber = "LOT-1" });
-        var preparation = 0;
         foreach (var (arm, id) in byArm.OrderBy(x => x.Key, StringComparer.Ordinal))
         {
             string[] units = arm switch { "placebo" => [], "100000000" => ["G123498654321H"], _ => ["ABCDE27000069C", "LGV-0001-07"] };
-            await InventoryTests.SeedDoseAsync(server, ++preparation, id, $"CP-{preparation:D10}", units);
+            await ProductPath.VerifiedAtBedsideAsync(server, id, unitIds: units);
         }
 
         foreach (var role in new[] { TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Monitor, TrialRole.QualityAssurance })

@@ -305,52 +305,36 @@ public abstract class InventoryTests : OnEachDatabase
         return dose.Id;
     }
 
-    /// <summary>Events as the preparation (the bedside branch) stores them for one dose: its units' moves, then dose-level events.</summary>
-    internal static async Task SeedDoseAsync(TrialServer server, long preparationNumber, string participantId, string productId, params string[] unitIds)
-    {
-        var preparationId = await PreparationAsync(server, participantId, productId);
-        foreach (var unitId in unitIds) await DispenseAsync(server, unitId, preparationId, participantId, productId);
-        using var scope = server.Services.CreateScope();
-        var db = scope.ServiceProvider.GetRequiredService<TrialDbContext>();
-        var at = server.Clock.GetUtcNow();
-        foreach (var (kind, by, role, reason, detail) in new[]
-                 {
-                     ("dose.prepared", "pharmacist-prep", "pharmacist", unitIds.Length == 0 ? "prepared without units" : $"prepared from {string.Join(",", unitIds)}",
-                         unitIds.Length == 0 ? "placebo" : $"{unitIds.Length * 100} million cells in 100 mL"),
-                     ("dose.verified", "pharmacist-check", "pharmacist", "second check", ""),
-                     ("dose.dispatched", "pharmacist-prep", "pharmacist", "courier J. Smith", ""),
-                     ("dose.verified_at_bedside", "SiteCoordinator-UM", "site_coordinator", "bag matches participant", ""),
-                 })
-        {
-            db.ProductEvents.Add(new Domain.ProductEvent
-            {
-                PreparationId = preparationId, ParticipantId = participantId, ProductId = productId, Kind = kind, At = at, By = by, Role = role, Reason = reason, Detail = detail,
-            });
-        }
-        await db.SaveChangesAsync();
-    }
-
     [ProviderFact]
     public async Task History_OfAParticipantOrProduct_BlindedHasTheSameShapeWhateverTheDose_PharmacySeesAll()
     {
         await using var server = NewServer(("{ \"code\": \"UM\", \"name\": \"University of Miami, Interdisciplinary Stem Cell Institute\" }",
             "{ \"code\": \"UM\", \"name\": \"University of Miami\" }, { \"code\": \"JH\", \"name\": \"Second site\" }"));
         await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "history" });
-        var ids = new List<string>();
-        for (var i = 0; i < 3; i++) ids.Add((await server.Site().RandomizeAsync(Requests.Randomize($"SCR-{i}"))).Assignment.ParticipantId);
+        // One participant of each arm, in the order placebo, 100 million, 200 million.
+        var byArm = new Dictionary<long, string>();
+        for (var i = 0; byArm.Count < 3 && i < 12; i++)
+        {
+            var id = (await server.Site().RandomizeAsync(Requests.Randomize($"SCR-{i}"))).Assignment.ParticipantId;
+            var order = await server.Pharmacy().GetDoseOrderAsync(new GetDoseOrderRequest { ParticipantId = id });
+            byArm.TryAdd(order.Placebo ? 0 : order.CellCount, id);
+        }
+        Assert.Equal(3, byArm.Count);
+        var ids = byArm.OrderBy(x => x.Key).Select(x => x.Value).ToList();
         await RegisterAsync(server, "LOT-1", DinA, DinB, SponsorId);
         await ReleaseAsync(server, "LOT-1");
-        // Placebo: no units; 100 million: one unit; 200 million: two units.
-        await SeedDoseAsync(server, 1, ids[0], "CP-AAAAAAAAAA");
-        await SeedDoseAsync(server, 2, ids[1], "CP-BBBBBBBBBB", DinA);
-        await SeedDoseAsync(server, 3, ids[2], "CP-CCCCCCCCCC", DinB, SponsorId);
+        // Each bag made through the real services (ProductPath), checked, dispatched and verified at the bedside: the
+        // placebo from no unit, 100 million from one unit, 200 million from two.
+        var placeboProduct = await ProductPath.VerifiedAtBedsideAsync(server, ids[0]);
+        await ProductPath.VerifiedAtBedsideAsync(server, ids[1], unitIds: [DinA]);
+        var product200 = await ProductPath.VerifiedAtBedsideAsync(server, ids[2], unitIds: [DinB, SponsorId]);
 
         foreach (var role in new[] { TrialRole.SiteCoordinator, TrialRole.Investigator, TrialRole.Monitor, TrialRole.QualityAssurance })
         {
             var history = server.As(role, TrialRoles.IsSiteRole(role) ? ["UM"] : []).ChainOfCustody;
             var replies = new List<GetProductHistoryResponse>();
             foreach (var id in ids) replies.Add(await history.GetProductHistoryAsync(new GetProductHistoryRequest { ParticipantId = id }));
-            var byProduct = await history.GetProductHistoryAsync(new GetProductHistoryRequest { ProductId = "CP-CCCCCCCCCC" });
+            var byProduct = await history.GetProductHistoryAsync(new GetProductHistoryRequest { ProductId = product200 });
             Assert.Equal(replies[2].Events.Select(e => e.Kind), byProduct.Events.Select(e => e.Kind));
             Assert.All(replies, r => Assert.True(r.Blinded));
             Assert.Single(replies.Select(r => r.CalculateSize()).Distinct());
@@ -363,7 +347,7 @@ public abstract class InventoryTests : OnEachDatabase
                 Assert.DoesNotContain("unit", e.Reason + e.Description, StringComparison.OrdinalIgnoreCase);
             }
             Assert.Equal(["dose.prepared", "dose.verified", "dose.dispatched", "dose.verified_at_bedside"], replies[0].Events.Select(e => e.Kind));
-            Assert.Equal("bag matches participant", replies[0].Events[3].Reason);
+            Assert.Equal("verified at the bedside", replies[0].Events[3].Reason);
         }
 
         // The unblinded pharmacy view: every unit move, the detail, in order.
@@ -371,7 +355,7 @@ public abstract class InventoryTests : OnEachDatabase
         Assert.False(full.Blinded);
         Assert.Equal(10, full.Events.Count);
         Assert.Equal([DinB, SponsorId], full.Events.Where(e => e.Kind == "unit.reserved").Select(e => e.UnitId));
-        Assert.Contains("200 million cells", full.Events.Single(e => e.Kind == "dose.prepared").Detail);
+        Assert.Contains("required 200000000 cells", full.Events.Single(e => e.Kind == "dose.prepared").Detail);
         Assert.Single((await server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "product_history.unblinded_read" })).Events);
 
         // A unit's blinded history names no participant or dose, and its use has no time.
@@ -387,10 +371,10 @@ public abstract class InventoryTests : OnEachDatabase
         // Another site's participant, or an unknown product, is not found (the same answer).
         var elsewhere = server.As(TrialRole.SiteCoordinator, "JH").ChainOfCustody;
         Assert.Equal("PARTICIPANT_NOT_FOUND", ReasonOf(await Refused(elsewhere.GetProductHistoryAsync(new GetProductHistoryRequest { ParticipantId = ids[0] }))));
-        var product = await Refused(elsewhere.GetProductHistoryAsync(new GetProductHistoryRequest { ProductId = "CP-AAAAAAAAAA" }));
+        var product = await Refused(elsewhere.GetProductHistoryAsync(new GetProductHistoryRequest { ProductId = placeboProduct }));
         var unknown = await Refused(elsewhere.GetProductHistoryAsync(new GetProductHistoryRequest { ProductId = "CP-ZZZZZZZZZZ" }));
         Assert.Equal((StatusCode.NotFound, "PRODUCT_NOT_FOUND"), (product.StatusCode, ReasonOf(product)));
-        Assert.Equal(product.Status.Detail.Replace("AAAAAAAAAA", "ZZZZZZZZZZ", StringComparison.Ordinal), unknown.Status.Detail);
+        Assert.Equal(product.Status.Detail.Replace(placeboProduct, "CP-ZZZZZZZZZZ", StringComparison.Ordinal), unknown.Status.Detail);
     }
 }
 

@@ -74,18 +74,19 @@ public static class ProductPath
     }
 
     /// <summary>Prepared, checked by the second pharmacist and dispatched: answers the product id.</summary>
-    public static async Task<string> DispatchedAsync(TrialServer server, string participantId, DateTimeOffset? startedAt = null)
+    public static async Task<string> DispatchedAsync(TrialServer server, string participantId, DateTimeOffset? startedAt = null, IReadOnlyList<string>? unitIds = null)
     {
-        var dose = await PrepareAsync(server, participantId, startedAt);
+        var dose = await PrepareAsync(server, participantId, startedAt, unitIds);
         await server.As(server.Token(TrialRole.Pharmacist, SecondPharmacist)).Pharmacy.VerifyPreparationAsync(new VerifyPreparationRequest { ProductId = dose.ProductId });
         await server.Pharmacy().DispatchDoseAsync(new DispatchDoseRequest { ProductId = dose.ProductId, Courier = "courier J. Smith" });
         return dose.ProductId;
     }
 
     /// <summary>The whole path to a bag verified at the bedside by the site's coordinator: answers the product id.</summary>
-    public static async Task<string> VerifiedAtBedsideAsync(TrialServer server, string participantId, string site = "UM", DateTimeOffset? startedAt = null)
+    public static async Task<string> VerifiedAtBedsideAsync(TrialServer server, string participantId, string site = "UM", DateTimeOffset? startedAt = null,
+        IReadOnlyList<string>? unitIds = null)
     {
-        var productId = await DispatchedAsync(server, participantId, startedAt);
+        var productId = await DispatchedAsync(server, participantId, startedAt, unitIds);
         var answer = await server.As(TrialRole.SiteCoordinator, site).Infusion.VerifyAtBedsideAsync(
             new VerifyAtBedsideRequest { ProductId = productId, ParticipantId = participantId });
         if (!answer.Confirmed) throw new InvalidOperationException($"the bedside verification was refused: {answer.Message}");
