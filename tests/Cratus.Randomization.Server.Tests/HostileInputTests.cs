@@ -85,11 +85,26 @@ public abstract class HostileInputTests : OnEachDatabase
             }
         }
 
-        Assert.All(outcomes, o => Assert.True(Clean.Contains(o.Status), $"{o.Path} answered {o.Status}: {o.Detail}"));
+        Assert.All(outcomes, o => Assert.True(Clean.Contains(o.Status), $"{o.Path} answered {o.Status}: {o.Detail}{ServerLogOf(server, o.Detail)}"));
         Assert.All(outcomes, o => Assert.DoesNotContain("   at ", o.Detail, StringComparison.Ordinal));
         Assert.True(outcomes.Count(o => o.Status != StatusCode.OK) > outcomes.Count / 2, "the fuzzing mostly sent valid requests");
         var health = await new Health.HealthClient(server.Channel(token: null)).CheckAsync(new HealthCheckRequest());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+    }
+
+    /// <summary>For an INTERNAL answer (it quotes a reference), what the server logged under that reference: the
+    /// exception a developer needs, which the caller is rightly never shown.</summary>
+    private static string ServerLogOf(TrialServer server, string detail)
+    {
+        var reference = System.Text.RegularExpressions.Regex.Match(detail, @"quote reference (\S+) ").Groups[1].Value;
+        if (reference.Length == 0 || !Directory.Exists(server.LogFolder)) return "";
+        var lines = Directory.EnumerateFiles(server.LogFolder).SelectMany(f =>
+        {
+            using var stream = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd().Split('\n').Where(l => l.Contains(reference, StringComparison.Ordinal)).ToList();
+        });
+        return Environment.NewLine + "server log: " + string.Join(Environment.NewLine, lines);
     }
 
     private static byte[] Mutate(byte[] message, int index, byte value)
