@@ -114,6 +114,25 @@ public abstract class HostileInputTests : OnEachDatabase
         return copy;
     }
 
+    /// <summary>
+    /// Found by the fuzz test (one byte of the date of birth's year changed): a date of birth after the consent date
+    /// has no age at consent. It is refused as ineligible, naming the field, and is never an INTERNAL failure.
+    /// </summary>
+    [ProviderFact]
+    public async Task Randomize_DateOfBirthAfterConsent_IsRefusedAsIneligible_NotInternal()
+    {
+        await using var server = NewServer();
+        await server.Statistician().GenerateScheduleAsync(new GenerateScheduleRequest { Reason = "fuzzing" });
+        var request = Requests.Randomize("SCR-DOB");
+        request.Eligibility.DateOfBirth = new CalendarDate { Year = 2047, Month = 3, Day = 14 };
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => server.Site().RandomizeAsync(request).ResponseAsync);
+
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Equal("PARTICIPANT_INELIGIBLE", refused.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.Contains("date of birth is after the consent date", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
     /// <summary>Any byte array, as a Randomize request: FsCheck shrinks a failure to the smallest message that shows it.</summary>
     [ProviderFact]
     public async Task Randomize_AnyBytes_NeverInternal()

@@ -20,7 +20,9 @@ public sealed partial class RandomizeParticipant(
     protected override async Task<BlindedAssignment> ExecuteAsync(Caller caller, IntakeRequest request, CancellationToken ct)
     {
         if (Admission.RequestProblem(trial, request, caller.Sites) is { } invalid) throw invalid.ToException();
-        var stratum = Strata.KeyFor(trial, request.SiteCode, EligibilityCheck.Snapshot(request.Eligibility).Sex);
+        // The stratum needs only the sex, present once the request is complete; the snapshot waits for the eligibility
+        // check (a date of birth after the consent date has no age, and is refused there, never failed on here).
+        var stratum = Strata.KeyFor(trial, request.SiteCode, request.Eligibility.Sex!.Value);
         // A retry with the same request_id never reaches here: the doors answer it from the write ledger.
         // Randomizations in other strata run beside this one (the trial lock shared); this stratum's list is settled
         // for it from the first read (its lock), and the trial's totals and audit chain at its end (the audit tail).
