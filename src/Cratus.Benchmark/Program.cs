@@ -10,6 +10,18 @@ using Cratus.Benchmark.Scenarios;
 // Each scenario is a file in Scenarios/; this file reads the options and runs the ones asked for.
 
 var options = new Options(args);
+// A run writes its report to docs/benchmarks.md unless told otherwise: asking for help, or mistyping an option, must
+// never start one.
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(Options.Usage);
+    return 0;
+}
+if (options.Unknown() is { } unknown)
+{
+    Console.Error.WriteLine($"cratus-benchmark: unknown option {unknown} (--help lists them)");
+    return 2;
+}
 BenchStore store;
 DeploymentScenario.Target? target;
 try

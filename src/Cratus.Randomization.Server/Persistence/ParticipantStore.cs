@@ -24,15 +24,26 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
     public IQueryable<Participant> Query(string participantId) => db.Participants.Where(p => p.ParticipantId == participantId);
 
     /// <summary>The facts <see cref="Admission"/> decides on, read in the admitting transaction.</summary>
-    public async Task<AdmissionFacts> AdmissionFactsAsync(IntakeRequest request, TrialPhase phase, CancellationToken ct)
+    public async Task<AdmissionFacts> AdmissionFactsAsync(IntakeRequest request, TrialPhase phase, CancellationToken ct) =>
+        (await TrialFactsAsync(request, phase, ct)) with { AlreadyInTrial = await AlreadyInTrialAsync(request, ct) };
+
+    /// <summary>
+    /// The facts <see cref="Admission"/> decides on, but the person's own record (<see cref="AlreadyInTrialAsync"/>):
+    /// the site, Phase I, the trial's count and the final unblinding. Each is changed only by a write that holds the
+    /// whole trial, so the trial lock (shared) keeps them settled; a randomization reads them before it locks its stratum.
+    /// </summary>
+    public async Task<AdmissionFacts> TrialFactsAsync(IntakeRequest request, TrialPhase phase, CancellationToken ct)
     {
-        var existing = await ExistingParticipant.For(db)(db, request.SiteCode, request.ScreeningId, ct);
         var site = await SiteState.For(db)(db, request.SiteCode, ct);
         var escalation = trial.DoseEscalation is null ? null : (await EscalationAsync(ct))!.State;
-        if (phase == TrialPhase.DoseEscalation) return new AdmissionFacts(existing, site, escalation, 0, null);
+        if (phase == TrialPhase.DoseEscalation) return new AdmissionFacts(null, site, escalation, 0, null);
         var closedAt = await FinalUnblindingApprovedAt.For(db)(db, ct);
-        return new AdmissionFacts(existing, site, escalation, (await RandomizedTotalsAsync(ct))?.Randomized ?? 0, closedAt);
+        return new AdmissionFacts(null, site, escalation, (await RandomizedTotalsAsync(ct))?.Randomized ?? 0, closedAt);
     }
+
+    /// <summary>The person's own record at the site, if they are in the trial already (by their screening id).</summary>
+    public Task<ExistingParticipant?> AlreadyInTrialAsync(IntakeRequest request, CancellationToken ct) =>
+        ExistingParticipant.For(db)(db, request.SiteCode, request.ScreeningId, ct);
 
     /// <summary>
     /// The trial's running totals, tracked, so that the randomizing transaction counts on the row it read (a second call

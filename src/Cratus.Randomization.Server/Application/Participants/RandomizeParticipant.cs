@@ -24,12 +24,16 @@ public sealed partial class RandomizeParticipant(
         // check (a date of birth after the consent date has no age, and is refused there, never failed on here).
         var stratum = Strata.KeyFor(trial, request.SiteCode, request.Eligibility.Sex!.Value);
         // A retry with the same request_id never reaches here: the doors answer it from the write ledger.
-        // Randomizations in other strata run beside this one (the trial lock shared); this stratum's list is settled
-        // for it from the first read (its lock), and the trial's totals and audit chain at its end (the audit tail).
+        // Randomizations in other strata run beside this one (the trial lock shared, which settles the site, Phase I
+        // and the final unblinding); this stratum's list and the person's own record are settled for it by the
+        // stratum's lock (one person's requests all fall in one stratum, and the database refuses a second record of a
+        // screening id), taken after those reads so that the stratum waits on as little as possible; the trial's totals
+        // and audit chain are settled at its end (the audit tail).
         var assignment = await db.InTransactionAsync(async t =>
         {
+            var trialFacts = await participants.TrialFactsAsync(request, TrialPhase.Randomized, t);
             await db.LockAsync(WriteLock.Stratum(stratum), t);
-            var facts = await participants.AdmissionFactsAsync(request, TrialPhase.Randomized, t);
+            var facts = trialFacts with { AlreadyInTrial = await participants.AlreadyInTrialAsync(request, t) };
             var refusals = Admission.ToRandomization(trial, request, facts, trial.Today(clock));
             if (refusals.Count > 0) throw AdmissionRefusal.Of(request, refusals, logger);
             return await AllocateAsync(caller, request, facts, t);
