@@ -25,7 +25,7 @@ public sealed class AdministrationPagesTests(BrowserFixture browser)
         await page.FillFieldAsync("Reason", "new coordinator at Miami");
         await page.GetByTestId("create").ClickAsync();
         var initialPassword = (await page.GetByTestId("secret-value").InnerTextAsync()).Trim();
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("admin-users") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("admin-users") });
         var created = (await trial.Server.As(TrialRole.Administrator).Administration.ListUsersAsync(new ListUsersRequest())).Users.Single(u => u.UserName == "coord-new");
         await page.ReloadAsync();
         await page.GetByTestId("users").GetByText("coord-new").WaitForAsync();
@@ -103,7 +103,7 @@ public sealed class AdministrationPagesTests(BrowserFixture browser)
         await page.FillFieldAsync("Reason", "EDC integration");
         await page.GetByTestId("register").ClickAsync();
         var secret = (await page.GetByTestId("secret-value").InnerTextAsync()).Trim();
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("admin-site-systems") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("admin-site-systems") });
         await page.ReloadAsync();
         await page.GetByTestId("site-systems").GetByText("edc-um").WaitForAsync();
         var shownAfterReload = await page.GetByTestId("one-time-secret").CountAsync();

@@ -52,7 +52,7 @@ public sealed partial class AuditPagesTests(BrowserFixture browser)
         foreach (var details in await page.GetByTestId("event-details").AllInnerTextsAsync())
             Assert.DoesNotMatch(Unblinded(), details);
         Assert.DoesNotMatch(Unblinded(), await page.Locator("[data-testid=events]").InnerTextAsync());
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("audit"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("audit"), FullPage = true });
 
         // And by target: one participant's events.
         await FillAsync(page, "filter-target", participants[3]);
@@ -92,7 +92,7 @@ public sealed partial class AuditPagesTests(BrowserFixture browser)
         await allocations.WaitForAsync();
         Assert.Equal("true", await allocations.GetAttributeAsync("data-intact"));
         Assert.Contains($"{participants.Count} participants", await allocations.InnerTextAsync());
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("audit-verify"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("audit-verify"), FullPage = true });
 
         var everything = await EverythingAsync(page);
         Assert.DoesNotContain("placebo", everything, StringComparison.OrdinalIgnoreCase);

@@ -58,7 +58,7 @@ public sealed class BedsidePagesTests(BrowserFixture browser)
         await checker.GetByTestId("dose-label").ClickAsync();
         await checker.GetByTestId("label-qr").Locator("svg").WaitForAsync();
         var label = await checker.GetByTestId("dose-label").InnerTextAsync();
-        await checker.ScreenshotAsync(new() { Path = Screenshots.PathOf("pharmacy-dose-label") });
+        await checker.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("pharmacy-dose-label") });
         Assert.Contains($"Product id: {productId}", label, StringComparison.Ordinal);
         Assert.Contains($"Participant: {order.ParticipantId}", label, StringComparison.Ordinal);
         Assert.DoesNotMatch(Blind.Treatment(), label);
@@ -78,7 +78,7 @@ public sealed class BedsidePagesTests(BrowserFixture browser)
         await SitePagesTests.Input(coordinator, "bedside-product").FillAsync(productId);
         await coordinator.GetByTestId("bedside-verify").ClickAsync();
         var confirmed = (await coordinator.GetByTestId("bedside-result").Filter(new() { HasText = "Verified" }).InnerTextAsync()).Trim();
-        await coordinator.ScreenshotAsync(new() { Path = Screenshots.PathOf("bedside-verified") });
+        await coordinator.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("bedside-verified") });
         var page = await coordinator.ContentAsync();
 
         Assert.Contains("was not prepared for participant", refused, StringComparison.Ordinal);

@@ -76,7 +76,7 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
         var decisions = await page.GetByTestId("decisions").InnerTextAsync();
         var signatureText = await signature.InnerTextAsync();
         await page.EvaluateAsync("window.scrollTo(0, 0)");
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("escalation-board"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("escalation-board"), FullPage = true });
         var status = (await trial.Server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;
         var audit = (await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dsmb.decision" })).Events;
 

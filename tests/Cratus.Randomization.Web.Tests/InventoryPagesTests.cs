@@ -36,7 +36,7 @@ public sealed class InventoryPagesTests(BrowserFixture browser)
         await lot.WaitForAsync();
         Assert.Equal("awaiting release", (await lot.GetByTestId("lot-status").InnerTextAsync()).Trim());
         Assert.Equal(["in quarantine", "in quarantine"], (await lot.GetByTestId("unit-state").AllInnerTextsAsync()).Select(t => t.Trim()));
-        await pharmacist.ScreenshotAsync(new() { Path = Screenshots.PathOf("inventory-registered") });
+        await pharmacist.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("inventory-registered") });
 
         var qa = await trial.SignInAsync(browser.Browser, TrialRole.QualityAssurance, "qa-1");
         Assert.Equal(200, await trial.OpenAsync(qa, "/inventory"));
@@ -53,7 +53,7 @@ public sealed class InventoryPagesTests(BrowserFixture browser)
         await qaLot.GetByTestId("quarantine-lot").ClickAsync();
         await qaLot.GetByTestId("lot-quarantine").WaitForAsync();
         Assert.Equal("quarantined", (await qaLot.GetByTestId("lot-status").InnerTextAsync()).Trim());
-        await qa.ScreenshotAsync(new() { Path = Screenshots.PathOf("inventory-quarantined") });
+        await qa.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("inventory-quarantined") });
 
         // The unit's history, from the lot: registration, release (linked to its audit event), quarantine.
         await qaLot.GetByTestId("unit-history").First.ClickAsync();

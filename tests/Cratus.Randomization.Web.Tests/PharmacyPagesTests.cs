@@ -42,7 +42,7 @@ public sealed class PharmacyPagesTests(BrowserFixture browser)
                 (await row.GetByTestId("order-number").InnerTextAsync()).Trim(), (await row.GetByTestId("order-arm").InnerTextAsync()).Trim(),
                 (await row.GetByTestId("order-content").InnerTextAsync()).Trim(), (await row.GetByTestId("order-dose").InnerTextAsync()).Trim());
         }
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("pharmacy-queue") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("pharmacy-queue") });
 
         Assert.Equal(orders.Keys.Order(), shown.Keys.Order());
         foreach (var (id, order) in orders)
@@ -66,7 +66,7 @@ public sealed class PharmacyPagesTests(BrowserFixture browser)
         var number = (await page.GetByTestId("detail-number").InnerTextAsync()).Trim();
         var product = (await page.GetByTestId("detail-product").InnerTextAsync()).Trim();
         var history = await page.GetByTestId("history").InnerTextAsync();
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("pharmacy-order") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("pharmacy-order") });
         var audit = (await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "dose_order.read", Target = id })).Events;
 
         Assert.EndsWith($"/pharmacy/orders/{id}", page.Url);
@@ -95,7 +95,7 @@ public sealed class PharmacyPagesTests(BrowserFixture browser)
             string Placeholders(string text) => text.Replace(order.ParticipantId, "{participant}", StringComparison.Ordinal)
                 .Replace(order.RandomizationNumber, "{number}", StringComparison.Ordinal).Replace(order.ProductCode, "{product}", StringComparison.Ordinal);
             labels.Add((Placeholders(await page.Locator("#main").InnerTextAsync()), Placeholders(await page.GetByTestId("bag-label").EvaluateAsync<string>("e => e.outerHTML"))));
-            if (order.ArmCode == onePerArm[0].ArmCode) await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("pharmacy-label") });
+            if (order.ArmCode == onePerArm[0].ArmCode) await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("pharmacy-label") });
         }
         await page.EmulateMediaAsync(new() { Media = Media.Print });
         var appBarPrinted = await page.Locator(".mud-appbar").IsVisibleAsync();

@@ -32,7 +32,7 @@ public sealed class SchedulePagesTests(BrowserFixture browser)
 
         await page.GotoAsync(trial.Address + "/schedule");
         Assert.Contains("Not in place", await page.GetByTestId("schedule-state").InnerTextAsync());
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("schedule-not-in-place"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("schedule-not-in-place"), FullPage = true });
 
         await FillAsync(page, "generate-reason", "Phase II schedule, per the SAP");
         await page.GetByTestId("generate").ClickAsync();
@@ -49,7 +49,7 @@ public sealed class SchedulePagesTests(BrowserFixture browser)
         Assert.Equal("stat-gen", generated.User);
         Assert.Equal(Signing.FullNameOf("stat-gen"), generated.Signature.FullName);
         Assert.Equal(SignedAction.ScheduleGeneration, generated.Signature.Action);
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("schedule"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("schedule"), FullPage = true });
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class SchedulePagesTests(BrowserFixture browser)
         Assert.Equal("5", await problems.Nth(1).GetAttributeAsync("data-line"));
         Assert.Contains("sequence 'four'", await problems.Nth(1).InnerTextAsync());
         Assert.Equal(0, await page.GetByTestId("import").CountAsync());
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("schedule-import-errors"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("schedule-import-errors"), FullPage = true });
         Assert.False((await trial.Server.Trial().GetTrialAsync(new GetTrialRequest())).ScheduleInPlace);
 
         // A list that parses but breaks a whole-list rule (an unbalanced block) is named too, and still not importable.
@@ -91,7 +91,7 @@ public sealed class SchedulePagesTests(BrowserFixture browser)
         }
         Assert.Contains(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(valid))),
             await page.GetByTestId("preview-summary").InnerTextAsync());
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("schedule-import-preview"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("schedule-import-preview"), FullPage = true });
 
         await FillAsync(page, "import-reason", "statistician's list v1");
         await page.GetByTestId("import").ClickAsync();
@@ -146,6 +146,6 @@ public sealed class SchedulePagesTests(BrowserFixture browser)
         Assert.Equal(first.RandomizationNumber,
             (await trial.Server.Site().GetAssignmentAsync(new GetAssignmentRequest { ParticipantId = first.ParticipantId })).Assignment.RandomizationNumber);
         Assert.Equal("NEW", (await trial.Server.Site("NEW").RandomizeAsync(Requests.Randomize("NEW-1", site: "NEW"))).Assignment.SiteCode);
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("schedule-amendment"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("schedule-amendment"), FullPage = true });
     }
 }

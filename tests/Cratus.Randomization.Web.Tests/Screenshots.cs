@@ -1,6 +1,10 @@
 namespace Cratus.Randomization.Web.Tests;
 
-/// <summary>Where the tests put the screenshots of the pages: docs/screenshots/ of the repository.</summary>
+/// <summary>
+/// Where the tests put the screenshots of the pages: docs/screenshots/ of the repository, shown in README. Each is
+/// taken with CSS transitions and animations run to their end (ScreenshotAnimations.Disabled): a chip changing colour
+/// was caught half way, between green and red.
+/// </summary>
 public static class Screenshots
 {
     public static string PathOf(string name)

@@ -32,7 +32,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.Contains("Cohort 1", cohort);
         Assert.Contains("20 million allo-hMSCs", cohort);
         await FillEligibleAsync(page, trial, "E-001");
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("enrol"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("enrol"), FullPage = true });
         await page.GetByTestId("enrol").ClickAsync();
         await page.GetByTestId("placement").WaitForAsync();
 
@@ -84,7 +84,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.Contains("exclusion criterion applies", await page.Locator("[data-criterion='serious-comorbidity']").InnerTextAsync());
         Assert.DoesNotContain("exclusion criterion applies", await page.Locator("[data-criterion='recent-malignancy']").InnerTextAsync());
         Assert.Equal(0, await page.GetByTestId("placement").CountAsync());
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("enrol-ineligible"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("enrol-ineligible"), FullPage = true });
         var status = (await trial.Server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new Proto.GetEscalationStatusRequest())).Status;
         Assert.Equal(0, status.Cohorts[0].Enrolled);
         var listed = await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new Proto.ListAuditEventsRequest());
@@ -106,7 +106,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.Contains("UM", confirm);
         Assert.Contains("cannot be undone", confirm);
         Assert.Equal(0, (await trial.Server.As(TrialRole.Monitor).Trial.GetTrialAsync(new Proto.GetTrialRequest())).RandomizedParticipants);
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-confirm") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("randomize-confirm") });
         // A double click randomizes once: the button is disabled while the call runs, and a click already on its way is dropped.
         await page.GetByTestId("randomize-confirm").DblClickAsync();
         await page.GetByTestId("assignment").WaitForAsync();
@@ -134,7 +134,7 @@ public sealed class SitePagesTests(BrowserFixture browser)
         Assert.False(await page.Locator(".mud-appbar").IsVisibleAsync());
         Assert.False(await page.GetByTestId("print").IsVisibleAsync());
         Assert.True(await page.GetByTestId("confirmation").IsVisibleAsync());
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-printable-confirmation"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("randomize-printable-confirmation"), FullPage = true });
 
         // At phone width: the confirmation step (of a second person, not randomized) and the printable confirmation.
         var phone = await trial.SignInAsync(browser.Browser, TrialRole.SiteCoordinator, "coord-um", ["UM"], Phone);
@@ -142,10 +142,10 @@ public sealed class SitePagesTests(BrowserFixture browser)
         await FillEligibleAsync(phone, trial, "R-002");
         await phone.GetByTestId("review").ClickAsync();
         Assert.Contains("R-002", await phone.GetByTestId("confirm-text").InnerTextAsync());
-        await phone.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-confirm-phone") });
+        await phone.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("randomize-confirm-phone") });
         await phone.GotoAsync(trial.Address + $"/participants/{participantId}/confirmation");
         await phone.GetByTestId("confirmation").WaitForAsync();
-        await phone.ScreenshotAsync(new() { Path = Screenshots.PathOf("randomize-printable-confirmation-phone"), FullPage = true });
+        await phone.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("randomize-printable-confirmation-phone"), FullPage = true });
         Assert.Equal(1, (await trial.Server.As(TrialRole.Monitor).Trial.GetTrialAsync(new Proto.GetTrialRequest())).RandomizedParticipants);
     }
 
@@ -180,18 +180,18 @@ public sealed class SitePagesTests(BrowserFixture browser)
 
         await page.GotoAsync(trial.Address + "/participants");
         await page.GetByRole(AriaRole.Link, new() { Name = participantId }).WaitForAsync();
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("participants") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("participants") });
         await page.GotoAsync(trial.Address + "/participants/" + participantId);
         await page.GetByTestId("participant").WaitForAsync();
         await AssertBlindAsync(page);
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("participant-detail") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("participant-detail") });
 
         var clicks = await UnblindAsync(page, "anaphylaxis; the treating physician needs to know");
 
         Assert.Equal(3, clicks);
         var shown = await page.GetByTestId("revealed-arm").InnerTextAsync();
         Assert.Contains($"Arm {armCode}: {treatment}", shown);
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("emergency-unblinding") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("emergency-unblinding") });
         var events = (await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new Proto.ListAuditEventsRequest { Action = "unblinding.emergency" })).Events;
         var e = Assert.Single(events);
         Assert.Equal(("dr-jones", "investigator", participantId), (e.User, e.Role, e.Target));
@@ -229,17 +229,17 @@ public sealed class SitePagesTests(BrowserFixture browser)
 
         await page.GotoAsync(trial.Address + "/participants");
         await page.GetByRole(AriaRole.Link, new() { Name = participantId }).WaitForAsync();
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("participants-phone") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("participants-phone") });
         await page.GotoAsync(trial.Address + "/participants/" + participantId);
         await page.GetByTestId("participant").WaitForAsync();
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("participant-detail-phone"), FullPage = true });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("participant-detail-phone"), FullPage = true });
 
         var clicks = await UnblindAsync(page, "collapsed at the bedside");
 
         Assert.Equal(3, clicks);
         Assert.Contains($"Arm {armCode}: {treatment}", await page.GetByTestId("revealed-arm").InnerTextAsync());
         await page.GetByTestId("revealed-arm").ScrollIntoViewIfNeededAsync();
-        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("emergency-unblinding-phone") });
+        await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("emergency-unblinding-phone") });
         // Nothing of the page is wider than the phone.
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"));
     }

@@ -75,7 +75,7 @@ public sealed class UnblindingPagesTests(BrowserFixture browser)
         var reads = await trial.Server.As(TrialRole.Monitor).Audit.ListAuditEventsAsync(new ListAuditEventsRequest { Action = "unblinding.allocations_read", User = "stat-a" });
         Assert.Equal(requestId, Assert.Single(reads.Events).Target);
         await a.GetByTestId("close-report").ClickAsync();
-        await a.ScreenshotAsync(new() { Path = Screenshots.PathOf("unblinding"), FullPage = true });
+        await a.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("unblinding"), FullPage = true });
 
         // After the approval expires, nothing is offered (a new sign-in: the session's idle time has passed too).
         trial.Server.Clock.Advance(TimeSpan.FromDays(3) + TimeSpan.FromMinutes(1));
