@@ -36,17 +36,16 @@ public sealed partial class RandomizeParticipant(
             var facts = trialFacts with { AlreadyInTrial = await participants.AlreadyInTrialAsync(request, t) };
             var refusals = Admission.ToRandomization(trial, request, facts, trial.Today(clock));
             if (refusals.Count > 0) throw AdmissionRefusal.Of(request, refusals, logger);
-            return await AllocateAsync(caller, request, facts, t);
+            return await AllocateAsync(caller, request, stratum, facts, t);
         }, ct, WriteSerialization.FinerLocks);
         db.AfterCommit(() => LogRandomized(logger, assignment.ParticipantId, assignment.SiteCode, assignment.RandomizationNumber, caller.Subject));
         return assignment;
     }
 
     /// <summary>The next entry of the stratum, inside the admitting transaction: the less done here, the more randomizations per second.</summary>
-    private async Task<BlindedAssignment> AllocateAsync(Caller caller, IntakeRequest request, AdmissionFacts facts, CancellationToken ct)
+    private async Task<BlindedAssignment> AllocateAsync(Caller caller, IntakeRequest request, string stratum, AdmissionFacts facts, CancellationToken ct)
     {
         var snapshot = EligibilityCheck.Snapshot(request.Eligibility);
-        var stratum = Strata.KeyFor(trial, request.SiteCode, snapshot.Sex);
         // The next entry is the one after the last used in the stratum: entries are used in sequence order, without
         // gaps. The last used is found by walking the (stratum, sequence) index from its end, in the same statement:
         // the cost does not grow with the trial. A trial has one schedule (unique index), so its entries are all there is.

@@ -133,55 +133,18 @@ internal static class DurableAfterCommit
 
 /// <summary>
 /// Puts the write locks queued by <see cref="PostgreSqlTrialDbContext.TakeLockAsync"/> at the head of the next command
-/// the context sends, whatever it is (a query, a save, a scalar): the locks are taken in the same round trip, before it.
+/// the context makes, whatever it is (a query, a save, a scalar), once its text is set and before it is sent: the locks
+/// are taken in the same round trip, before it.
 /// </summary>
 internal sealed class PendingLocksInterceptor : DbCommandInterceptor
 {
     public static readonly PendingLocksInterceptor Instance = new();
 
-    private static void Prepend(DbCommand command, CommandEventData data)
+    public override DbCommand CommandInitialized(CommandEndEventData eventData, DbCommand result)
     {
-        if (data.Context is PostgreSqlTrialDbContext context && context.TakePendingLocks() is { } locks)
-            command.CommandText = locks + command.CommandText;
-    }
-
-    public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
-    {
-        Prepend(command, eventData);
+        if (eventData.Context is PostgreSqlTrialDbContext context && context.TakePendingLocks() is { } locks)
+            result.CommandText = locks + result.CommandText;
         return result;
-    }
-
-    public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
-        InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
-    {
-        Prepend(command, eventData);
-        return ValueTask.FromResult(result);
-    }
-
-    public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
-    {
-        Prepend(command, eventData);
-        return result;
-    }
-
-    public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData,
-        InterceptionResult<int> result, CancellationToken cancellationToken = default)
-    {
-        Prepend(command, eventData);
-        return ValueTask.FromResult(result);
-    }
-
-    public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
-    {
-        Prepend(command, eventData);
-        return result;
-    }
-
-    public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(DbCommand command, CommandEventData eventData,
-        InterceptionResult<object> result, CancellationToken cancellationToken = default)
-    {
-        Prepend(command, eventData);
-        return ValueTask.FromResult(result);
     }
 }
 
