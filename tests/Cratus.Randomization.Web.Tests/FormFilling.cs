@@ -15,19 +15,38 @@ public static class FormFilling
 
     public static Task FillFieldAsync(this IPage page, string label, string value) => page.Locator("body").FillFieldAsync(label, value);
 
-    /// <summary>Opens the select labelled <paramref name="label"/> and picks <paramref name="options"/> (several for a multiple select).</summary>
+    /// <summary>
+    /// Opens the select labelled <paramref name="label"/> and picks <paramref name="options"/> (several for a multiple
+    /// select), then waits for its list to close, so that the next click lands on the page, not on the closing list.
+    /// </summary>
     public static async Task ChooseAsync(this IPage page, string label, params string[] options)
     {
-        await page.GetByLabel(label, new() { Exact = true }).ClickAsync();
+        var field = page.GetByLabel(label, new() { Exact = true });
+        await field.ClickAsync();
+        var openList = page.Locator(".mud-popover-open .mud-list-item");
         foreach (var option in options)
-            await page.Locator(".mud-popover-open .mud-list-item").Filter(new() { HasText = option }).First.ClickAsync();
-        if (options.Length > 1 || await page.Locator(".mud-popover-open .mud-list-item").CountAsync() > 0) await page.Keyboard.PressAsync("Escape");
+            await openList.Filter(new() { HasText = option }).First.ClickAsync();
+        if (await openList.CountAsync() > 0) await page.Keyboard.PressAsync("Escape");
+        await openList.First.WaitForAsync(new() { State = WaitForSelectorState.Hidden });
     }
 
-    /// <summary>Signs in the open e-signature dialog with the account's password.</summary>
+    /// <summary>
+    /// Signs in the e-signature dialog the last click opens, with the account's password. When the page refuses
+    /// instead of asking for a signature, fails with the refusal's text.
+    /// </summary>
     public static async Task SignAsync(this IPage page)
     {
         var dialog = page.Locator(".mud-dialog");
+        var refusal = page.GetByTestId("refusal");
+        try
+        {
+            await dialog.WaitForAsync();
+        }
+        catch (TimeoutException)
+        {
+            if (await refusal.CountAsync() == 0) throw;
+            throw new InvalidOperationException("The page refused instead of asking for a signature: " + await refusal.First.InnerTextAsync());
+        }
         await dialog.GetByLabel("Your password", new() { Exact = true }).FillAsync(Signing.Password);
         await dialog.GetByTestId("sign").ClickAsync();
         await dialog.WaitForAsync(new() { State = WaitForSelectorState.Detached });
