@@ -100,12 +100,14 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityK
         // The chain's head is settled for this unit from here to its commit: every appender of every node holds the
         // audit tail while it reads the head and links to it (and takes it last, so that the wait is short).
         await db.LockAsync(WriteLock.AuditTail, ct);
-        // The last event is either one this unit already added, or the newest stored one.
+        // The last event is either one this unit already added, or the newest stored one (read with the totals by
+        // SettleTailAsync, or now).
         var pending = db.ChangeTracker.Entries<AuditEventRecord>().Where(e => e.State == EntityState.Added)
             .Select(e => e.Entity).MaxBy(e => e.Sequence);
         var last = pending is not null
             ? new AuditHead(pending.Sequence, pending.Hash)
-            : await NewestStored.For(db)(db, ct) ?? new AuditHead(0, AuditChain.GenesisHash);
+            : TakeSettledHead() ?? await NewestStored.For(db)(db, ct) ?? new AuditHead(0, AuditChain.GenesisHash);
+        _settled = null;
         var sequence = last.Sequence + 1;
         var at = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var hash = AuditChain.ComputeHash(sequence, at, actor.User, actor.Role, site, action, target, reason, details, last.Hash);
@@ -131,6 +133,42 @@ public sealed class AuditTrail(TrialDbContext db, TimeProvider clock, IntegrityK
         await notifications.ComposeAsync(new(sequence, DateTimeOffset.FromUnixTimeMilliseconds(at), actor, action, target, site, reason), ct);
         return sequence;
     }
+
+    // The head SettleTailAsync read, for the first append of the same transaction.
+    private (Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction Transaction, AuditHead Head)? _settled;
+
+    /// <summary>
+    /// Takes the audit tail and reads, in one statement, the trial's randomized count and the head of the chain: the
+    /// one round trip a randomization makes under the lock every write of every node passes, before its inserts and
+    /// its commit. The count is settled until this transaction ends (every change of it holds the tail), and the next
+    /// <see cref="AppendAsync"/> of this transaction links to the head read here instead of reading it again. Null
+    /// before the first randomization (no totals yet; the append then reads the head itself).
+    /// </summary>
+    public async Task<int?> SettleTailAsync(string trialId, CancellationToken ct)
+    {
+        if (db.Database.CurrentTransaction is not { } transaction)
+            throw new InvalidOperationException("the audit tail is settled inside the transaction that appends");
+        await db.LockAsync(WriteLock.AuditTail, ct);
+        _settled = null;
+        var tail = await TotalsAndHead.For(db)(db, trialId, ct);
+        if (tail is null) return null;
+        _settled = (transaction, tail.HeadSequence is { } sequence ? new AuditHead(sequence, tail.HeadHash!) : new AuditHead(0, AuditChain.GenesisHash));
+        return tail.Randomized;
+    }
+
+    /// <summary>The head <see cref="SettleTailAsync"/> read, once, and only in the transaction it read it in.</summary>
+    private AuditHead? TakeSettledHead() =>
+        _settled is { } settled && ReferenceEquals(settled.Transaction, db.Database.CurrentTransaction) ? settled.Head : null;
+
+    private sealed record SettledTail(int Randomized, long? HeadSequence, string? HeadHash);
+
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<SettledTail?>>> TotalsAndHead =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, string trialId, CancellationToken ct) =>
+            db.TrialTotals.AsNoTracking().Where(t => t.TrialId == trialId)
+                .Select(t => new SettledTail(t.Randomized,
+                    db.AuditEvents.OrderByDescending(e => e.Sequence).Select(e => (long?)e.Sequence).FirstOrDefault(),
+                    db.AuditEvents.OrderByDescending(e => e.Sequence).Select(e => e.Hash).FirstOrDefault()))
+                .FirstOrDefault()));
 
     private static readonly CompiledQuery<Func<TrialDbContext, CancellationToken, Task<AuditHead?>>> NewestStored =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, CancellationToken ct) =>

@@ -34,11 +34,17 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
     /// </summary>
     public async Task<AdmissionFacts> TrialFactsAsync(IntakeRequest request, TrialPhase phase, CancellationToken ct)
     {
-        var site = await SiteState.For(db)(db, request.SiteCode, ct);
-        var escalation = trial.DoseEscalation is null ? null : (await EscalationAsync(ct))!.State;
-        if (phase == TrialPhase.DoseEscalation) return new AdmissionFacts(null, site, escalation, 0, null);
-        var closedAt = await FinalUnblindingApprovedAt.For(db)(db, ct);
-        return new AdmissionFacts(null, site, escalation, (await RandomizedTotalsAsync(ct))?.Randomized ?? 0, closedAt);
+        if (phase == TrialPhase.DoseEscalation)
+        {
+            var cohortSite = await SiteState.For(db)(db, request.SiteCode, ct);
+            return new AdmissionFacts(null, cohortSite, (await EscalationAsync(ct))?.State, 0, null);
+        }
+        // The site, the count and the final unblinding in one statement; an unknown site (refused) reads the other two alone.
+        var known = await SiteAndTrialState.For(db)(db, request.SiteCode, trial.TrialId, ct);
+        var escalation = (await EscalationAsync(ct))?.State;
+        return known is null
+            ? new AdmissionFacts(null, null, escalation, await RandomizedCountAsync(ct) ?? 0, await FinalUnblindingApprovedAt.For(db)(db, ct))
+            : new AdmissionFacts(null, new SiteState(known.Code, known.Active), escalation, known.Randomized ?? 0, known.FinalUnblindingApprovedAt);
     }
 
     /// <summary>The person's own record at the site, if they are in the trial already (by their screening id).</summary>
@@ -46,29 +52,33 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
         ExistingParticipant.For(db)(db, request.SiteCode, request.ScreeningId, ct);
 
     /// <summary>
-    /// The trial's running totals, tracked, so that the randomizing transaction counts on the row it read (a second call
-    /// in the same unit is answered from the change tracker, not the database); null before the first randomization.
+    /// How many are randomized, as this transaction sees it now; not settled (another stratum may randomize beside it):
+    /// the count a randomization decides on at its end is the one <see cref="Audit.AuditTrail.SettleTailAsync"/> reads
+    /// under the audit tail. Null before the first randomization.
     /// </summary>
-    public ValueTask<TrialTotalsRecord?> RandomizedTotalsAsync(CancellationToken ct) => db.TrialTotals.FindAsync([trial.TrialId], ct);
+    public Task<int?> RandomizedCountAsync(CancellationToken ct) => RandomizedCount.For(db)(db, trial.TrialId, ct);
 
     /// <summary>
-    /// The trial's running totals as stored now, tracked: read again from the database even when this unit read them
-    /// before. Called under <see cref="WriteLock.AuditTail"/>, which every change of the totals holds, so the count is
-    /// settled until this unit commits; null before the first randomization.
+    /// Counts one more randomization on the trial's running totals, from <paramref name="settled"/>, the count read
+    /// under the audit tail (null: none yet, and the totals row is added). Saved with the randomization.
     /// </summary>
-    public async Task<TrialTotalsRecord?> SettledTotalsAsync(CancellationToken ct)
+    public void CountRandomization(int? settled)
     {
-        var tracked = db.ChangeTracker.Entries<TrialTotalsRecord>().FirstOrDefault(e => e.Entity.TrialId == trial.TrialId);
-        if (tracked is null) return await db.TrialTotals.FindAsync([trial.TrialId], ct);
-        if (tracked.State == EntityState.Added) return tracked.Entity;
-        await tracked.ReloadAsync(ct);
-        return tracked.State == EntityState.Detached ? null : tracked.Entity;
+        if (db.TrialTotals.Local.FirstOrDefault(t => t.TrialId == trial.TrialId) is { } tracked) db.Entry(tracked).State = EntityState.Detached;
+        if (settled is null)
+        {
+            db.TrialTotals.Add(new TrialTotalsRecord { TrialId = trial.TrialId, Randomized = 1 });
+            return;
+        }
+        var totals = new TrialTotalsRecord { TrialId = trial.TrialId, Randomized = settled.Value };
+        db.TrialTotals.Attach(totals);
+        totals.Randomized++;
     }
 
     /// <summary>Whether the randomized phase has begun: the DSMB decided to proceed, or someone is randomized (with the
     /// Phase I gate lifted). From then on, Phase I doses are left out for the blinded (<see cref="EscalationState.DosesShown"/>).</summary>
     public async Task<bool> RandomizedPhaseBegunAsync(EscalationState state, CancellationToken ct) =>
-        state.ProceededToRandomizedPhase || (await RandomizedTotalsAsync(ct))?.Randomized > 0;
+        state.ProceededToRandomizedPhase || await RandomizedCountAsync(ct) > 0;
 
     /// <summary>Phase I's facts and state now; null when the trial has no dose-escalation phase.</summary>
     public async Task<EscalationFacts?> EscalationAsync(CancellationToken ct)
@@ -168,6 +178,20 @@ public sealed class ParticipantStore(TrialDbContext db, TrialDefinition trial, T
     private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<SiteState?>>> SiteState =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, string code, CancellationToken ct) =>
             db.Sites.AsNoTracking().Where(s => s.Code == code).Select(s => new SiteState(s.Code, s.Active)).SingleOrDefault()));
+
+    private static readonly CompiledQuery<Func<TrialDbContext, string, CancellationToken, Task<int?>>> RandomizedCount =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, string trialId, CancellationToken ct) =>
+            db.TrialTotals.AsNoTracking().Where(t => t.TrialId == trialId).Select(t => (int?)t.Randomized).FirstOrDefault()));
+
+    private sealed record SiteAndTrial(string Code, bool Active, int? Randomized, DateTimeOffset? FinalUnblindingApprovedAt);
+
+    private static readonly CompiledQuery<Func<TrialDbContext, string, string, CancellationToken, Task<SiteAndTrial?>>> SiteAndTrialState =
+        new(() => EF.CompileAsyncQuery((TrialDbContext db, string code, string trialId, CancellationToken ct) =>
+            db.Sites.AsNoTracking().Where(s => s.Code == code)
+                .Select(s => new SiteAndTrial(s.Code, s.Active,
+                    db.TrialTotals.Where(t => t.TrialId == trialId).Select(t => (int?)t.Randomized).FirstOrDefault(),
+                    db.UnblindingRequests.Where(r => r.Scope == UnblindingScope.Final && r.ApprovedAt != null).Select(r => r.ApprovedAt).FirstOrDefault()))
+                .SingleOrDefault()));
 
     private static readonly CompiledQuery<Func<TrialDbContext, CancellationToken, Task<DateTimeOffset?>>> FinalUnblindingApprovedAt =
         new(() => EF.CompileAsyncQuery((TrialDbContext db, CancellationToken ct) =>
