@@ -75,6 +75,8 @@ public sealed partial class EscalationPagesTests(BrowserFixture browser)
         await signature.GetByText("Signed by").WaitForAsync();
         var decisions = await page.GetByTestId("decisions").InnerTextAsync();
         var signatureText = await signature.InnerTextAsync();
+        // The header's phase moves on with the decision, without navigating away.
+        await Assertions.Expect(page.Locator(".status-chips").GetByTestId("phase")).ToHaveTextAsync("Phase I · cohort 2");
         await page.EvaluateAsync("window.scrollTo(0, 0)");
         await page.ScreenshotAsync(new() { Animations = ScreenshotAnimations.Disabled, Path = Screenshots.PathOf("escalation-board"), FullPage = true });
         var status = (await trial.Server.As(TrialRole.Monitor).DoseEscalation.GetEscalationStatusAsync(new GetEscalationStatusRequest())).Status;

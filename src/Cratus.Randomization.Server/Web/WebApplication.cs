@@ -41,6 +41,7 @@ public static partial class TrialWebApplication
         builder.Services.AddMudServices();
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddScoped<WebDoor>();
+        builder.Services.AddScoped<PhaseChanges>();
         builder.Services.AddSingleton<IAuthorizationPolicyProvider, PagePolicies>();
         builder.Services.AddSingleton<IAuthorizationHandler, PagePolicies.Handler>();
 

@@ -43,3 +43,14 @@ public static class PhaseText
         : state.ProceededToRandomizedPhase ? "Phase II · randomized, double-blind"
         : $"Phase I · cohort {state.CurrentCohort}";
 }
+
+/// <summary>
+/// Within one browser session (a circuit): a page that has just moved the trial's phase on (a DSMB decision) tells the
+/// header, which otherwise reads the phase only when the person navigates.
+/// </summary>
+public sealed class PhaseChanges
+{
+    public event Func<Task>? Changed;
+
+    public Task AnnounceAsync() => Changed?.Invoke() ?? Task.CompletedTask;
+}
