@@ -41,8 +41,11 @@ internal static partial class QrCodes
 
     private static string Decode(byte[] gray, int width, int height)
     {
+        // A printed label is a clean, upright code in its quiet zone: read as such first (the finder-pattern search, for
+        // photographs, missed some codes of some texts), then as a scanner reads a picture.
         var bitmap = new BinaryBitmap(new HybridBinarizer(new RGBLuminanceSource(gray, width, height, RGBLuminanceSource.BitmapFormat.Gray8)));
-        var result = new QRCodeReader().decode(bitmap, new Dictionary<DecodeHintType, object> { [DecodeHintType.TRY_HARDER] = true })
+        var result = new QRCodeReader().decode(bitmap, new Dictionary<DecodeHintType, object> { [DecodeHintType.PURE_BARCODE] = true })
+            ?? new QRCodeReader().decode(bitmap, new Dictionary<DecodeHintType, object> { [DecodeHintType.TRY_HARDER] = true })
             ?? throw new InvalidOperationException("no QR code found");
         return result.Text;
     }

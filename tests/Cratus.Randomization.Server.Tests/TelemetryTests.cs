@@ -7,7 +7,10 @@ using Cratus.Randomization.Protos.V1;
 using Cratus.Randomization.Server.Security;
 using Google.Protobuf;
 using Grpc.Core;
+using Cratus.Randomization.Server.Persistence;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Trace;
 
 namespace Cratus.Randomization.Server.Tests;
@@ -52,9 +55,54 @@ public sealed class TelemetryTests
             // A collector that is not there: traces are on, as in a deployment that exports them; nothing waits for it.
             ["Telemetry:OtlpEndpoint"] = "http://127.0.0.1:9",
         };
-        var server = new TrialServer(TestDatabase.Sqlite, onLoopback: true, settings,
-            services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
+        var server = new TrialServer(TestDatabase.Sqlite, onLoopback: true, settings, services =>
+        {
+            services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans));
+            services.AddSingleton<QueryWhileStarting>().AddHostedService(s => s.GetRequiredService<QueryWhileStarting>());
+        });
         return (server, management);
+    }
+
+    /// <summary>
+    /// A database query in the host's starting phase, where the migrations run, before any hosted service has started
+    /// (OpenTelemetry's among them), and when it ran.
+    /// </summary>
+    private sealed class QueryWhileStarting(IServiceScopeFactory scopes) : IHostedLifecycleService
+    {
+        public (DateTime From, DateTime To) Ran { get; private set; }
+
+        public async Task StartingAsync(CancellationToken cancellationToken)
+        {
+            var from = DateTime.UtcNow;
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<TrialDbContext>().Database.ExecuteSqlRawAsync("SELECT 1", cancellationToken);
+            Ran = (from, DateTime.UtcNow);
+        }
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Tracing listens from the start, before the hosted services start: start-up's own database work is traced, and
+    /// the first calls' commands are too. (It listened only once OpenTelemetry's hosted service had started; EF Core,
+    /// having seen nobody listen to the migrations' commands, then skipped for a second, per pooled context, the event
+    /// a command span starts from: a test whose calls came within that second, in a warm test process, had none.)
+    /// </summary>
+    [Fact]
+    public async Task Tracing_ListensWhileTheHostStarts_SoStartUpsDatabaseWorkIsTraced()
+    {
+        var spans = new Spans();
+        var (server, _) = Start(spans);
+        await using var _ = server;
+
+        var ran = server.Services.GetRequiredService<QueryWhileStarting>().Ran;
+        Assert.NotEqual(default, ran.From);
+        Assert.Contains(spans.Snapshot(), s => s.Source.Name.Contains("EntityFrameworkCore", StringComparison.Ordinal)
+            && s.StartTimeUtc >= ran.From && s.StartTimeUtc <= ran.To);
     }
 
     [Fact]

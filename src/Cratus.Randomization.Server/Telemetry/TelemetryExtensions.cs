@@ -81,6 +81,12 @@ public static class TelemetryExtensions
         var options = app.Services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
         // The instruments exist from the start (the outbox gauges among them), not from the first call.
         app.Services.GetRequiredService<TrialMetrics>();
+        // The providers listen from the start too, not from when the hosted services start (after the migrations):
+        // start-up's database work is traced and measured, and EF Core does not carry into the first calls what it saw
+        // then. It remembers for a second, per pooled context, that nobody listened to the commands it created, so the
+        // calls of a fast first second had no database spans (seen in the telemetry test on a warm test process).
+        app.Services.GetService<TracerProvider>();
+        app.Services.GetService<MeterProvider>();
         if (options.ManagementPort is { } managementPort)
         {
             app.Use((http, next) => http.Connection.LocalPort == managementPort && !http.Request.Path.Equals(options.ScrapePath, StringComparison.Ordinal)

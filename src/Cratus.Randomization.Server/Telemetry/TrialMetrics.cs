@@ -43,6 +43,7 @@ public sealed class TrialMetrics : IDisposable
     private static readonly KeyValuePair<string, object?> CommandFailed = new("db.outcome", "failed");
 
     private readonly Meter _meter;
+    private readonly DatabaseCommandObserver _databaseCommandObserver;
     private readonly Counter<long> _randomizations;
     private readonly Counter<long> _cohortEnrolments;
     private readonly Counter<long> _unblindings;
@@ -74,7 +75,8 @@ public sealed class TrialMetrics : IDisposable
             "Notifications written but not yet delivered (and not given up).");
         _meter.CreateObservableGauge("cratus.outbox.given_up", () => _outbox.Read().GivenUp, "{message}",
             "Notifications whose delivery attempts are used up: an operator must look.");
-        _databaseSubscription = DiagnosticListener.AllListeners.Subscribe(new DatabaseCommandObserver(this));
+        _databaseCommandObserver = new DatabaseCommandObserver(this);
+        _databaseSubscription = DiagnosticListener.AllListeners.Subscribe(_databaseCommandObserver);
     }
 
     /// <summary>A use case completed: counted if it is a randomization, a cohort enrolment or an unblinding.</summary>
@@ -105,7 +107,10 @@ public sealed class TrialMetrics : IDisposable
 
     public void Dispose()
     {
+        // Both the watch for new listeners and the subscriptions to EF Core's: a listener lives as long as the process
+        // (EF Core shares it between the servers of one process), and would otherwise keep this server's metrics alive.
         _databaseSubscription.Dispose();
+        _databaseCommandObserver.Dispose();
         _meter.Dispose();
     }
 
@@ -113,14 +118,28 @@ public sealed class TrialMetrics : IDisposable
     /// EF Core's own diagnostic events for each command it runs (any provider): their measured duration, no SQL and no
     /// parameter. The commands of the outbox count itself are not measured (they run while the metrics are collected).
     /// </summary>
-    private sealed class DatabaseCommandObserver(TrialMetrics metrics) : IObserver<DiagnosticListener>, IObserver<KeyValuePair<string, object?>>
+    private sealed class DatabaseCommandObserver(TrialMetrics metrics) : IObserver<DiagnosticListener>, IObserver<KeyValuePair<string, object?>>, IDisposable
     {
         private readonly List<IDisposable> _subscriptions = [];
+        private bool _disposed;
 
         public void OnNext(DiagnosticListener listener)
         {
             if (listener.Name != DbLoggerCategory.Name) return;
-            lock (_subscriptions) _subscriptions.Add(listener.Subscribe(this, IsMeasured));
+            lock (_subscriptions)
+            {
+                if (!_disposed) _subscriptions.Add(listener.Subscribe(this, IsMeasured));
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_subscriptions)
+            {
+                _disposed = true;
+                foreach (var subscription in _subscriptions) subscription.Dispose();
+                _subscriptions.Clear();
+            }
         }
 
         private static bool IsMeasured(string name) =>
