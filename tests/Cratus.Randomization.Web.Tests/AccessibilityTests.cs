@@ -25,6 +25,8 @@ public sealed class AccessibilityTests(BrowserFixture browser)
             foreach (var address in addresses)
             {
                 if (await trial.OpenAsync(page, address) != 200) continue;
+                // The colours a person reads, not those of a transition under way.
+                await WebTrial.WhenSettledAsync(page);
                 var result = await page.RunAxe();
                 failures.AddRange(result.Violations.Where(v => v.Impact is "serious" or "critical")
                     .Select(v => $"{TrialRoles.Title(role)} {address}: {v.Id} ({v.Impact}) {v.Help} at {string.Join(", ", v.Nodes.Take(3).Select(n => n.Html))}"));

@@ -94,6 +94,15 @@ public sealed class WebTrial : IAsyncDisposable
     public static Task WhenLoadedAsync(IPage page) =>
         page.WaitForFunctionAsync("() => !document.querySelector('.mud-progress-linear, .mud-table-loading')", null, new() { Timeout = 15_000 });
 
+    /// <summary>
+    /// Waits until the page's finite animations and CSS transitions have ended (a button enabled as the page loaded
+    /// fades to its colours over a quarter of a second; read halfway, its contrast is neither the old nor the new).
+    /// </summary>
+    public static Task WhenSettledAsync(IPage page) =>
+        page.EvaluateAsync("() => Promise.all(document.getAnimations()"
+            + ".filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity)"
+            + ".map(a => a.finished.catch(() => null)))");
+
     /// <summary>The person account the tests use for a role: its user name and sites.</summary>
     public static (string Subject, string[] Sites) PersonFor(TrialRole role) => role switch
     {
